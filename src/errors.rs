@@ -1,0 +1,138 @@
+//! The one error type the relay shows to its callers, and its JSON envelope.
+//!
+//! Every failure a caller can see is a [`RelayError`]; one exhaustive `match`
+//! turns it into the public `{code, message, type}` triple. Internal detail
+//! (socket errors, panics) goes to the log, never into the answer.
+
+use serde_json::{json, Value};
+
+use crate::auth::AuthError;
+use crate::gti::GtiError;
+
+/// A failure answered to the caller as `{"errors":[{code, message, type}]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayError {
+    /// The body of `/observe` or `/refer` is not a JSON array of
+    /// `{"type", "value"}` objects; the detail says what is wrong, as the
+    /// reference's schema validation does.
+    InvalidPayload(String),
+    /// The `Authorization` header or its token was refused.
+    Auth(AuthError),
+    /// `GET /watchdog` came without a `Health-Check` header.
+    Watchdog,
+    /// A call to GTI failed.
+    Gti(GtiError),
+    /// No route has this path.
+    NotFound,
+    /// The path exists but not with this method.
+    MethodNotAllowed,
+    /// A handler panicked; the detail went to the log.
+    Internal,
+}
+
+impl RelayError {
+    /// The public error code, normalised like the reference does
+    /// (`.` → ` : `, `_` → ` `), so GTI's `client.invalid_authentication`
+    /// reads `client : invalid authentication`.
+    pub fn code(&self) -> String {
+        let raw = match self {
+            RelayError::InvalidPayload(_) => "invalid payload received",
+            RelayError::Auth(_) => "authorization error",
+            RelayError::Watchdog => "health check failed",
+            RelayError::Gti(error) => return normalize_code(&error.code()),
+            RelayError::NotFound => "not found",
+            RelayError::MethodNotAllowed => "method not allowed",
+            RelayError::Internal => "internal error",
+        };
+        normalize_code(raw)
+    }
+
+    /// The public, human-readable message.
+    pub fn message(&self) -> String {
+        match self {
+            RelayError::InvalidPayload(detail) => {
+                format!("Invalid JSON payload received. {detail}.")
+            }
+            RelayError::Auth(error) => format!("Authorization failed: {}", error.message()),
+            RelayError::Watchdog => "Invalid Health Check.".to_owned(),
+            RelayError::Gti(error) => error.message(),
+            RelayError::NotFound => "The requested URL was not found on the server.".to_owned(),
+            RelayError::MethodNotAllowed => {
+                "The method is not allowed for the requested URL.".to_owned()
+            }
+            RelayError::Internal => {
+                "Something went wrong inside the relay; the details are in its log.".to_owned()
+            }
+        }
+    }
+
+    /// One entry of the `errors` array.
+    pub fn to_json(&self) -> Value {
+        json!({ "code": self.code(), "message": self.message(), "type": "fatal" })
+    }
+}
+
+impl std::fmt::Display for RelayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+impl From<AuthError> for RelayError {
+    fn from(error: AuthError) -> Self {
+        RelayError::Auth(error)
+    }
+}
+
+impl From<GtiError> for RelayError {
+    fn from(error: GtiError) -> Self {
+        RelayError::Gti(error)
+    }
+}
+
+/// The error envelope: `{"errors":[…]}`, with `"data"` beside it when some
+/// work was already done (nothing collected is ever dropped).
+pub fn envelope(errors: &[RelayError], data: Option<Value>) -> Value {
+    let mut body = serde_json::Map::new();
+    if let Some(data) = data {
+        body.insert("data".to_owned(), data);
+    }
+    body.insert(
+        "errors".to_owned(),
+        Value::Array(errors.iter().map(RelayError::to_json).collect()),
+    );
+    Value::Object(body)
+}
+
+fn normalize_code(code: &str) -> String {
+    code.replace('.', " : ").replace('_', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gti_codes_are_normalised_like_the_reference() {
+        assert_eq!(normalize_code("client.invalid_authentication"), "client : invalid authentication");
+        assert_eq!(normalize_code("authorization error"), "authorization error");
+    }
+
+    #[test]
+    fn watchdog_error_matches_the_reference() {
+        assert_eq!(
+            RelayError::Watchdog.to_json(),
+            json!({"code": "health check failed", "message": "Invalid Health Check.", "type": "fatal"})
+        );
+    }
+
+    #[test]
+    fn envelope_keeps_data_beside_errors() {
+        let body = envelope(&[RelayError::Watchdog], Some(json!({"x": 1})));
+        assert_eq!(body["data"], json!({"x": 1}));
+        assert_eq!(body["errors"][0]["code"], "health check failed");
+        assert!(envelope(&[RelayError::Watchdog], None).get("data").is_none());
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests over real loopback sockets: the relay and mock GTI and
+//! JWKS servers all run in this process on ephemeral ports.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod gti_client;
+mod http_hardening;

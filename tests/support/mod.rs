@@ -1,0 +1,7 @@
+//! Helpers shared by the integration tests: mock servers and token minting.
+
+#![allow(dead_code)]
+
+pub mod jwks;
+pub mod mock_gti;
+pub mod tokens;
