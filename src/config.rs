@@ -108,7 +108,9 @@ impl Config {
     /// Reads the relay's variables from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_vars(variable_names().filter_map(|name| {
-            std::env::var(name).ok().map(|value| (name.to_owned(), value))
+            std::env::var(name)
+                .ok()
+                .map(|value| (name.to_owned(), value))
         }))
     }
 
@@ -142,7 +144,11 @@ impl Config {
             port: parse_number("PORT", get("PORT"), 0, u16::MAX as u64)? as u16,
             relay_url: match get("RELAY_URL") {
                 "" => None,
-                url => Some(parse_url("RELAY_URL", url)?.trim_end_matches('/').to_owned()),
+                url => Some(
+                    parse_url("RELAY_URL", url)?
+                        .trim_end_matches('/')
+                        .to_owned(),
+                ),
             },
             detections_url: parse_base_url("GTI_DETECTIONS_URL", get("GTI_DETECTIONS_URL"))?,
             events_url: match get("GTI_EVENTS_URL") {
@@ -198,12 +204,23 @@ fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {
     }
 }
 
-fn parse_number(variable: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+fn parse_number(
+    variable: &'static str,
+    value: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     value
         .parse::<u64>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| invalid(variable, value, &format!("a whole number from {min} to {max}")))
+        .ok_or_else(|| {
+            invalid(
+                variable,
+                value,
+                &format!("a whole number from {min} to {max}"),
+            )
+        })
 }
 
 fn parse_host(value: &str) -> Result<String, ConfigError> {
@@ -211,7 +228,11 @@ fn parse_host(value: &str) -> Result<String, ConfigError> {
     if bare.parse::<std::net::IpAddr>().is_ok() {
         Ok(bare.to_owned())
     } else {
-        Err(invalid("HOST", value, "an IP address such as 0.0.0.0, 127.0.0.1 or ::"))
+        Err(invalid(
+            "HOST",
+            value,
+            "an IP address such as 0.0.0.0, 127.0.0.1 or ::",
+        ))
     }
 }
 
@@ -220,10 +241,18 @@ fn parse_url(variable: &'static str, value: &str) -> Result<String, ConfigError>
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"));
     match rest {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !value.contains(char::is_whitespace) => {
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !value.contains(char::is_whitespace) =>
+        {
             Ok(value.to_owned())
         }
-        _ => Err(invalid(variable, value, "an http:// or https:// URL with a host")),
+        _ => Err(invalid(
+            variable,
+            value,
+            "an http:// or https:// URL with a host",
+        )),
     }
 }
 
@@ -236,7 +265,8 @@ fn parse_base_url(variable: &'static str, value: &str) -> Result<String, ConfigE
 
 fn parse_jwks_template(value: &str) -> Result<String, ConfigError> {
     let expected = "an http:// or https:// URL containing {jwks_host}";
-    let url = parse_url("JWKS_URL_TEMPLATE", value).map_err(|_| invalid("JWKS_URL_TEMPLATE", value, expected))?;
+    let url = parse_url("JWKS_URL_TEMPLATE", value)
+        .map_err(|_| invalid("JWKS_URL_TEMPLATE", value, expected))?;
     if url.contains("{jwks_host}") {
         Ok(url)
     } else {
@@ -269,7 +299,11 @@ fn parse_log_level(value: &str) -> Result<log::LevelFilter, ConfigError> {
         "info" => Ok(log::LevelFilter::Info),
         "debug" => Ok(log::LevelFilter::Debug),
         "trace" => Ok(log::LevelFilter::Trace),
-        _ => Err(invalid("LOG_LEVEL", value, "one of error, warn, info, debug, trace")),
+        _ => Err(invalid(
+            "LOG_LEVEL",
+            value,
+            "one of error, warn, info, debug, trace",
+        )),
     }
 }
 
@@ -288,14 +322,20 @@ mod tests {
         assert_eq!(config.host, "0.0.0.0");
         assert_eq!(config.relay_url, None);
         assert_eq!(config.detections_url, "https://detections.icebrg.io/v1/");
-        assert_eq!(config.events_url.as_deref(), Some("https://events.icebrg.io/v2/"));
+        assert_eq!(
+            config.events_url.as_deref(),
+            Some("https://events.icebrg.io/v2/")
+        );
         assert_eq!(config.entity_url, "https://entity.icebrg.io/v2/");
         assert_eq!(config.portal_url, "https://portal.icebrg.io");
         assert_eq!(config.day_range, 7);
         assert_eq!(config.gti_timeout, Duration::from_secs(30));
         assert_eq!(config.gti_retries, 2);
         assert_eq!(config.gti_max_inflight, 64);
-        assert_eq!(config.jwks_url_template, "https://{jwks_host}/.well-known/jwks");
+        assert_eq!(
+            config.jwks_url_template,
+            "https://{jwks_host}/.well-known/jwks"
+        );
         assert_eq!(
             config.jwks_allowed_hosts,
             ["visibility.amp.cisco.com", "visibility.*.amp.cisco.com"]
@@ -318,18 +358,27 @@ mod tests {
             ("GTI_PORTAL_URL", "https://portal.example.com/"),
             ("WORKERS", "3"),
             ("LOG_LEVEL", "DEBUG"),
-            ("JWKS_ALLOWED_HOSTS", " 127.0.0.1:* , Visibility.amp.cisco.com "),
+            (
+                "JWKS_ALLOWED_HOSTS",
+                " 127.0.0.1:* , Visibility.amp.cisco.com ",
+            ),
             ("UNRELATED", "ignored"),
         ])
         .unwrap();
         assert_eq!(config.listen_address(), "[::1]:8080");
-        assert_eq!(config.relay_url.as_deref(), Some("https://relay.example.com"));
+        assert_eq!(
+            config.relay_url.as_deref(),
+            Some("https://relay.example.com")
+        );
         assert_eq!(config.detections_url, "http://127.0.0.1:5000/v1/");
         assert_eq!(config.events_url, None);
         assert_eq!(config.portal_url, "https://portal.example.com");
         assert_eq!(config.workers, 3);
         assert_eq!(config.log_level, log::LevelFilter::Debug);
-        assert_eq!(config.jwks_allowed_hosts, ["127.0.0.1:*", "visibility.amp.cisco.com"]);
+        assert_eq!(
+            config.jwks_allowed_hosts,
+            ["127.0.0.1:*", "visibility.amp.cisco.com"]
+        );
     }
 
     #[test]
@@ -346,7 +395,10 @@ mod tests {
             ("GTI_TIMEOUT_SECS", "-1"),
             ("GTI_RETRIES", "11"),
             ("GTI_MAX_INFLIGHT", "0"),
-            ("JWKS_URL_TEMPLATE", "https://visibility.amp.cisco.com/.well-known/jwks"),
+            (
+                "JWKS_URL_TEMPLATE",
+                "https://visibility.amp.cisco.com/.well-known/jwks",
+            ),
             ("JWKS_ALLOWED_HOSTS", ""),
             ("JWKS_ALLOWED_HOSTS", "evil.com/path"),
             ("JWKS_CACHE_SECS", "1.5"),

@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn gti_codes_are_normalised_like_the_reference() {
-        assert_eq!(normalize_code("client.invalid_authentication"), "client : invalid authentication");
+        assert_eq!(
+            normalize_code("client.invalid_authentication"),
+            "client : invalid authentication"
+        );
         assert_eq!(normalize_code("authorization error"), "authorization error");
     }
 
@@ -133,6 +136,8 @@ mod tests {
         let body = envelope(&[RelayError::Watchdog], Some(json!({"x": 1})));
         assert_eq!(body["data"], json!({"x": 1}));
         assert_eq!(body["errors"][0]["code"], "health check failed");
-        assert!(envelope(&[RelayError::Watchdog], None).get("data").is_none());
+        assert!(envelope(&[RelayError::Watchdog], None)
+            .get("data")
+            .is_none());
     }
 }

@@ -63,7 +63,12 @@ pub trait GtiApi: Send + Sync {
     /// The events (unwrapped from their `{"event": …}` envelope) of one detection.
     fn detection_events(&self, key: &str, detection_uuid: &str) -> Result<Vec<Value>, GtiError>;
     /// The event search for `query` within one day window.
-    fn search_events(&self, key: &str, query: &str, window: &DayWindow) -> Result<Vec<Value>, GtiError>;
+    fn search_events(
+        &self,
+        key: &str,
+        query: &str,
+        window: &DayWindow,
+    ) -> Result<Vec<Value>, GtiError>;
     /// DHCP records for internal IPs, in GTI's order (each has an `ip`).
     fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<Value>, GtiError>;
 }
@@ -127,7 +132,11 @@ impl GtiError {
 
     pub fn message(&self) -> String {
         match self {
-            GtiError::Api { status: 401 | 403, message, .. } => {
+            GtiError::Api {
+                status: 401 | 403,
+                message,
+                ..
+            } => {
                 format!("Authorization failed: {message}")
             }
             GtiError::Api { message, .. } => message.clone(),
@@ -210,8 +219,14 @@ mod tests {
     #[test]
     fn timestamps_are_formatted_in_utc_with_milliseconds() {
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_timestamp(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(format_timestamp(1_796_001_138_123), "2026-11-30T01:12:18.123Z");
+        assert_eq!(
+            format_timestamp(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(1_796_001_138_123),
+            "2026-11-30T01:12:18.123Z"
+        );
     }
 
     #[test]
@@ -254,10 +269,19 @@ mod tests {
             code: "client.invalid_authentication".into(),
             message: "Authentication is invalid.".into(),
         };
-        assert_eq!(unauthorized.message(), "Authorization failed: Authentication is invalid.");
-        assert_eq!(GtiError::InvalidKey.message(), "Authorization failed: Invalid Authorization header");
         assert_eq!(
-            GtiError::Certificate { reason: "Self-signed certificate".into() }.message(),
+            unauthorized.message(),
+            "Authorization failed: Authentication is invalid."
+        );
+        assert_eq!(
+            GtiError::InvalidKey.message(),
+            "Authorization failed: Invalid Authorization header"
+        );
+        assert_eq!(
+            GtiError::Certificate {
+                reason: "Self-signed certificate".into()
+            }
+            .message(),
             "Unable to verify SSL certificate: Self-signed certificate."
         );
     }

@@ -13,3 +13,4 @@ pub mod config;
 pub mod ctim;
 pub mod errors;
 pub mod gti;
+pub mod workflow;
