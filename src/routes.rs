@@ -1,0 +1,264 @@
+//! The endpoints as plain functions: our own small [`Request`] in, a JSON
+//! [`Response`] out. No sockets here; `server` does the HTTP.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::warn;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::auth::{self, Credentials};
+use crate::ctim;
+use crate::errors::{envelope, RelayError};
+use crate::gti::{self, GtiError};
+use crate::payload::parse_observables;
+use crate::workflow::{self, Observable, Settings};
+
+/// The observable the health check asks GTI about.
+const HEALTH_CHECK_IP: &str = "8.8.8.8";
+
+/// An HTTP request, reduced to what the handlers use.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// The path without the query string.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+/// A request body, read by the server up to `MAX_BODY_BYTES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// Longer than the limit; left unread.
+    TooLarge { limit: u64 },
+    /// The client stopped sending or the connection broke mid-body.
+    Unreadable,
+}
+
+impl Request {
+    /// The first header of that name, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A JSON answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Response {
+    fn ok(body: Value) -> Response {
+        Response { status: 200, body }
+    }
+
+    fn data(data: Value) -> Response {
+        Response::ok(json!({ "data": data }))
+    }
+
+    /// Relay-level failures are HTTP 200 with the error envelope, as SecureX
+    /// expects; only routing failures use their own statuses.
+    pub fn error(error: RelayError) -> Response {
+        let status = match error {
+            RelayError::NotFound => 404,
+            RelayError::MethodNotAllowed => 405,
+            _ => 200,
+        };
+        Response {
+            status,
+            body: envelope(&[error], None),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Health,
+    Observe,
+    Refer,
+    Version,
+    Watchdog,
+}
+
+impl Route {
+    fn find(path: &str) -> Option<Route> {
+        // A trailing slash is accepted, as Flask's non-strict slashes do.
+        let path = match path.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => path,
+        };
+        match path {
+            "/health" => Some(Route::Health),
+            "/observe/observables" => Some(Route::Observe),
+            "/refer/observables" => Some(Route::Refer),
+            "/version" => Some(Route::Version),
+            "/watchdog" => Some(Route::Watchdog),
+            _ => None,
+        }
+    }
+
+    fn method(self) -> &'static str {
+        match self {
+            Route::Watchdog => "GET",
+            _ => "POST",
+        }
+    }
+
+    /// A label for logs and metrics: never the raw path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Observe => "observe",
+            Route::Refer => "refer",
+            Route::Version => "version",
+            Route::Watchdog => "watchdog",
+        }
+    }
+}
+
+/// Answers one request.
+pub fn handle(app: &App, request: &Request) -> Response {
+    let Some(route) = Route::find(&request.path) else {
+        return Response::error(RelayError::NotFound);
+    };
+    if !request.method.eq_ignore_ascii_case(route.method()) {
+        return Response::error(RelayError::MethodNotAllowed);
+    }
+    let answer = match route {
+        Route::Health => health(app, request),
+        Route::Observe => observe(app, request),
+        Route::Refer => refer(app, request),
+        Route::Version => Ok(Response::ok(
+            json!({ "version": env!("CARGO_PKG_VERSION") }),
+        )),
+        Route::Watchdog => watchdog(request),
+    };
+    answer.unwrap_or_else(|error| {
+        warn!("{} failed: {error}", route.name());
+        Response::error(error)
+    })
+}
+
+fn watchdog(request: &Request) -> Result<Response, RelayError> {
+    let value = request.header("Health-Check").ok_or(RelayError::Watchdog)?;
+    Ok(Response::data(Value::String(value.to_owned())))
+}
+
+fn refer(app: &App, request: &Request) -> Result<Response, RelayError> {
+    let observables = observables(request)?;
+    let links: Vec<Value> = observables
+        .iter()
+        .filter_map(|observable| {
+            ctim::refer_link(&app.config.portal_url, &observable.kind, &observable.value)
+        })
+        .collect();
+    Ok(Response::data(Value::Array(links)))
+}
+
+fn health(app: &App, request: &Request) -> Result<Response, RelayError> {
+    let credentials = authenticate(app, request)?;
+    let probe = Observable {
+        kind: "ip".to_owned(),
+        value: HEALTH_CHECK_IP.to_owned(),
+    };
+    // One call proves the key: the event search over the last day, or the
+    // detections API where the event search is switched off.
+    let result: Result<(), GtiError> = match app.config.events_url {
+        Some(_) => gti::day_windows(now_millis(), 1)
+            .first()
+            .map_or(Ok(()), |window| {
+                app.gti
+                    .search_events(&credentials.key, &probe.search_query(), window)
+                    .map(drop)
+            }),
+        None => app.gti.detections(&credentials.key, &probe.value).map(drop),
+    };
+    result?;
+    Ok(Response::data(json!({ "status": "ok" })))
+}
+
+fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
+    let observables: Vec<Observable> = observables(request)?
+        .into_iter()
+        .filter(Observable::is_supported)
+        .collect();
+    let credentials = authenticate(app, request)?;
+
+    let settings = Settings {
+        entities_limit: credentials.entities_limit,
+        allow_test_accounts: credentials.allow_test_accounts,
+        windows: match app.config.events_url {
+            Some(_) => gti::day_windows(now_millis(), app.config.day_range),
+            None => Vec::new(),
+        },
+    };
+    let results = app.io_pool.install(|| {
+        workflow::observe(app.gti.as_ref(), &credentials.key, &settings, &observables)
+    });
+
+    let context = ctim::Context {
+        portal_url: &app.config.portal_url,
+        new_id: &ctim::random_id,
+    };
+    let mut bundle = ctim::Bundle::new();
+    let mut errors: Vec<RelayError> = Vec::new();
+    for (observable, result) in observables.iter().zip(results) {
+        match result {
+            Ok(events) => bundle.add_events(&context, &events),
+            Err(error) => {
+                warn!(
+                    "observe {} failed: {}",
+                    observable.kind,
+                    error.message()
+                );
+                let error = RelayError::Gti(error);
+                if !errors.contains(&error) {
+                    errors.push(error);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        return Ok(Response::data(bundle.into_json()));
+    }
+    // Nothing collected is dropped: the data of every observable that
+    // succeeded stands beside the errors.
+    let data = (!bundle.is_empty()).then(|| bundle.into_json());
+    Ok(Response::ok(envelope(&errors, data)))
+}
+
+fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {
+    match &request.body {
+        Body::Bytes(bytes) => parse_observables(bytes),
+        Body::TooLarge { limit } => Err(RelayError::InvalidPayload(format!(
+            r#"{{"_schema": ["Request body is larger than {limit} bytes."]}}"#
+        ))),
+        Body::Unreadable => Err(RelayError::InvalidPayload(
+            r#"{"_schema": ["Request body could not be read."]}"#.to_owned(),
+        )),
+    }
+}
+
+fn authenticate(app: &App, request: &Request) -> Result<Credentials, RelayError> {
+    let audience = auth::audience_from_request(
+        app.config.relay_url.as_deref(),
+        request.header("X-Forwarded-Proto"),
+        request.header("Host"),
+    );
+    Ok(app
+        .auth
+        .authenticate(request.header("Authorization"), &audience)?)
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
