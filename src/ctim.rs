@@ -688,7 +688,8 @@ impl Bundle {
     /// Maps one observable's events: a sighting per event; for an event with
     /// a detection, the rule's indicator (once per rule for the whole bundle,
     /// even across observables — SPEC §5 improvement 3) and a `sighting-of`
-    /// relationship sighting → indicator.
+    /// relationship sighting → indicator. A detection whose rule has no
+    /// string `uuid` keeps its sighting but gets neither (see [`indicator`]).
     pub fn add_events(&mut self, ctx: &Context, events: &[Value]) {
         for event in events {
             let sighting_id = (ctx.new_id)("sighting");
