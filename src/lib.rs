@@ -22,9 +22,14 @@ pub mod workflow;
 /// Runs the relay until the process ends: builds the shared state and
 /// serves on `HOST:PORT`.
 pub fn run(config: config::Config) -> Result<(), String> {
-    let app = app::App::new(config).map_err(|error| format!("cannot start the I/O pool: {error}"))?;
+    let app =
+        app::App::new(config).map_err(|error| format!("cannot start the I/O pool: {error}"))?;
     let server = server::start(std::sync::Arc::new(app))?;
-    log::info!("gti-relay {} listening on {}", env!("CARGO_PKG_VERSION"), server.local_addr());
+    log::info!(
+        "gti-relay {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr()
+    );
     server.join();
     Ok(())
 }

@@ -13,7 +13,8 @@ const FIELDS: [&str; 2] = ["type", "value"];
 /// whose detail matches the reference's (`{"0": {"value": ["Field may not
 /// be blank."]}}`).
 pub fn parse_observables(body: &[u8]) -> Result<Vec<Observable>, RelayError> {
-    let invalid_input = || RelayError::InvalidPayload(r#"{"_schema": ["Invalid input type."]}"#.to_owned());
+    let invalid_input =
+        || RelayError::InvalidPayload(r#"{"_schema": ["Invalid input type."]}"#.to_owned());
     let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body) else {
         return Err(invalid_input());
     };
@@ -52,7 +53,10 @@ fn validate_item(item: &Value) -> Result<Observable, Vec<(String, &'static str)>
         }
     }
     // serde_json's map is ordered by key, so unknown fields come out sorted.
-    for name in object.keys().filter(|name| !FIELDS.contains(&name.as_str())) {
+    for name in object
+        .keys()
+        .filter(|name| !FIELDS.contains(&name.as_str()))
+    {
         errors.push((name.clone(), "Unknown field."));
     }
     match (errors.is_empty(), values.as_slice()) {
@@ -72,7 +76,9 @@ fn render_errors(errors: &[(usize, Vec<(String, &str)>)]) -> String {
         .map(|(index, fields)| {
             let fields: Vec<String> = fields
                 .iter()
-                .map(|(name, message)| format!("{}: [{}]", python_string(name), python_string(message)))
+                .map(|(name, message)| {
+                    format!("{}: [{}]", python_string(name), python_string(message))
+                })
                 .collect();
             format!("\"{index}\": {{{}}}", fields.join(", "))
         })
@@ -119,12 +125,21 @@ mod tests {
 
     #[test]
     fn valid_bodies_give_observables_in_order() {
-        let observables = parse_observables(br#"[{"type":"ip","value":"1.1.1.1"},{"value":"x.com","type":"domain"}]"#).unwrap();
+        let observables = parse_observables(
+            br#"[{"type":"ip","value":"1.1.1.1"},{"value":"x.com","type":"domain"}]"#,
+        )
+        .unwrap();
         assert_eq!(
             observables,
             [
-                Observable { kind: "ip".into(), value: "1.1.1.1".into() },
-                Observable { kind: "domain".into(), value: "x.com".into() },
+                Observable {
+                    kind: "ip".into(),
+                    value: "1.1.1.1".into()
+                },
+                Observable {
+                    kind: "domain".into(),
+                    value: "x.com".into()
+                },
             ]
         );
         assert_eq!(parse_observables(b"[]").unwrap(), []);
@@ -132,16 +147,38 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_arrays_are_invalid_input() {
-        for body in ["", "not json", "{}", r#"{"type":"ip","value":"1.1.1.1"}"#, "\"[]\"", "null", "1", "\u{ff}"] {
-            assert_eq!(detail(body), r#"{"_schema": ["Invalid input type."]}"#, "{body:?}");
+        for body in [
+            "",
+            "not json",
+            "{}",
+            r#"{"type":"ip","value":"1.1.1.1"}"#,
+            "\"[]\"",
+            "null",
+            "1",
+            "\u{ff}",
+        ] {
+            assert_eq!(
+                detail(body),
+                r#"{"_schema": ["Invalid input type."]}"#,
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn item_errors_match_marshmallow() {
-        assert_eq!(detail(r#"[{"type":"ip"}]"#), r#"{"0": {"value": ["Missing data for required field."]}}"#);
-        assert_eq!(detail(r#"[{"type":"ip","value":""}]"#), r#"{"0": {"value": ["Field may not be blank."]}}"#);
-        assert_eq!(detail(r#"[{"type":1,"value":null}]"#), r#"{"0": {"type": ["Not a valid string."], "value": ["Field may not be null."]}}"#);
+        assert_eq!(
+            detail(r#"[{"type":"ip"}]"#),
+            r#"{"0": {"value": ["Missing data for required field."]}}"#
+        );
+        assert_eq!(
+            detail(r#"[{"type":"ip","value":""}]"#),
+            r#"{"0": {"value": ["Field may not be blank."]}}"#
+        );
+        assert_eq!(
+            detail(r#"[{"type":1,"value":null}]"#),
+            r#"{"0": {"type": ["Not a valid string."], "value": ["Field may not be null."]}}"#
+        );
         assert_eq!(
             detail(r#"[{"type":"ip","value":"1.1.1.1"},"x",{"type":"ip","value":"v","zé":1}]"#),
             r#"{"1": {"_schema": ["Invalid input type."]}, "2": {"z\u00e9": ["Unknown field."]}}"#

@@ -32,7 +32,9 @@ pub struct Request {
 pub enum Body {
     Bytes(Vec<u8>),
     /// Longer than the limit; left unread.
-    TooLarge { limit: u64 },
+    TooLarge {
+        limit: u64,
+    },
     /// The client stopped sending or the connection broke mid-body.
     Unreadable,
 }
@@ -199,9 +201,9 @@ fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
             None => Vec::new(),
         },
     };
-    let results = app.io_pool.install(|| {
-        workflow::observe(app.gti.as_ref(), &credentials.key, &settings, &observables)
-    });
+    let results = app
+        .io_pool
+        .install(|| workflow::observe(app.gti.as_ref(), &credentials.key, &settings, &observables));
 
     let context = ctim::Context {
         portal_url: &app.config.portal_url,
@@ -213,11 +215,7 @@ fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
         match result {
             Ok(events) => bundle.add_events(&context, &events),
             Err(error) => {
-                warn!(
-                    "observe {} failed: {}",
-                    observable.kind,
-                    error.message()
-                );
+                warn!("observe {} failed: {}", observable.kind, error.message());
                 let error = RelayError::Gti(error);
                 if !errors.contains(&error) {
                     errors.push(error);

@@ -113,8 +113,8 @@ fn serve_until_stopped(http: &tiny_http::Server, stop: &AtomicBool, app: &App) {
 fn serve(app: &App, mut incoming: tiny_http::Request) {
     let started = Instant::now();
     let request = convert(&mut incoming, app.config.max_body_bytes);
-    let response = catch_unwind(AssertUnwindSafe(|| routes::handle(app, &request)))
-        .unwrap_or_else(|panic| {
+    let response =
+        catch_unwind(AssertUnwindSafe(|| routes::handle(app, &request))).unwrap_or_else(|panic| {
             let reason = panic
                 .downcast_ref::<&str>()
                 .map(|text| (*text).to_owned())
@@ -127,7 +127,10 @@ fn serve(app: &App, mut incoming: tiny_http::Request) {
     // A body left unread cannot be skipped cheaply: close the connection.
     let close = matches!(request.body, Body::TooLarge { .. } | Body::Unreadable);
     if let Err(error) = respond(incoming, response, close) {
-        warn!("{} {}: cannot send the answer: {error}", request.method, request.path);
+        warn!(
+            "{} {}: cannot send the answer: {error}",
+            request.method, request.path
+        );
     }
     info!(
         "{} {} {status} {:.1}ms",
@@ -182,8 +185,12 @@ fn respond(incoming: tiny_http::Request, response: Response, close: bool) -> std
 
 fn header(name: &'static str, value: &'static str) -> tiny_http::Header {
     tiny_http::Header {
-        field: name.parse().unwrap_or_else(|_| unreachable!("{name} is a valid header name")),
-        value: value.parse().unwrap_or_else(|_| unreachable!("{value} is ASCII")),
+        field: name
+            .parse()
+            .unwrap_or_else(|_| unreachable!("{name} is a valid header name")),
+        value: value
+            .parse()
+            .unwrap_or_else(|_| unreachable!("{value} is ASCII")),
     }
 }
 

@@ -208,6 +208,11 @@ pub fn match_detection_events(
             "uuid": detection.uuid,
             "account_uuid": detection.account_uuid,
             "device_ip": detection.device_ip,
+            "indicators": detection
+                .indicators
+                .iter()
+                .map(|indicator| json!({"field": indicator.field, "values": indicator.values}))
+                .collect::<Vec<_>>(),
             "rule": rule,
             "summary": {
                 "impacted_devices": devices.get(&group).map_or(0, HashSet::len),
@@ -668,6 +673,64 @@ mod tests {
                 "search ip = '1.2.3.4' 2026-11-30T01:12:18.123Z",
             ]
         );
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = format!(
+            "{}/tests/fixtures/reference/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    /// The reference's own workflow test: the same GTI answers give the same
+    /// enriched events, field for field.
+    #[test]
+    fn the_reference_fixtures_give_the_reference_events() {
+        // The reference fixture holds detections with their rule already
+        // joined in; GTI sends `rule_uuid` and a separate `rules` list.
+        let mut detections = Detections::default();
+        for mut detection in fixture("integration/detections_for_entity.json")
+            .as_array()
+            .unwrap()
+            .clone()
+        {
+            let rule = detection.as_object_mut().unwrap().remove("rule").unwrap();
+            detection["rule_uuid"] = rule["uuid"].clone();
+            detections
+                .detections
+                .push(serde_json::from_value(detection).unwrap());
+            detections.rules.push(rule);
+        }
+        let dhcp = fixture("integration/dhcp_records_by_ip.json")
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|records| records.as_array().unwrap().clone())
+            .collect();
+        let gti = FakeGti {
+            detections: Some(detections),
+            events: fixture("integration/events_for_detection.json")
+                .as_array()
+                .unwrap()
+                .clone(),
+            searched: fixture("integration/events.json")
+                .as_array()
+                .unwrap()
+                .clone(),
+            dhcp,
+            calls: Mutex::default(),
+        };
+        let observable: Observable = serde_json::from_value(fixture("observable.json")).unwrap();
+
+        let events =
+            events_for_observable(&gti, "Chop Suey!", &settings(100, 7), &observable).unwrap();
+
+        assert_eq!(
+            Value::Array(events),
+            fixture("workflow/events_for_observable.json")
+        );
+        assert_eq!(gti.calls.lock().unwrap().len(), 1 + 1 + 7 + 1);
     }
 
     #[test]

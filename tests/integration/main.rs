@@ -5,5 +5,6 @@
 mod support;
 
 mod auth;
+mod endpoints;
 mod gti_client;
 mod http_hardening;

@@ -4,4 +4,5 @@
 
 pub mod jwks;
 pub mod mock_gti;
+pub mod relay;
 pub mod tokens;
