@@ -2,6 +2,12 @@
 //! JWT, verified with RS256 against keys fetched from the token's
 //! `jwks_host` (allow-listed, cached), and the per-request settings carried
 //! in its claims.
+//!
+//! [`Authenticator::authenticate`] runs the steps of SPEC §3 in order and
+//! answers the first failure as an [`AuthError`]. The only I/O is the JWKS
+//! fetch, made only for allow-listed hosts and never while the key cache is
+//! locked. Tokens, keys and claims other than the host are never logged;
+//! nothing from a request or the network can make this module panic.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -101,7 +107,7 @@ impl fmt::Debug for Credentials {
 /// Tokens longer than this are refused before anything else is looked at:
 /// SecureX tokens are a few kilobytes, and a huge header must not cost a
 /// JSON parse or a JWKS fetch.
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
 /// The clock skew tolerated on `exp` and `nbf` (SPEC §3).
 const LEEWAY_SECS: f64 = 60.0;
@@ -215,8 +221,8 @@ impl Authenticator {
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, HashMap<String, HostEntry>> {
-        // A panic while holding the lock cannot leave the map half-updated
-        // (every update is a single insert), so a poisoned lock is still usable.
+        // Nothing that runs under the lock can panic half-way through an
+        // update, so a poisoned map is still consistent and usable.
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -233,8 +239,10 @@ impl Authenticator {
     /// requests with unknown kids cause one refetch, not one each.
     fn claim_refetch(&self, host: &str) -> bool {
         let mut cache = self.lock_cache();
+        // Without an entry there is nothing to rate-limit against; the next
+        // request fetches anyway, so no refetch is the safe answer.
         let Some(entry) = cache.get_mut(host) else {
-            return true;
+            return false;
         };
         let now = Instant::now();
         match entry.last_refetch {
@@ -406,8 +414,9 @@ pub fn host_allowed(patterns: &[String], host: &str) -> bool {
     let name = name.to_ascii_lowercase();
     patterns.iter().any(|pattern| {
         let pattern = pattern.to_ascii_lowercase();
-        let Some((pattern_name, pattern_port)) = split_pattern(&pattern) else {
-            return false;
+        let (pattern_name, pattern_port) = match pattern.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (pattern.as_str(), None),
         };
         let ports_match = match (pattern_port, port) {
             (None, None) => true,
@@ -435,13 +444,6 @@ fn split_host(host: &str) -> Option<(&str, Option<&str>)> {
         !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok()
     });
     (name_ok && port_ok).then_some((name, port))
-}
-
-fn split_pattern(pattern: &str) -> Option<(&str, Option<&str>)> {
-    match pattern.split_once(':') {
-        Some((name, port)) => Some((name, Some(port))),
-        None => Some((pattern, None)),
-    }
 }
 
 fn labels_match(pattern: &str, name: &str) -> bool {
