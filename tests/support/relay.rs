@@ -88,7 +88,8 @@ pub struct RawAnswer {
 }
 
 /// One request on a fresh connection (`Connection: close`); reads the whole
-/// answer. The `Host` header is the address unless `headers` names one.
+/// answer. `Host` and `Content-Length` are filled in unless `headers` names
+/// them.
 pub fn raw_request(
     address: SocketAddr,
     method: &str,
@@ -100,14 +101,16 @@ pub fn raw_request(
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("set a read timeout");
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
-    {
+    let named = |wanted: &str| {
+        headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(wanted))
+    };
+    let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !named("content-length") && !named("transfer-encoding") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    if !named("host") {
         head.push_str(&format!("Host: {address}\r\n"));
     }
     for (name, value) in headers {
