@@ -8,3 +8,4 @@ mod auth;
 mod endpoints;
 mod gti_client;
 mod http_hardening;
+mod relay_auth;
