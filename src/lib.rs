@@ -19,17 +19,21 @@ pub mod routes;
 pub mod server;
 pub mod workflow;
 
-/// Runs the relay until the process ends: builds the shared state and
-/// serves on `HOST:PORT`.
+/// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves
+/// on `HOST:PORT`, and returns once the requests in progress are answered.
 pub fn run(config: config::Config) -> Result<(), String> {
     let app =
         app::App::new(config).map_err(|error| format!("cannot start the I/O pool: {error}"))?;
     let server = server::start(std::sync::Arc::new(app))?;
+    server
+        .stop_on_signals()
+        .map_err(|error| format!("cannot handle signals: {error}"))?;
     log::info!(
         "gti-relay {} listening on {}",
         env!("CARGO_PKG_VERSION"),
         server.local_addr()
     );
     server.join();
+    log::info!("stopped");
     Ok(())
 }

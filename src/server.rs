@@ -81,6 +81,19 @@ impl Server {
         drop(self.http);
     }
 
+    /// Stops the server gracefully on SIGTERM or SIGINT: no new requests are
+    /// taken, the ones in progress finish. A second signal ends the process
+    /// at once, for an operator who does not want to wait.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        for signal in [SIGTERM, SIGINT] {
+            flag::register_conditional_shutdown(signal, 1, Arc::clone(&self.stop))?;
+            flag::register(signal, Arc::clone(&self.stop))?;
+        }
+        Ok(())
+    }
+
     /// A handle that can stop the server from another thread.
     pub fn stopper(&self) -> Stopper {
         Stopper(Arc::clone(&self.stop))
