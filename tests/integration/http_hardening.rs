@@ -1,1 +1,165 @@
-//! (to be written)
+//! Proofs that the vendored tiny_http (`vendor/tiny_http`, see its
+//! `PATCHES.md`) is hardened against hostile clients. These tests drive the
+//! patched library directly on `127.0.0.1:0`, with a handler thread that
+//! answers every request without reading its body (unless the path is
+//! `/read`).
+//!
+//! Every client socket has a 10 s read/write timeout: it only guards against
+//! a hang (a test that hits it fails); no test asserts a duration.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use tiny_http::{Response, Server};
+
+/// The longest any single client read or write may block before the test fails.
+const GUARD: Duration = Duration::from_secs(10);
+
+/// Starts a patched tiny_http server with the given socket timeout and a
+/// handler thread; returns its address. The server lives until the process ends.
+fn start_server(_socket_timeout: Option<Duration>) -> SocketAddr {
+    let server = Server::http("127.0.0.1:0").unwrap();
+    let addr = server.server_addr().to_ip().unwrap();
+    let server = Arc::new(server);
+    thread::spawn(move || serve(&server));
+    addr
+}
+
+/// Answers `200 ok` to every request; reads the body only for `/read`.
+fn serve(server: &Server) {
+    for mut request in server.incoming_requests() {
+        if request.url() == "/read" {
+            let mut body = Vec::new();
+            let _ = request.as_reader().read_to_end(&mut body);
+        }
+        let _ = request.respond(Response::from_string("ok"));
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(GUARD)).unwrap();
+    stream.set_write_timeout(Some(GUARD)).unwrap();
+    stream
+}
+
+/// Reads one response (status line, headers, `Content-Length` body) and
+/// returns its status code.
+fn read_response(reader: &mut BufReader<TcpStream>) -> u16 {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not a status line: {status_line:?}"));
+    let mut content_length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body).unwrap();
+    status
+}
+
+/// Reads until the server closes the connection and returns what was read.
+/// A reset counts as closed; the client's own read timeout fails the test.
+fn read_until_closed(reader: &mut impl Read) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return received,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
+}
+
+/// Asserts that a fresh connection still gets a `200`.
+fn assert_serves(addr: SocketAddr) {
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    assert_eq!(read_response(&mut reader), 200);
+}
+
+/// Problem 1 (upstream #252): dropping a request with `Content-Length:
+/// 99999999999999` used to allocate the whole remainder at once and abort the
+/// process (which would kill this test binary). Now the answer is sent, the
+/// connection is closed instead of drained, and the server keeps serving.
+#[test]
+fn huge_unread_content_length_closes_the_connection_instead_of_aborting() {
+    let addr = start_server(None);
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: relay\r\nContent-Length: 99999999999999\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    assert_eq!(read_response(&mut reader), 200);
+    // the rest of the body is never sent, yet the server closes the connection
+    // (it neither waits for nor tries to read 99999999999999 bytes)
+    assert!(read_until_closed(&mut reader).is_empty());
+    assert_serves(addr);
+}
+
+/// Problem 1: a small unread body is still drained, so keep-alive works.
+#[test]
+fn small_unread_body_is_drained_and_the_connection_reused() {
+    let addr = start_server(None);
+    let mut stream = connect(addr);
+    let body = vec![b'x'; 4000]; // above tiny_http's 1 KiB read-ahead
+    let mut request = b"POST / HTTP/1.1\r\nHost: relay\r\nContent-Length: 4000\r\n\r\n".to_vec();
+    request.extend_from_slice(&body);
+    stream.write_all(&request).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader), 200);
+    // same connection, next request
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut reader), 200);
+}
+
+/// Problem 1: a body too large to drain, sent in full but never read, closes
+/// the connection; its bytes are never parsed as a next request.
+#[test]
+fn large_unread_body_is_not_parsed_as_the_next_request() {
+    let addr = start_server(None);
+    let stream = connect(addr);
+    // 1 MiB of body that happens to look like requests
+    let smuggled = b"GET /smuggled HTTP/1.1\r\nHost: relay\r\n\r\n";
+    let body: Vec<u8> = smuggled.iter().copied().cycle().take(1 << 20).collect();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: relay\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&body); // fails once the server closes
+    });
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader), 200);
+    // nothing but the end of the connection follows: no response to a smuggled request
+    assert!(read_until_closed(&mut reader).is_empty());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    assert_serves(addr);
+}

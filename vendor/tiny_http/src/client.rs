@@ -6,6 +6,7 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::mpsc::Receiver;
 
 use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
@@ -34,6 +35,9 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // tells whether the body of the previous request was consumed entirely
+    previous_body_done: Option<Receiver<IoResult<()>>>,
 }
 
 /// Error that can happen when reading a request.
@@ -65,6 +69,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            previous_body_done: None,
         }
     }
 
@@ -104,6 +109,15 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        // wait until the previous request's body reader is dropped: if it left part of the
+        // body unread, the stream is not at the start of a request and must be closed
+        if let Some(done) = self.previous_body_done.take() {
+            if let Ok(Err(e)) = done.recv() {
+                let e = IoError::new(ErrorKind::ConnectionAborted, e);
+                return Err(ReadError::ReadIoError(e));
+            }
+        }
+
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
@@ -144,7 +158,7 @@ impl ClientConnection {
         std::mem::swap(&mut self.next_header_source, &mut data_source);
 
         // building the next reader
-        let request = crate::request::new_request(
+        let mut request = crate::request::new_request(
             self.secure,
             method,
             path,
@@ -163,6 +177,7 @@ impl ClientConnection {
                 }
             }
         })?;
+        self.previous_body_done = request.body_done.take();
 
         // return the request
         Ok(request)

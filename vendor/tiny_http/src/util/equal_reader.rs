@@ -1,13 +1,25 @@
-use std::io::Read;
 use std::io::Result as IoResult;
+use std::io::{Error as IoError, ErrorKind, Read};
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+/// At most this many unread body bytes are read and thrown away when an
+/// `EqualReader` is dropped; if more remain, the connection must be closed.
+pub const MAX_DRAIN: usize = 64 * 1024;
+
+/// Draining the unread rest of a body gives up once this much time has passed
+/// (checked between reads; each read is also bounded by the socket timeout).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
 /// If the limit is reached, it returns EOF. If the limit is not reached
-/// when the destructor is called, the remaining bytes will be read and
-/// thrown away.
+/// when the destructor is called, at most `MAX_DRAIN` remaining bytes are
+/// read (within `DRAIN_TIMEOUT`) and thrown away. The destructor then sends
+/// `Ok(())` on the channel returned by `new` if the whole body was consumed,
+/// or an error if it was not, in which case the underlying connection is in
+/// the middle of the body and must not be reused.
 pub struct EqualReader<R>
 where
     R: Read,
@@ -64,25 +76,36 @@ where
     R: Read,
 {
     fn drop(&mut self) {
-        let mut remaining_to_read = self.size;
+        let result = self.drain();
+        self.last_read_signal.send(result).ok();
+    }
+}
 
-        while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
+impl<R> EqualReader<R>
+where
+    R: Read,
+{
+    /// Reads and discards the rest of the body, within `MAX_DRAIN` and `DRAIN_TIMEOUT`.
+    fn drain(&mut self) -> IoResult<()> {
+        if self.size > MAX_DRAIN {
+            let msg = "unread request body is too large to drain";
+            return Err(IoError::other(msg));
+        }
 
-            match self.reader.read(&mut buf) {
-                Err(e) => {
-                    self.last_read_signal.send(Err(e)).ok();
-                    break;
-                }
-                Ok(0) => {
-                    self.last_read_signal.send(Ok(())).ok();
-                    break;
-                }
-                Ok(other) => {
-                    remaining_to_read -= other;
-                }
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        let mut buf = [0; 4096];
+        while self.size > 0 {
+            if Instant::now() >= deadline {
+                let msg = "timed out draining the unread request body";
+                return Err(IoError::new(ErrorKind::TimedOut, msg));
+            }
+            let len = buf.len().min(self.size);
+            match self.reader.read(&mut buf[..len])? {
+                0 => return Err(ErrorKind::UnexpectedEof.into()),
+                read => self.size -= read,
             }
         }
+        Ok(())
     }
 }
 
@@ -127,5 +150,38 @@ mod tests {
         let mut string = String::new();
         org_reader.read_to_string(&mut string).unwrap();
         assert_eq!(string, " world");
+    }
+
+    #[test]
+    fn test_drain_signals_success() {
+        use std::io::Cursor;
+
+        let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
+        let (equal_reader, done) = EqualReader::new(org_reader.by_ref(), 5);
+        drop(equal_reader);
+        assert!(done.recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn test_huge_remainder_is_not_drained() {
+        use std::io::Cursor;
+
+        // a body that claims to be far larger than what may be drained: nothing is
+        // allocated for it or read, and the connection is reported as not reusable
+        let mut org_reader = Cursor::new(vec![0; super::MAX_DRAIN + 1]);
+        let (equal_reader, done) = EqualReader::new(org_reader.by_ref(), 99_999_999_999_999);
+        drop(equal_reader);
+        assert!(done.recv().unwrap().is_err());
+        assert_eq!(org_reader.position(), 0);
+    }
+
+    #[test]
+    fn test_early_eof_is_an_error() {
+        use std::io::Cursor;
+
+        let mut org_reader = Cursor::new("hello".to_string().into_bytes());
+        let (equal_reader, done) = EqualReader::new(org_reader.by_ref(), 10);
+        drop(equal_reader);
+        assert!(done.recv().unwrap().is_err());
     }
 }
