@@ -9,19 +9,25 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use tiny_http::{Response, Server};
+use tiny_http::{ConfigListenAddr, Response, Server, ServerConfig};
 
 /// The longest any single client read or write may block before the test fails.
 const GUARD: Duration = Duration::from_secs(10);
 
 /// Starts a patched tiny_http server with the given socket timeout and a
 /// handler thread; returns its address. The server lives until the process ends.
-fn start_server(_socket_timeout: Option<Duration>) -> SocketAddr {
-    let server = Server::http("127.0.0.1:0").unwrap();
+fn start_server(socket_timeout: Option<Duration>) -> SocketAddr {
+    let server = Server::new(ServerConfig {
+        addr: ConfigListenAddr::from_socket_addrs("127.0.0.1:0").unwrap(),
+        ssl: None,
+        socket_timeout,
+    })
+    .unwrap();
     let addr = server.server_addr().to_ip().unwrap();
     let server = Arc::new(server);
     thread::spawn(move || serve(&server));
@@ -161,5 +167,71 @@ fn large_unread_body_is_not_parsed_as_the_next_request() {
     assert!(read_until_closed(&mut reader).is_empty());
     let _ = stream.shutdown(std::net::Shutdown::Both);
     sender.join().unwrap();
+    assert_serves(addr);
+}
+
+/// The short socket timeout the slow-client tests configure.
+const SHORT: Duration = Duration::from_millis(500);
+
+/// Problem 1 with problem 2: a small body that is declared but never sent
+/// no longer pins the (single) handler thread that drops the request: the
+/// drain gives up at the socket timeout and the connection is closed.
+#[test]
+fn unsent_body_does_not_pin_the_handler() {
+    let addr = start_server(Some(SHORT));
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"POST / HTTP/1.1\r\nHost: relay\r\nContent-Length: 10000\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    assert_eq!(read_response(&mut reader), 200);
+    assert!(read_until_closed(&mut reader).is_empty());
+    // the only handler thread is free again
+    assert_serves(addr);
+    drop(stream);
+}
+
+/// Problem 2: a client that sends half a request head and then nothing is
+/// disconnected by the socket timeout, and other clients are served.
+#[test]
+fn silent_client_is_disconnected() {
+    let addr = start_server(Some(SHORT));
+    let mut slow = connect(addr);
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: rel").unwrap();
+    let mut idle = connect(addr); // connects and sends nothing at all
+    assert_serves(addr);
+    assert!(read_until_closed(&mut slow).is_empty());
+    assert!(read_until_closed(&mut idle).is_empty());
+    assert_serves(addr);
+}
+
+/// Problem 2: a client that trickles its headers a byte at a time, each byte
+/// well within the socket timeout, is cut off (with a 408) once the whole head
+/// has taken longer than the socket timeout.
+#[test]
+fn trickling_client_is_disconnected() {
+    let addr = start_server(Some(SHORT));
+    let mut slow = connect(addr);
+    let mut reader = slow.try_clone().unwrap();
+    let (closed_tx, closed_rx) = mpsc::channel();
+    thread::spawn(move || closed_tx.send(read_until_closed(&mut reader)).unwrap());
+    let head = b"GET / HTTP/1.1\r\nHost: relay\r\n";
+    let endless_headers = b"X-Slow: 1\r\n".iter().cycle();
+    let mut received = None;
+    // up to 30 s of trickling: far longer than the 0.5 s the server allows
+    for &byte in head.iter().chain(endless_headers).take(600) {
+        if slow.write_all(&[byte]).is_err() {
+            break;
+        }
+        if let Ok(bytes) = closed_rx.recv_timeout(Duration::from_millis(50)) {
+            received = Some(bytes);
+            break;
+        }
+    }
+    let received = received
+        .or_else(|| closed_rx.recv_timeout(GUARD).ok())
+        .expect("the trickling client was never disconnected");
+    let received = String::from_utf8_lossy(&received);
+    assert!(received.starts_with("HTTP/1.1 408"), "{received:?}");
     assert_serves(addr);
 }

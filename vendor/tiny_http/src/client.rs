@@ -7,6 +7,7 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
@@ -38,6 +39,9 @@ pub struct ClientConnection {
 
     // tells whether the body of the previous request was consumed entirely
     previous_body_done: Option<Receiver<IoResult<()>>>,
+
+    // the request line and headers must arrive within this time of their first byte
+    header_timeout: Option<Duration>,
 }
 
 /// Error that can happen when reading a request.
@@ -55,6 +59,7 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        header_timeout: Option<Duration>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -70,6 +75,7 @@ impl ClientConnection {
             no_more_requests: false,
             secure,
             previous_body_done: None,
+            header_timeout,
         }
     }
 
@@ -82,7 +88,10 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// `deadline` is set when the first byte of the request arrives, and reading fails
+    /// with `TimedOut` once it is passed.
+    fn read_next_line(&mut self, deadline: &mut Option<Instant>) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -93,6 +102,15 @@ impl ClientConnection {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+
+            match *deadline {
+                None => *deadline = self.header_timeout.map(|t| Instant::now() + t),
+                Some(deadline) if Instant::now() >= deadline => {
+                    let msg = "Request head not received in time";
+                    return Err(IoError::new(ErrorKind::TimedOut, msg));
+                }
+                Some(_) => (),
+            }
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
@@ -118,10 +136,13 @@ impl ClientConnection {
             }
         }
 
+        let mut deadline = None;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self
+                    .read_next_line(&mut deadline)
+                    .map_err(ReadError::ReadIoError)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -132,7 +153,9 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self
+                        .read_next_line(&mut deadline)
+                        .map_err(ReadError::ReadIoError)?;
 
                     if line.is_empty() {
                         break;

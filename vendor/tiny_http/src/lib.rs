@@ -177,7 +177,18 @@ pub struct ServerConfig {
 
     /// If `Some`, then the server will use SSL to encode the communications.
     pub ssl: Option<SslConfig>,
+
+    /// Read and write timeout of every accepted connection (`None`: no timeout).
+    ///
+    /// A read or write that blocks this long fails, which closes an idle or stalled
+    /// connection; the request line and headers of a request must also arrive within
+    /// this time of their first byte. The shortcuts (`Server::http` etc.) and
+    /// `Server::from_listener` use [`DEFAULT_SOCKET_TIMEOUT`].
+    pub socket_timeout: Option<Duration>,
 }
+
+/// The socket timeout used unless a `ServerConfig` says otherwise: 30 seconds.
+pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configuration of the server for SSL.
 #[derive(Debug, Clone)]
@@ -198,6 +209,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
+            socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
         })
     }
 
@@ -214,6 +226,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: Some(config),
+            socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
         })
     }
 
@@ -226,13 +239,14 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
             ssl: None,
+            socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
+        Self::start(listener.into(), config.ssl, config.socket_timeout)
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -243,7 +257,14 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::start(listener.into(), ssl_config, Some(DEFAULT_SOCKET_TIMEOUT))
+    }
+
+    fn start(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        socket_timeout: Option<Duration>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -294,6 +315,12 @@ impl Server {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
+                        // set before any TLS handshake, so that it bounds it too and
+                        // applies to the TLS stream that wraps this socket
+                        if let Err(e) = sock.set_timeouts(socket_timeout) {
+                            log::warn!("Dropping client, could not set its timeouts: {}", e);
+                            continue;
+                        }
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -311,7 +338,11 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok(ClientConnection::new(
+                            write_closable,
+                            read_closable,
+                            socket_timeout,
+                        ))
                     }
                     Err(e) => Err(e),
                 };
