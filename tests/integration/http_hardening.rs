@@ -235,3 +235,93 @@ fn trickling_client_is_disconnected() {
     assert!(received.starts_with("HTTP/1.1 408"), "{received:?}");
     assert_serves(addr);
 }
+
+/// Sends `head` from another thread (the server may stop reading it and
+/// close), returns the status of the response, and asserts that the server
+/// then closed the connection.
+fn send_oversized(addr: SocketAddr, head: Vec<u8>) -> u16 {
+    let stream = connect(addr);
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let _ = writer.write_all(&head); // fails once the server closes
+    });
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let status = read_response(&mut reader);
+    assert!(read_until_closed(&mut reader).is_empty());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    status
+}
+
+/// Problem 3: a request with 10 000 headers is refused with 431 and closed.
+#[test]
+fn ten_thousand_headers_are_refused() {
+    let addr = start_server(None);
+    let mut head = b"GET / HTTP/1.1\r\nHost: relay\r\n".to_vec();
+    for i in 0..10_000 {
+        head.extend_from_slice(format!("X-Header-{i}: value\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    assert_eq!(send_oversized(addr, head), 431);
+    assert_serves(addr);
+}
+
+/// Problem 3: a 1 MiB header line is refused with 431 and closed.
+#[test]
+fn megabyte_header_line_is_refused() {
+    let addr = start_server(None);
+    let mut head = b"GET / HTTP/1.1\r\nHost: relay\r\nX-Big: ".to_vec();
+    head.resize(head.len() + (1 << 20), b'a');
+    head.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(send_oversized(addr, head), 431);
+    assert_serves(addr);
+}
+
+/// Problem 3: an endless header line (no CRLF ever) is refused as well.
+#[test]
+fn endless_header_line_is_refused() {
+    let addr = start_server(None);
+    let mut head = b"GET / HTTP/1.1\r\nX-Endless: ".to_vec();
+    head.resize(head.len() + (4 << 20), b'a');
+    assert_eq!(send_oversized(addr, head), 431);
+    assert_serves(addr);
+}
+
+/// Problem 3: a 1 MiB request line is refused with 414 and closed.
+#[test]
+fn megabyte_request_line_is_refused() {
+    let addr = start_server(None);
+    let mut head = b"GET /".to_vec();
+    head.resize(head.len() + (1 << 20), b'a');
+    head.extend_from_slice(b" HTTP/1.1\r\nHost: relay\r\n\r\n");
+    assert_eq!(send_oversized(addr, head), 414);
+    assert_serves(addr);
+}
+
+/// Problem 3: many header lines, each under the line limit, are refused once
+/// together they are over the 64 KiB limit for the whole head.
+#[test]
+fn oversized_head_is_refused() {
+    let addr = start_server(None);
+    let mut head = b"GET / HTTP/1.1\r\nHost: relay\r\n".to_vec();
+    for i in 0..90 {
+        let value = "v".repeat(1000);
+        head.extend_from_slice(format!("X-Header-{i}: {value}\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    assert_eq!(send_oversized(addr, head), 431);
+    assert_serves(addr);
+}
+
+/// Problem 3: a head just under every limit is still accepted.
+#[test]
+fn head_within_the_limits_is_served() {
+    let addr = start_server(None);
+    let mut head = b"GET / HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n".to_vec();
+    for i in 0..50 {
+        let value = "v".repeat(1000);
+        head.extend_from_slice(format!("X-Header-{i}: {value}\r\n").as_bytes());
+    }
+    head.extend_from_slice(format!("X-Long: {}\r\n\r\n", "v".repeat(8000)).as_bytes());
+    assert_eq!(send_oversized(addr, head), 200);
+}

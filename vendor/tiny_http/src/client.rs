@@ -9,10 +9,17 @@ use std::str::FromStr;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::{HTTPVersion, Method, StatusCode};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+
+/// Longest accepted request line or header line, in bytes (without its CRLF).
+const MAX_LINE_LEN: usize = 8 * 1024;
+/// Most header lines accepted in one request.
+const MAX_HEADERS: usize = 100;
+/// Longest accepted request head (request line and header lines), in bytes.
+const MAX_HEAD_LEN: usize = 64 * 1024;
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -51,6 +58,8 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// the request line (414) or the headers (431) are over the limits
+    HeadTooLarge(StatusCode),
     ReadIoError(IoError),
 }
 
@@ -90,8 +99,13 @@ impl ClientConnection {
     ///  at the first byte of the new line.
     ///
     /// `deadline` is set when the first byte of the request arrives, and reading fails
-    /// with `TimedOut` once it is passed.
-    fn read_next_line(&mut self, deadline: &mut Option<Instant>) -> IoResult<AsciiString> {
+    /// with `TimedOut` once it is passed. Returns `None`, having stopped reading, if the
+    /// line is longer than `max_len` bytes.
+    fn read_next_line(
+        &mut self,
+        deadline: &mut Option<Instant>,
+        max_len: usize,
+    ) -> IoResult<Option<AsciiString>> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -115,12 +129,18 @@ impl ClientConnection {
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
+                    .map(Some)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
 
             prev_byte_was_cr = byte == b'\r';
 
             buf.push(byte);
+
+            // a trailing '\r' may be the start of the CRLF
+            if buf.len() > max_len + usize::from(prev_byte_was_cr) {
+                return Ok(None);
+            }
         }
     }
 
@@ -141,8 +161,9 @@ impl ClientConnection {
             // reading the request line
             let (method, path, version) = {
                 let line = self
-                    .read_next_line(&mut deadline)
-                    .map_err(ReadError::ReadIoError)?;
+                    .read_next_line(&mut deadline, MAX_LINE_LEN)
+                    .map_err(ReadError::ReadIoError)?
+                    .ok_or(ReadError::HeadTooLarge(StatusCode(414)))?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -152,14 +173,21 @@ impl ClientConnection {
             // getting all headers
             let headers = {
                 let mut headers = Vec::new();
+                let mut head_len = path.len();
                 loop {
+                    let max_len = MAX_LINE_LEN.min(MAX_HEAD_LEN.saturating_sub(head_len));
                     let line = self
-                        .read_next_line(&mut deadline)
-                        .map_err(ReadError::ReadIoError)?;
+                        .read_next_line(&mut deadline, max_len)
+                        .map_err(ReadError::ReadIoError)?
+                        .ok_or(ReadError::HeadTooLarge(StatusCode(431)))?;
 
                     if line.is_empty() {
                         break;
                     };
+                    if headers.len() == MAX_HEADERS {
+                        return Err(ReadError::HeadTooLarge(StatusCode(431)));
+                    }
+                    head_len += line.len() + 2;
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
@@ -239,6 +267,15 @@ impl Iterator for ClientConnection {
                     response.raw_print(writer, ver, &[], false, None).ok();
                     return None; // we don't know where the next request would start,
                                  // se we have to close
+                }
+
+                Err(ReadError::HeadTooLarge(status)) => {
+                    let writer = self.sink.next().unwrap();
+                    let response = Response::new_empty(status);
+                    response
+                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
+                        .ok();
+                    return None; // the rest of the head was not read, so we have to close
                 }
 
                 Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
