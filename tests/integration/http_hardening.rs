@@ -7,8 +7,11 @@
 //! Every client socket has a 10 s read/write timeout: it only guards against
 //! a hang (a test that hits it fails); no test asserts a duration.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -325,3 +328,111 @@ fn head_within_the_limits_is_served() {
     head.extend_from_slice(format!("X-Long: {}\r\n\r\n", "v".repeat(8000)).as_bytes());
     assert_eq!(send_oversized(addr, head), 200);
 }
+
+/// Set in the environment of the child process that runs `accept_errors_child`.
+const CHILD_ENV: &str = "HTTP_HARDENING_ACCEPT_ERRORS_CHILD";
+
+/// Counts the accept errors that tiny_http logs.
+struct AcceptErrors(AtomicUsize);
+
+impl log::Log for AcceptErrors {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target().starts_with("tiny_http")
+            && record
+                .args()
+                .to_string()
+                .starts_with("Error accepting new client")
+        {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static ACCEPT_ERRORS: AcceptErrors = AcceptErrors(AtomicUsize::new(0));
+
+/// Problem 4: the accept thread used to exit on its first accept error (such
+/// as EMFILE), after which every connection was refused. This runs
+/// `accept_errors_child` in a child process limited to 64 file descriptors.
+#[test]
+fn accept_errors_do_not_stop_the_server() {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "http_hardening::accept_errors_child",
+            "--exact",
+            "--ignored",
+        ])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
+}
+
+/// Run by `accept_errors_do_not_stop_the_server` only: exhausts the file
+/// descriptors until the server's accept fails, shows that it keeps retrying,
+/// frees them, and shows that the server serves again.
+#[test]
+#[ignore = "run by accept_errors_do_not_stop_the_server under a low descriptor limit"]
+fn accept_errors_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    log::set_logger(&ACCEPT_ERRORS).unwrap();
+    log::set_max_level(log::LevelFilter::Error);
+    let addr = start_server(None);
+
+    // one descriptor kept in reserve, then connections until none are left
+    let reserve = File::open("/dev/null").unwrap();
+    let mut clients = Vec::new();
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(client) => clients.push(client),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(EMFILE), "{e}");
+                break;
+            }
+        }
+        assert!(clients.len() < 1000, "the descriptor limit is not in force");
+    }
+    // if the server took the last descriptors without failing, one more
+    // connection through the reserved descriptor leaves it none to accept it
+    thread::sleep(Duration::from_millis(100));
+    drop(reserve);
+    if let Ok(client) = TcpStream::connect(addr) {
+        clients.push(client);
+    }
+
+    // the accept thread fails, and keeps trying (10 s guard)
+    for _ in 0..1000 {
+        if ACCEPT_ERRORS.0.load(Ordering::SeqCst) >= 2 {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(ACCEPT_ERRORS.0.load(Ordering::SeqCst) >= 2);
+
+    // once descriptors are free again, the server serves again
+    drop(clients);
+    for _ in 0..100 {
+        if TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100)); // descriptors still closing
+    }
+    assert_serves(addr);
+}
+
+/// Linux's "too many open files".
+const EMFILE: i32 = 24;

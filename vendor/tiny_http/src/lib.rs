@@ -311,6 +311,7 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
+            let mut backoff = None;
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
@@ -321,7 +322,7 @@ impl Server {
                             log::warn!("Dropping client, could not set its timeouts: {}", e);
                             continue;
                         }
-                        let (read_closable, write_closable) = match ssl {
+                        let streams = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
@@ -338,17 +339,16 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(
-                            write_closable,
-                            read_closable,
-                            socket_timeout,
-                        ))
+                        streams.map(|(read_closable, write_closable)| {
+                            ClientConnection::new(write_closable, read_closable, socket_timeout)
+                        })
                     }
                     Err(e) => Err(e),
                 };
 
                 match new_client {
                     Ok(client) => {
+                        backoff = None;
                         let messages = inside_messages.clone();
                         let mut client = Some(client);
                         tasks_pool.spawn(Box::new(move || {
@@ -369,10 +369,19 @@ impl Server {
                         }));
                     }
 
+                    // e.g. out of file descriptors: keep the listener and retry later
                     Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        if inside_close_trigger.load(Relaxed) {
+                            break;
+                        }
+                        let delay = accept_backoff(backoff);
+                        backoff = Some(delay);
+                        log::error!(
+                            "Error accepting new client: {} (retrying in {:?})",
+                            e,
+                            delay
+                        );
+                        thread::sleep(delay);
                     }
                 }
             }
@@ -442,6 +451,16 @@ impl Server {
     }
 }
 
+/// How long the accept thread sleeps after an accept error, given how long it slept
+/// after the previous error in a row (`None`: the last accept succeeded): 10 ms,
+/// doubling up to 1 s.
+fn accept_backoff(previous: Option<Duration>) -> Duration {
+    match previous {
+        None => Duration::from_millis(10),
+        Some(previous) => (previous * 2).min(Duration::from_secs(1)),
+    }
+}
+
 impl Iterator for IncomingRequests<'_> {
     type Item = Request;
     fn next(&mut self) -> Option<Request> {
@@ -472,5 +491,24 @@ impl Drop for Server {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accept_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn accept_backoff_doubles_up_to_one_second() {
+        let mut delays = vec![accept_backoff(None)];
+        for _ in 0..10 {
+            delays.push(accept_backoff(delays.last().copied()));
+        }
+        let millis: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
+        assert_eq!(
+            millis,
+            [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]
+        );
     }
 }
