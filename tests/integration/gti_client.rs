@@ -564,3 +564,22 @@ fn the_mock_answers_malformed_requests_with_400_and_unknown_paths_with_404() {
     assert_eq!(status(unknown), 404);
     assert_eq!(gti.total_calls(), 6);
 }
+
+#[test]
+fn a_tls_failure_other_than_the_certificate_is_unavailable() {
+    // TLS spoken to a plain-HTTP port: the handshake fails, but not over a
+    // certificate, so this is an unreachable GTI rather than Certificate.
+    let gti = MockGti::start();
+    let url = format!("https://{}/detections/v1/", gti.addr());
+    let gti_client = client(
+        &gti,
+        &[("GTI_DETECTIONS_URL", url.as_str()), ("GTI_RETRIES", "0")],
+    );
+    match gti_client.detections(TEST_KEY, IP).unwrap_err() {
+        GtiError::Unavailable { endpoint, detail } => {
+            assert_eq!(endpoint, Endpoint::Detections);
+            assert!(detail.starts_with("connection failed: "), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
