@@ -589,14 +589,18 @@ fn io_detail(error: &std::io::Error) -> String {
         ErrorKind::TimedOut => "timed out".to_owned(),
         ErrorKind::HostUnreachable => "host unreachable".to_owned(),
         ErrorKind::NetworkUnreachable => "network unreachable".to_owned(),
-        _ => error.to_string(),
+        // E.g. a TLS handshake that failed for a reason other than the
+        // certificate: "received corrupt message of type InvalidContentType".
+        _ => format!("connection failed: {error}"),
     }
 }
 
-/// `30 s`, or `1500 ms` when not a whole number of seconds.
+/// `30 s` (whole seconds, rounded) from one second up, `250 ms` below: the
+/// last try's budget is whatever was left, and `29 s` reads better than
+/// `29394 ms`.
 fn human_duration(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 && duration.as_secs() > 0 {
-        format!("{} s", duration.as_secs())
+    if duration >= Duration::from_secs(1) {
+        format!("{} s", (duration.as_millis() + 500) / 1000)
     } else {
         format!("{} ms", duration.as_millis())
     }
@@ -1135,7 +1139,9 @@ mod tests {
     #[test]
     fn durations_read_well() {
         assert_eq!(human_duration(Duration::from_secs(30)), "30 s");
-        assert_eq!(human_duration(Duration::from_millis(1500)), "1500 ms");
+        assert_eq!(human_duration(Duration::from_millis(29_394)), "29 s");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "2 s");
+        assert_eq!(human_duration(Duration::from_millis(985)), "985 ms");
         assert_eq!(human_duration(Duration::ZERO), "0 ms");
     }
 }
