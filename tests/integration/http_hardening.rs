@@ -436,3 +436,34 @@ fn accept_errors_child() {
 
 /// Linux's "too many open files".
 const EMFILE: i32 = 24;
+
+/// A burst of keep-alive connections on a fresh server: each one pins a
+/// pooled thread for as long as the client keeps it open, so each must get a
+/// thread of its own rather than queue behind another.
+#[test]
+fn a_burst_of_keep_alive_connections_is_served_at_once() {
+    for round in 0..5 {
+        // Idle connections are kept far longer than the client's guard, so a
+        // connection queued behind one would fail the test.
+        let addr = start_server(Some(Duration::from_secs(120)));
+        let burst: Vec<_> = (0..12)
+            .map(|_| {
+                thread::spawn(move || {
+                    let stream = connect(addr);
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    (&stream)
+                        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    (read_response(&mut reader), stream)
+                })
+            })
+            .collect();
+        // Every connection stays open until all were answered.
+        let mut open = Vec::new();
+        for client in burst {
+            let (status, stream) = client.join().unwrap();
+            assert_eq!(status, 200, "round {round}");
+            open.push(stream);
+        }
+    }
+}

@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // A woken thread counts as waiting until it takes a task from the
+        // queue, so compare the waiting threads with the tasks already queued
+        // for them: otherwise a burst queues several tasks for one waking
+        // thread, and the rest wait behind a long-lived (keep-alive)
+        // connection.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
