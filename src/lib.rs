@@ -17,6 +17,7 @@ pub mod gti;
 pub mod payload;
 pub mod routes;
 pub mod server;
+pub mod simulator;
 pub mod workflow;
 
 /// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves

@@ -7,10 +7,11 @@ use serde_json::{json, Value};
 use crate::support::relay::{raw_request, TestRelay};
 
 fn relay() -> TestRelay {
-    let mut config = Config::default();
-    config.workers = 2;
-    config.max_body_bytes = 4096;
-    TestRelay::start(config)
+    TestRelay::start(Config {
+        workers: 2,
+        max_body_bytes: 4096,
+        ..Config::default()
+    })
 }
 
 fn invalid_payload(detail: &str) -> Value {

@@ -12,11 +12,12 @@ use crate::support::tokens::{self, relay_key};
 const KID: &str = "relay-kid";
 
 fn config() -> Config {
-    let mut config = Config::default();
-    config.workers = 2;
-    config.jwks_allowed_hosts = vec!["127.0.0.1:*".to_owned()];
-    config.jwks_url_template = "http://{jwks_host}/.well-known/jwks".to_owned();
-    config
+    Config {
+        workers: 2,
+        jwks_allowed_hosts: vec!["127.0.0.1:*".to_owned()],
+        jwks_url_template: "http://{jwks_host}/.well-known/jwks".to_owned(),
+        ..Config::default()
+    }
 }
 
 fn auth_error(message: &str) -> Value {
