@@ -5,4 +5,5 @@
 pub mod jwks;
 pub mod mock_gti;
 pub mod relay;
+pub mod stack;
 pub mod tokens;

@@ -153,9 +153,12 @@ pub fn read_answer(stream: &mut TcpStream) -> RawAnswer {
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, value)| value.parse::<usize>().ok());
+    let chunked = headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+    });
     let mut body = bytes[head_end + 4..].to_vec();
     match length {
-        Some(length) => {
+        Some(length) if !chunked => {
             while body.len() < length {
                 let read = stream.read(&mut buffer).expect("read the answer's body");
                 assert!(read > 0, "connection closed inside the answer's body");
@@ -163,15 +166,38 @@ pub fn read_answer(stream: &mut TcpStream) -> RawAnswer {
             }
             body.truncate(length);
         }
-        None => {
+        _ => {
             stream
                 .read_to_end(&mut body)
                 .expect("read the answer's body");
+            if chunked {
+                body = dechunk(&body);
+            }
         }
     }
     RawAnswer {
         status,
         headers,
         body,
+    }
+}
+
+/// The payload of a complete chunked body (the connection was closed after it).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .expect("a chunk size line");
+        let size_text = String::from_utf8_lossy(&raw[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("a hexadecimal chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
     }
 }
