@@ -125,8 +125,22 @@ pub struct Fault {
     body: Option<String>,
     retry_after: Option<String>,
     delay: Duration,
+    delivery: Delivery,
     times: Option<usize>,
     matching: Option<String>,
+}
+
+/// How an answer's body reaches the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Delivery {
+    /// All at once.
+    #[default]
+    Whole,
+    /// The head announces the whole body, half of it is sent, then the
+    /// connection is closed: a reset in the middle of a body.
+    Truncated,
+    /// The head at once, the body after this long.
+    SlowBody(Duration),
 }
 
 impl Fault {
@@ -176,6 +190,19 @@ impl Fault {
         self
     }
 
+    /// Send the head and half the body, then close the connection.
+    pub fn truncated(mut self) -> Fault {
+        self.delivery = Delivery::Truncated;
+        self
+    }
+
+    /// Send the head at once and the body after `delay` (a slow body, as
+    /// opposed to [`Fault::delay`]'s slow head).
+    pub fn with_slow_body(mut self, delay: Duration) -> Fault {
+        self.delivery = Delivery::SlowBody(delay);
+        self
+    }
+
     /// Apply to the first `n` matching calls only, then serve normally
     /// ("fail the first N calls, then succeed").
     pub fn times(mut self, n: usize) -> Fault {
@@ -188,10 +215,6 @@ impl Fault {
     pub fn matching(mut self, needle: &str) -> Fault {
         self.matching = Some(needle.to_owned());
         self
-    }
-
-    fn answers(&self) -> bool {
-        self.status.is_some() || self.body.is_some()
     }
 }
 
@@ -430,6 +453,7 @@ struct Answer {
     status: u16,
     body: String,
     retry_after: Option<String>,
+    delivery: Delivery,
 }
 
 impl Answer {
@@ -438,6 +462,7 @@ impl Answer {
             status,
             body: body.to_string(),
             retry_after: None,
+            delivery: Delivery::Whole,
         }
     }
 
@@ -630,6 +655,19 @@ fn write_answer(writer: &mut impl Write, answer: Answer, close: bool) -> std::io
     }
     head.push_str("\r\n");
     writer.write_all(head.as_bytes())?;
+    match answer.delivery {
+        Delivery::Whole => {}
+        Delivery::Truncated => {
+            writer.write_all(&answer.body.as_bytes()[..answer.body.len() / 2])?;
+            writer.flush()?;
+            // An error makes the caller close the connection mid-body.
+            return Err(std::io::Error::other("answer truncated on purpose"));
+        }
+        Delivery::SlowBody(delay) => {
+            writer.flush()?;
+            thread::sleep(delay);
+        }
+    }
     writer.write_all(answer.body.as_bytes())?;
     writer.flush()
 }
@@ -672,6 +710,7 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
             status: 404,
             body: format!("mock GTI has no route {method} {path}"),
             retry_after: None,
+            delivery: Delivery::Whole,
         }),
     };
     let endpoint = route.as_ref().ok().copied();
@@ -709,15 +748,18 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
         return Answer::bad_request("Malformed query string or body.");
     };
 
+    let mut delivery = Delivery::Whole;
     if let Some(fault) = take_fault(shared, endpoint, &query, &raw_body) {
         if !fault.delay.is_zero() {
             thread::sleep(fault.delay);
         }
-        if fault.answers() {
+        delivery = fault.delivery;
+        if fault.status.is_some() || fault.body.is_some() {
             return Answer {
                 status: fault.status.unwrap_or(200),
                 body: fault.body.unwrap_or_default(),
                 retry_after: fault.retry_after,
+                delivery,
             };
         }
     }
@@ -729,7 +771,7 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
             .find(|(field, _)| field == name)
             .map(|(_, value)| value.as_str())
     };
-    match endpoint {
+    let mut answer = match endpoint {
         Endpoint::Detections => match param("indicator_value") {
             Some(value) => Answer::json(
                 200,
@@ -756,7 +798,9 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
         },
         Endpoint::EventSearch => search(&state, body.as_ref()),
         Endpoint::Dhcp => dhcp(&state, body.as_ref()),
-    }
+    };
+    answer.delivery = delivery;
+    answer
 }
 
 /// Consumes one application of the first fault that applies to this call.

@@ -6,6 +6,7 @@ mod support;
 
 mod auth;
 mod endpoints;
+mod faults;
 mod gti_client;
 mod http_hardening;
 mod observe;

@@ -6,4 +6,5 @@ pub mod jwks;
 pub mod mock_gti;
 pub mod relay;
 pub mod stack;
+pub mod tls;
 pub mod tokens;
