@@ -11,3 +11,4 @@ mod gti_client;
 mod http_hardening;
 mod observe;
 mod relay_auth;
+mod secrets;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jwks;
+pub mod logs;
 pub mod mock_gti;
 pub mod relay;
 pub mod stack;
