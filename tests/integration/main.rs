@@ -12,3 +12,4 @@ mod http_hardening;
 mod observe;
 mod relay_auth;
 mod secrets;
+mod shutdown;
