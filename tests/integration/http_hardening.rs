@@ -25,10 +25,16 @@ const GUARD: Duration = Duration::from_secs(10);
 /// Starts a patched tiny_http server with the given socket timeout and a
 /// handler thread; returns its address. The server lives until the process ends.
 fn start_server(socket_timeout: Option<Duration>) -> SocketAddr {
+    start_limited_server(socket_timeout, tiny_http::DEFAULT_MAX_CONNECTIONS)
+}
+
+/// [`start_server`] with a connection limit.
+fn start_limited_server(socket_timeout: Option<Duration>, max_connections: usize) -> SocketAddr {
     let server = Server::new(ServerConfig {
         addr: ConfigListenAddr::from_socket_addrs("127.0.0.1:0").unwrap(),
         ssl: None,
         socket_timeout,
+        max_connections,
     })
     .unwrap();
     let addr = server.server_addr().to_ip().unwrap();
@@ -466,4 +472,42 @@ fn a_burst_of_keep_alive_connections_is_served_at_once() {
             open.push(stream);
         }
     }
+}
+
+/// A flood of connections takes at most `max_connections` threads: the ones
+/// over the limit are answered 503 and closed at once, and a place freed by
+/// a closed connection is used again.
+#[test]
+fn connections_over_the_limit_are_refused_at_once() {
+    let addr = start_limited_server(Some(Duration::from_secs(120)), 2);
+    let keep_alive = |addr| {
+        let stream = connect(addr);
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        (&stream)
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut reader), 200);
+        stream
+    };
+    let first = keep_alive(addr);
+    let _second = keep_alive(addr);
+
+    let mut refused = connect(addr);
+    let _ = refused.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut refused)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+
+    drop(first);
+    // The freed place is taken back once the server notices the close.
+    let mut served = false;
+    for _ in 0..100 {
+        let mut stream = connect(addr);
+        let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        if read_until_closed(&mut stream).starts_with(b"HTTP/1.1 200") {
+            served = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(served, "a freed place is used again");
 }

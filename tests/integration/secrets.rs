@@ -18,7 +18,10 @@ fn keys_and_tokens_appear_in_no_log_line_and_no_answer() {
         "ip = '203.0.113.7'",
         vec![json!({"uuid": "e1", "timestamp": "2999-01-01T00:00:00.000Z", "event_type": "flow"})],
     );
-    stack.gti.fault(Endpoint::Detections, Fault::status(503).matching("203.0.113.8"));
+    stack.gti.fault(
+        Endpoint::Detections,
+        Fault::status(503).matching("203.0.113.8"),
+    );
     let token = stack.token_with(|claims| {
         claims.insert("key".into(), json!(key));
     });
@@ -42,13 +45,24 @@ fn keys_and_tokens_appear_in_no_log_line_and_no_answer() {
     ];
     answers.push(stack.relay.post("/health", Some("not.a.token"), ""));
     assert!(answers[1]["data"]["status"] == "ok", "{}", answers[1]);
-    assert!(answers[2]["errors"][0]["message"].as_str().unwrap().starts_with("Authorization failed"));
+    assert!(answers[2]["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Authorization failed"));
 
-    let secrets = [key, token.as_str(), wrong_key_token.as_str(), expired.as_str()];
+    let secrets = [
+        key,
+        token.as_str(),
+        wrong_key_token.as_str(),
+        expired.as_str(),
+    ];
     // The token's signature alone would be enough to replay it.
     let signature = token.rsplit('.').next().unwrap();
     let lines = logs::lines();
-    assert!(lines.iter().any(|line| line.contains("/health")), "the log was captured");
+    assert!(
+        lines.iter().any(|line| line.contains("/health")),
+        "the log was captured"
+    );
     for line in &lines {
         for secret in secrets.iter().chain([&signature]) {
             assert!(!line.contains(secret), "a secret in the log: {line}");

@@ -19,7 +19,10 @@ use crate::support::tokens::{self, relay_key};
 #[test]
 fn sigterm_lets_the_request_in_flight_finish() {
     let gti = MockGti::start();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     gti.add_searched_events(
         "ip = '203.0.113.7'",
         vec![json!({"uuid": "e1", "timestamp": format_timestamp(now - 60_000), "event_type": "flow"})],
@@ -60,7 +63,11 @@ fn sigterm_lets_the_request_in_flight_finish() {
         .recv_timeout(Duration::from_secs(30))
         .expect("the relay says where it listens");
 
-    let token = tokens::sign(relay_key(), Some("kid"), &tokens::payload(&jwks.host(), "http://relay.test"));
+    let token = tokens::sign(
+        relay_key(),
+        Some("kid"),
+        &tokens::payload(&jwks.host(), "http://relay.test"),
+    );
     let request = thread::spawn(move || {
         let authorization = format!("Bearer {token}");
         raw_request(

@@ -98,8 +98,9 @@ use std::error::Error;
 use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
+use std::io::Write as _;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -186,10 +187,19 @@ pub struct ServerConfig {
     /// this time of their first byte. The shortcuts (`Server::http` etc.) and
     /// `Server::from_listener` use [`DEFAULT_SOCKET_TIMEOUT`].
     pub socket_timeout: Option<Duration>,
+
+    /// The most connections served at once. Each connection has a thread of
+    /// its own, so this bounds the threads and descriptors a flood of clients
+    /// can take; a connection over the limit is answered `503` and closed.
+    /// The shortcuts use [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
 }
 
 /// The socket timeout used unless a `ServerConfig` says otherwise: 30 seconds.
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The connection limit used unless a `ServerConfig` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
 /// Configuration of the server for SSL.
 #[derive(Debug, Clone)]
@@ -211,6 +221,7 @@ impl Server {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
             socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         })
     }
 
@@ -228,6 +239,7 @@ impl Server {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: Some(config),
             socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         })
     }
 
@@ -241,13 +253,19 @@ impl Server {
             addr: ConfigListenAddr::unix_from_path(path),
             ssl: None,
             socket_timeout: Some(DEFAULT_SOCKET_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::start(listener, config.ssl, config.socket_timeout)
+        Self::start(
+            listener,
+            config.ssl,
+            config.socket_timeout,
+            config.max_connections,
+        )
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -258,13 +276,19 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::start(listener.into(), ssl_config, Some(DEFAULT_SOCKET_TIMEOUT))
+        Self::start(
+            listener.into(),
+            ssl_config,
+            Some(DEFAULT_SOCKET_TIMEOUT),
+            DEFAULT_MAX_CONNECTIONS,
+        )
     }
 
     fn start(
         listener: Listener,
         ssl_config: Option<SslConfig>,
         socket_timeout: Option<Duration>,
+        max_connections: usize,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -313,10 +337,21 @@ impl Server {
 
             log::debug!("Running accept thread");
             let mut backoff = None;
+            let live_connections = Arc::new(AtomicUsize::new(0));
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
-                    Ok((sock, _)) => {
+                    Ok((mut sock, _)) => {
                         use util::RefinedTcpStream;
+                        if live_connections.load(Relaxed) >= max_connections {
+                            // Refuse at once rather than start a thread for it; a
+                            // plain-text 503 is all a TLS client would not read.
+                            log::debug!("Refusing a client: {} connections open", max_connections);
+                            if ssl.is_none() {
+                                let _ = sock.set_timeouts(Some(Duration::from_millis(100)));
+                                let _ = sock.write_all(REFUSED);
+                            }
+                            continue;
+                        }
                         // set before any TLS handshake, so that it bounds it too and
                         // applies to the TLS stream that wraps this socket
                         if let Err(e) = sock.set_timeouts(socket_timeout) {
@@ -352,7 +387,10 @@ impl Server {
                         backoff = None;
                         let messages = inside_messages.clone();
                         let mut client = Some(client);
+                        let mut slot = Some(ConnectionSlot::take(&live_connections));
                         tasks_pool.spawn(Box::new(move || {
+                            // held until the connection ends
+                            let _slot = slot.take();
                             if let Some(client) = client.take() {
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
                                 if client.secure() {
@@ -455,6 +493,26 @@ impl Server {
 /// How long the accept thread sleeps after an accept error, given how long it slept
 /// after the previous error in a row (`None`: the last accept succeeded): 10 ms,
 /// doubling up to 1 s.
+/// The answer to a connection over the limit.
+const REFUSED: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/// One of the `max_connections` places, given back when dropped.
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl ConnectionSlot {
+    fn take(live: &Arc<AtomicUsize>) -> ConnectionSlot {
+        live.fetch_add(1, Relaxed);
+        ConnectionSlot(Arc::clone(live))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 fn accept_backoff(previous: Option<Duration>) -> Duration {
     match previous {
         None => Duration::from_millis(10),
