@@ -16,6 +16,7 @@ use log::{error, info, warn};
 
 use crate::app::App;
 use crate::errors::RelayError;
+use crate::metrics;
 use crate::routes::{self, Body, Request, Response};
 
 /// How often an idle worker looks at the stop flag.
@@ -145,11 +146,14 @@ fn serve(app: &App, mut incoming: tiny_http::Request) {
             request.method, request.path
         );
     }
+    let elapsed = started.elapsed();
+    app.metrics
+        .record_request(routes::Route::find(&request.path), status, elapsed);
     info!(
         "{} {} {status} {:.1}ms",
         request.method,
         request.path,
-        started.elapsed().as_secs_f64() * 1000.0
+        elapsed.as_secs_f64() * 1000.0
     );
 }
 
@@ -186,10 +190,16 @@ fn read_body(reader: &mut dyn Read, limit: u64) -> Body {
 }
 
 fn respond(incoming: tiny_http::Request, response: Response, close: bool) -> std::io::Result<()> {
-    let body = serde_json::to_vec(&response.body).unwrap_or_default();
+    let (body, content_type) = match response.text {
+        Some(text) => (text.into_bytes(), metrics::CONTENT_TYPE),
+        None => (
+            serde_json::to_vec(&response.body).unwrap_or_default(),
+            "application/json",
+        ),
+    };
     let mut answer = tiny_http::Response::from_data(body)
         .with_status_code(response.status)
-        .with_header(header("Content-Type", "application/json"));
+        .with_header(header("Content-Type", content_type));
     if close {
         answer = answer.with_header(header("Connection", "close"));
     }
