@@ -313,7 +313,7 @@ impl Metrics {
             out,
             "gti_relay_request_duration_seconds",
             "histogram",
-            "Time from a request's arrival to its answer being sent, by route.",
+            "Time from a request's arrival until its answer was ready, by route.",
         );
         for (slot, histogram) in self.request_durations.iter().enumerate() {
             let labels = format!("route=\"{}\"", route_label(slot));
@@ -562,7 +562,7 @@ mod tests {
 gti_relay_requests_total{{route="version",status="200"}} 2
 gti_relay_requests_total{{route="watchdog",status="other"}} 1
 gti_relay_requests_total{{route="unknown",status="404"}} 1
-# HELP gti_relay_request_duration_seconds Time from a request's arrival to its answer being sent, by route.
+# HELP gti_relay_request_duration_seconds Time from a request's arrival until its answer was ready, by route.
 # TYPE gti_relay_request_duration_seconds histogram
 gti_relay_request_duration_seconds_bucket{{route="version",le="0.005"}} 1
 gti_relay_request_duration_seconds_bucket{{route="version",le="0.01"}} 1

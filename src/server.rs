@@ -138,6 +138,14 @@ fn serve(app: &App, mut incoming: tiny_http::Request) {
             Response::error(RelayError::Internal)
         });
     let status = response.status;
+    // Counted before the answer leaves, so a client that has its answer
+    // also sees it in the next scrape; the client's reading speed is not
+    // the relay's latency anyway.
+    app.metrics.record_request(
+        routes::Route::find(&request.path),
+        status,
+        started.elapsed(),
+    );
     // A body left unread cannot be skipped cheaply: close the connection.
     let close = matches!(request.body, Body::TooLarge { .. } | Body::Unreadable);
     if let Err(error) = respond(incoming, response, close) {
@@ -146,14 +154,11 @@ fn serve(app: &App, mut incoming: tiny_http::Request) {
             request.method, request.path
         );
     }
-    let elapsed = started.elapsed();
-    app.metrics
-        .record_request(routes::Route::find(&request.path), status, elapsed);
     info!(
         "{} {} {status} {:.1}ms",
         request.method,
         request.path,
-        elapsed.as_secs_f64() * 1000.0
+        started.elapsed().as_secs_f64() * 1000.0
     );
 }
 
