@@ -267,6 +267,8 @@ impl Metrics {
     /// Everything in the Prometheus text format. Series with a status or
     /// outcome label appear once they have been counted, so the scrape
     /// lists what happened rather than every combination that could.
+    ///
+    /// (`let _ = writeln!` throughout: writing to a `String` cannot fail.)
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         self.render_requests(&mut out);
