@@ -23,6 +23,7 @@ use jwt_simple::JWTError;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// Why a request's token was refused (SPEC §3). Each variant's message is
 /// exact: callers match on it.
@@ -142,6 +143,8 @@ pub struct Authenticator {
     allowed_hosts: Vec<String>,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, HostEntry>>,
+    /// Where cache look-ups and fetches are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -168,7 +171,15 @@ impl Authenticator {
                 .collect(),
             cache_ttl: config.jwks_cache,
             cache: Mutex::new(HashMap::new()),
+            // Counts nowhere visible until `with_metrics` says where.
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Records JWKS cache look-ups and fetches in `metrics` (the app's).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Checks a request's `Authorization` header (`None` when absent) and
@@ -200,7 +211,9 @@ impl Authenticator {
     /// The key `kid` names among `host`'s keys: cached ones first, then one
     /// fetch; an unknown `kid` refetches once (rate-limited per host).
     fn key_for(&self, host: &str, kid: Option<&str>) -> Result<RS256PublicKey, AuthError> {
-        let (keys, just_fetched) = match self.cached_keys(host) {
+        let cached = self.cached_keys(host);
+        self.metrics.record_jwks_lookup(cached.is_some());
+        let (keys, just_fetched) = match cached {
             Some(keys) => (keys, false),
             None => (self.fetch_keys(host)?, true),
         };
@@ -259,7 +272,9 @@ impl Authenticator {
     fn fetch_keys(&self, host: &str) -> Result<Arc<KeySet>, AuthError> {
         let url = self.url_template.replace("{jwks_host}", host);
         log::debug!("fetching JWKS from {host}");
-        let keys = Arc::new(download_key_set(&self.http, &url).map_err(|reason| {
+        let downloaded = download_key_set(&self.http, &url);
+        self.metrics.record_jwks_fetch(downloaded.is_ok());
+        let keys = Arc::new(downloaded.map_err(|reason| {
             log::warn!("JWKS of {host} unusable: {reason}");
             AuthError::WrongJwksHost
         })?);

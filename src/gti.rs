@@ -6,6 +6,7 @@
 //! the CTIM mapper reads many optional, loosely typed fields from them; what
 //! the workflow itself relies on is typed here.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::metrics::{Metrics, UpstreamOutcome};
 
 /// One active detection, as `GET detections` returns it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -208,6 +210,8 @@ pub struct HttpGti {
     timeout: Duration,
     retries: u32,
     backoff_base: Duration,
+    /// Where each try is counted (see [`crate::metrics`]).
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for HttpGti {
@@ -232,7 +236,15 @@ impl HttpGti {
             timeout: config.gti_timeout,
             retries: config.gti_retries,
             backoff_base: BACKOFF_BASE,
+            // Counts nowhere visible until `with_metrics` says where.
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Records every try in `metrics` (the app's, so `/metrics` shows it).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> HttpGti {
+        self.metrics = metrics;
+        self
     }
 
     /// Changes the first retry's wait (200 ms by default), so that tests and
@@ -253,11 +265,26 @@ impl HttpGti {
             let budget = deadline
                 .saturating_duration_since(Instant::now())
                 .min(self.timeout);
-            let (error, retry_after) = match self.attempt(request, &authorization, budget, retry) {
+            let in_flight = self.metrics.upstream_started();
+            let started = Instant::now();
+            let (attempt, mut outcome) = self.attempt(request, &authorization, budget, retry);
+            let elapsed = started.elapsed();
+            drop(in_flight);
+            let (error, retry_after) = match attempt {
                 Attempt::Done(body) => {
-                    return body.and_then(|body| decode(request.endpoint, &body))
+                    let decoded = body.and_then(|body| decode(request.endpoint, &body));
+                    if decoded.is_err() && outcome == UpstreamOutcome::Ok {
+                        outcome = UpstreamOutcome::InvalidResponse;
+                    }
+                    self.metrics
+                        .record_upstream(request.endpoint, outcome, elapsed);
+                    return decoded;
                 }
-                Attempt::Retry { error, retry_after } => (error, retry_after),
+                Attempt::Retry { error, retry_after } => {
+                    self.metrics
+                        .record_upstream(request.endpoint, outcome, elapsed);
+                    (error, retry_after)
+                }
             };
             let wait = retry_after
                 .unwrap_or_else(|| backoff_delay(self.backoff_base, retry, clock_jitter()));
@@ -277,14 +304,15 @@ impl HttpGti {
         }
     }
 
-    /// One try of `request`, limited to `budget`.
+    /// One try of `request`, limited to `budget`, and how it ended for the
+    /// metrics (a 2xx is `Ok` here even if its body turns out not to decode).
     fn attempt(
         &self,
         request: &Request,
         authorization: &str,
         budget: Duration,
         retry: u32,
-    ) -> Attempt {
+    ) -> (Attempt, UpstreamOutcome) {
         let started = Instant::now();
         let sent = match &request.json {
             None => self
@@ -329,7 +357,10 @@ impl HttpGti {
                     request.endpoint.name(),
                     retry + 1
                 );
-                classify_status(request.endpoint, status, body, retry_after)
+                (
+                    classify_status(request.endpoint, status, body, retry_after),
+                    UpstreamOutcome::of_status(status),
+                )
             }
             Err(error) => {
                 log::debug!(
@@ -337,7 +368,9 @@ impl HttpGti {
                     request.endpoint.name(),
                     retry + 1
                 );
-                classify_failure(request.endpoint, &error, budget)
+                let attempt = classify_failure(request.endpoint, &error, budget);
+                let outcome = failure_outcome(&error, &attempt);
+                (attempt, outcome)
             }
         }
     }
@@ -555,6 +588,29 @@ fn classify_failure(endpoint: Endpoint, error: &ureq::Error, budget: Duration) -
             endpoint,
             detail: error.to_string(),
         })),
+    }
+}
+
+/// How a try that got no (complete) HTTP answer ended, for the metrics;
+/// `attempt` is what [`classify_failure`] made of `error`.
+fn failure_outcome(error: &ureq::Error, attempt: &Attempt) -> UpstreamOutcome {
+    if matches!(attempt, Attempt::Done(Err(GtiError::Certificate { .. }))) {
+        return UpstreamOutcome::Tls;
+    }
+    match error {
+        ureq::Error::Timeout(_) => UpstreamOutcome::Timeout,
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            UpstreamOutcome::Timeout
+        }
+        ureq::Error::Rustls(_) => UpstreamOutcome::Tls,
+        ureq::Error::BodyExceedsLimit(_)
+        | ureq::Error::Protocol(_)
+        | ureq::Error::LargeResponseHeader(..)
+        | ureq::Error::TooManyRedirects
+        | ureq::Error::RedirectFailed => UpstreamOutcome::InvalidResponse,
+        // DNS, refused, reset, other I/O and set-up faults: GTI was not
+        // reached, or not for long enough to answer.
+        _ => UpstreamOutcome::Connection,
     }
 }
 
@@ -1016,6 +1072,41 @@ mod tests {
             classify_failure(endpoint, &ureq::Error::BodyExceedsLimit(1), budget),
             Attempt::Done(Err(GtiError::InvalidResponse { .. }))
         ));
+    }
+
+    #[test]
+    fn transport_failures_name_their_outcome() {
+        let outcome = |error: ureq::Error| {
+            let attempt = classify_failure(Endpoint::Dhcp, &error, Duration::from_secs(1));
+            failure_outcome(&error, &attempt)
+        };
+        assert_eq!(
+            outcome(ureq::Error::Timeout(ureq::Timeout::Global)),
+            UpstreamOutcome::Timeout
+        );
+        assert_eq!(
+            outcome(ureq::Error::Io(std::io::ErrorKind::TimedOut.into())),
+            UpstreamOutcome::Timeout
+        );
+        assert_eq!(
+            outcome(ureq::Error::Io(
+                std::io::ErrorKind::ConnectionRefused.into()
+            )),
+            UpstreamOutcome::Connection
+        );
+        assert_eq!(
+            outcome(ureq::Error::HostNotFound),
+            UpstreamOutcome::Connection
+        );
+        assert_eq!(
+            outcome(ureq::Error::BodyExceedsLimit(1)),
+            UpstreamOutcome::InvalidResponse
+        );
+        let certificate = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        );
+        assert_eq!(outcome(ureq::Error::Io(certificate)), UpstreamOutcome::Tls);
     }
 
     #[test]

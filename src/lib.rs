@@ -14,6 +14,7 @@ pub mod config;
 pub mod ctim;
 pub mod errors;
 pub mod gti;
+pub mod metrics;
 pub mod payload;
 pub mod routes;
 pub mod server;

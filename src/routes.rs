@@ -1,5 +1,6 @@
 //! The endpoints as plain functions: our own small [`Request`] in, a JSON
-//! [`Response`] out. No sockets here; `server` does the HTTP.
+//! [`Response`] out (plain text for `/metrics`). No sockets here; `server`
+//! does the HTTP.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,16 +50,23 @@ impl Request {
     }
 }
 
-/// A JSON answer.
+/// A JSON answer, or a plain-text one when `text` is set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// Sent instead of `body`, as [`crate::metrics::CONTENT_TYPE`]: only `/metrics`
+    /// answers text, so JSON stays the default everywhere else.
+    pub text: Option<String>,
 }
 
 impl Response {
     fn ok(body: Value) -> Response {
-        Response { status: 200, body }
+        Response {
+            status: 200,
+            body,
+            text: None,
+        }
     }
 
     fn data(data: Value) -> Response {
@@ -76,21 +84,25 @@ impl Response {
         Response {
             status,
             body: envelope(&[error], None),
+            text: None,
         }
     }
 }
 
+/// The relay's endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
     Health,
     Observe,
     Refer,
     Version,
     Watchdog,
+    Metrics,
 }
 
 impl Route {
-    fn find(path: &str) -> Option<Route> {
+    /// The route of `path`, or `None` for an unknown one (404).
+    pub fn find(path: &str) -> Option<Route> {
         // A trailing slash is accepted, as Flask's non-strict slashes do.
         let path = match path.strip_suffix('/') {
             Some(trimmed) if !trimmed.is_empty() => trimmed,
@@ -102,13 +114,14 @@ impl Route {
             "/refer/observables" => Some(Route::Refer),
             "/version" => Some(Route::Version),
             "/watchdog" => Some(Route::Watchdog),
+            "/metrics" => Some(Route::Metrics),
             _ => None,
         }
     }
 
     fn method(self) -> &'static str {
         match self {
-            Route::Watchdog => "GET",
+            Route::Watchdog | Route::Metrics => "GET",
             _ => "POST",
         }
     }
@@ -121,6 +134,7 @@ impl Route {
             Route::Refer => "refer",
             Route::Version => "version",
             Route::Watchdog => "watchdog",
+            Route::Metrics => "metrics",
         }
     }
 }
@@ -141,6 +155,12 @@ pub fn handle(app: &App, request: &Request) -> Response {
             json!({ "version": env!("CARGO_PKG_VERSION") }),
         )),
         Route::Watchdog => watchdog(request),
+        // No authentication: scrapers rarely carry tokens, and the numbers
+        // hold no keys or observables. Keep it off the public listener.
+        Route::Metrics => Ok(Response {
+            text: Some(app.metrics.render()),
+            ..Response::ok(Value::Null)
+        }),
     };
     answer.unwrap_or_else(|error| {
         warn!("{} failed: {error}", route.name());

@@ -16,6 +16,7 @@ use log::{error, info, warn};
 
 use crate::app::App;
 use crate::errors::RelayError;
+use crate::metrics;
 use crate::routes::{self, Body, Request, Response};
 
 /// How often an idle worker looks at the stop flag.
@@ -137,6 +138,14 @@ fn serve(app: &App, mut incoming: tiny_http::Request) {
             Response::error(RelayError::Internal)
         });
     let status = response.status;
+    // Counted before the answer leaves, so a client that has its answer
+    // also sees it in the next scrape; the client's reading speed is not
+    // the relay's latency anyway.
+    app.metrics.record_request(
+        routes::Route::find(&request.path),
+        status,
+        started.elapsed(),
+    );
     // A body left unread cannot be skipped cheaply: close the connection.
     let close = matches!(request.body, Body::TooLarge { .. } | Body::Unreadable);
     if let Err(error) = respond(incoming, response, close) {
@@ -186,10 +195,16 @@ fn read_body(reader: &mut dyn Read, limit: u64) -> Body {
 }
 
 fn respond(incoming: tiny_http::Request, response: Response, close: bool) -> std::io::Result<()> {
-    let body = serde_json::to_vec(&response.body).unwrap_or_default();
+    let (body, content_type) = match response.text {
+        Some(text) => (text.into_bytes(), metrics::CONTENT_TYPE),
+        None => (
+            serde_json::to_vec(&response.body).unwrap_or_default(),
+            "application/json",
+        ),
+    };
     let mut answer = tiny_http::Response::from_data(body)
         .with_status_code(response.status)
-        .with_header(header("Content-Type", "application/json"));
+        .with_header(header("Content-Type", content_type));
     if close {
         answer = answer.with_header(header("Connection", "close"));
     }

@@ -9,6 +9,7 @@ mod endpoints;
 mod faults;
 mod gti_client;
 mod http_hardening;
+mod metrics;
 mod observe;
 mod relay_auth;
 mod secrets;
