@@ -5,6 +5,8 @@
 mod support;
 
 mod auth;
+mod cli;
+mod demo;
 mod endpoints;
 mod gti_client;
 mod http_hardening;

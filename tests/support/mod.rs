@@ -4,5 +4,6 @@
 
 pub mod jwks;
 pub mod mock_gti;
+pub mod process;
 pub mod relay;
 pub mod tokens;
