@@ -4,7 +4,7 @@ CARGO ?= cargo
 TARGET ?= x86_64-unknown-linux-gnu
 PORT ?= 9090
 
-.PHONY: all build run test fmt lint static clean demo image image-test lint-docker
+.PHONY: all build run test fmt lint static clean demo image image-test lint-docker lint-deploy
 
 all: build
 
@@ -64,6 +64,11 @@ lint-docker:
 		diff -u target/final-stage.Dockerfile - \
 		|| { echo "error: the final stages of Dockerfile and Dockerfile.local differ"; exit 1; }
 	@echo "lint-docker: ok (hadolint clean, final stages identical)"
+
+## deploy/kubernetes.yaml parses and holds a Deployment and a Service.
+lint-deploy:
+	python3 -c 'import sys, yaml; kinds = [d["kind"] for d in yaml.safe_load_all(open("deploy/kubernetes.yaml"))]; \
+		print("deploy/kubernetes.yaml:", kinds); sys.exit(kinds != ["Deployment", "Service"])'
 
 clean:
 	$(CARGO) clean
