@@ -16,7 +16,9 @@ cleanup() { $PODMAN rm -f "$NAME" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 fail() { echo "image-test: FAIL: $*" >&2; $PODMAN logs "$NAME" 2>&1 | tail -20 >&2 || true; exit 1; }
 
-$PODMAN run -d --name "$NAME" \
+# The host port differs from the container's, so the demo token's audience
+# is told the URL this script calls (as a proxy in front of a relay would).
+$PODMAN run -d --name "$NAME" -e RELAY_URL="$URL" \
     --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
     -p "$PORT:9090" "$IMAGE" demo >/dev/null
 

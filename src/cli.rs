@@ -289,7 +289,9 @@ fn demo(config: Config) -> u8 {
     );
     println!("relay: {}", demo.relay_url);
     println!("token: {}", demo.token);
-    println!("\nTry it (the token is valid for 24 hours):");
+    println!("\nTry it (the token is valid for 24 hours; it names localhost, 127.0.0.1 and [::1]");
+    println!("as the audience: calling through another name or port, such as a container's");
+    println!("published port, needs RELAY_URL set to that URL before the demo starts):");
     for command in demo.curl_commands() {
         println!("  {command}");
     }
@@ -321,6 +323,8 @@ fn read_observables(input: &str) -> Result<Vec<crate::workflow::Observable>, Str
     parse_observables(&bytes).map_err(|error| error.to_string())
 }
 
+/// No logger here: simple_logger writes to stdout, which carries the JSON;
+/// what matters reaches stderr as the answer's errors.
 fn observe(config: Config, credentials: &Credentials, input: &str) -> u8 {
     let observables = match read_observables(input) {
         Ok(observables) => observables,

@@ -456,7 +456,8 @@ fn audiences(address: SocketAddr, local: &str, configured: Option<&str>) -> Vec<
         format!("http://[::1]:{port}"),
     ];
     all.extend(configured.map(str::to_owned));
-    all.dedup();
+    let mut seen = HashSet::new();
+    all.retain(|url| seen.insert(url.clone()));
     all
 }
 
@@ -598,5 +599,7 @@ mod tests {
         assert_eq!(local, "http://127.0.0.1:9090");
         let all = audiences(address, &local, None);
         assert!(all.contains(&"http://localhost:9090".to_owned()));
+        let unique: HashSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "{all:?}");
     }
 }
