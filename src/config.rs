@@ -114,6 +114,23 @@ impl Config {
         }))
     }
 
+    /// [`Config::from_env`] with other defaults for some variables (the
+    /// demo listens on loopback unless `HOST` says otherwise).
+    pub fn from_env_with_defaults(defaults: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = variable_names().filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|value| (name.to_owned(), value))
+        });
+        // Later pairs win, so the environment overrides these defaults.
+        Config::from_vars(
+            defaults
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .chain(env),
+        )
+    }
+
     /// Builds the configuration from `(name, value)` pairs; names the relay
     /// does not know are ignored, missing ones take their default.
     pub fn from_vars<I, K, V>(vars: I) -> Result<Config, ConfigError>

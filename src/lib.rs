@@ -4,14 +4,18 @@
 //! A request flows `server` (tiny_http, worker pool) → `routes` (plain
 //! handlers) → `auth` (JWT + JWKS) → `workflow` (parallel GTI calls through
 //! `gti`) → `ctim` (pure mapping) → back out as JSON. `config` is read once
-//! at start-up; `errors` renders every failure a caller can see.
+//! at start-up; `errors` renders every failure a caller can see. `cli`
+//! parses the command line (serve, demo, one-shot lookups); `demo` runs the
+//! relay against the in-process `simulator`.
 
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod ctim;
+pub mod demo;
 pub mod errors;
 pub mod gti;
 pub mod metrics;

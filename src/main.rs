@@ -1,55 +1,13 @@
-//! The `gti-relay` binary: read the configuration, start logging, serve.
+//! The `gti-relay` binary: hands the command line to [`gti_relay::cli`] and
+//! exits with the code it returns (0 ok, 1 failure, 2 usage).
 
 use std::process::ExitCode;
 
-use gti_relay::config::Config;
-
-const USAGE: &str = "\
-gti-relay: SecureX / Cisco XDR relay module for Gigamon ThreatINSIGHT
-
-Usage: gti-relay [--help | --version]
-
-Serves the relay API on HOST:PORT (default 0.0.0.0:9090). All settings come
-from environment variables; see README.md for the list.";
-
 fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        None => {}
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("-V" | "--version") => {
-            println!("gti-relay {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprintln!("gti-relay: unknown argument {other:?}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    }
-
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("gti-relay: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(error) = simple_logger::SimpleLogger::new()
-        .with_level(config.log_level)
-        .with_utc_timestamps()
-        .init()
-    {
-        eprintln!("gti-relay: cannot start logging: {error}");
-        return ExitCode::FAILURE;
-    }
-    match gti_relay::run(config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            log::error!("{error}");
-            eprintln!("gti-relay: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    // Lossy, so a stray non-UTF-8 argument is a usage error, not a panic.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    ExitCode::from(gti_relay::cli::run(&args))
 }

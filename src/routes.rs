@@ -175,43 +175,68 @@ fn watchdog(request: &Request) -> Result<Response, RelayError> {
 
 fn refer(app: &App, request: &Request) -> Result<Response, RelayError> {
     let observables = observables(request)?;
-    let links: Vec<Value> = observables
-        .iter()
-        .filter_map(|observable| {
-            ctim::refer_link(&app.config.portal_url, &observable.kind, &observable.value)
-        })
-        .collect();
-    Ok(Response::data(Value::Array(links)))
+    Ok(Response::data(refer_links(
+        &app.config.portal_url,
+        &observables,
+    )))
+}
+
+/// The pivot links of `/refer/observables` and `gti-relay refer`: one per
+/// supported observable, in request order.
+pub fn refer_links(portal_url: &str, observables: &[Observable]) -> Value {
+    Value::Array(
+        observables
+            .iter()
+            .filter_map(|observable| {
+                ctim::refer_link(portal_url, &observable.kind, &observable.value)
+            })
+            .collect(),
+    )
 }
 
 fn health(app: &App, request: &Request) -> Result<Response, RelayError> {
     let credentials = authenticate(app, request)?;
+    check_health(app, &credentials.key)?;
+    Ok(Response::data(json!({ "status": "ok" })))
+}
+
+/// The health check behind `POST /health` and `gti-relay health`: one GTI
+/// call that proves `key` works.
+pub fn check_health(app: &App, key: &str) -> Result<(), GtiError> {
     let probe = Observable {
         kind: "ip".to_owned(),
         value: HEALTH_CHECK_IP.to_owned(),
     };
     // One call proves the key: the event search over the last day, or the
     // detections API where the event search is switched off.
-    let result: Result<(), GtiError> = match app.config.events_url {
+    match app.config.events_url {
         Some(_) => gti::day_windows(now_millis(), 1)
             .first()
             .map_or(Ok(()), |window| {
                 app.gti
-                    .search_events(&credentials.key, &probe.search_query(), window)
+                    .search_events(key, &probe.search_query(), window)
                     .map(drop)
             }),
-        None => app.gti.detections(&credentials.key, &probe.value).map(drop),
-    };
-    result?;
-    Ok(Response::data(json!({ "status": "ok" })))
+        None => app.gti.detections(key, &probe.value).map(drop),
+    }
 }
 
 fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
-    let observables: Vec<Observable> = observables(request)?
-        .into_iter()
-        .filter(Observable::is_supported)
-        .collect();
+    let observables = observables(request)?;
     let credentials = authenticate(app, request)?;
+    Ok(Response::ok(observe_body(app, &credentials, &observables)))
+}
+
+/// The body of an `/observe/observables` answer for observables already
+/// validated and credentials already verified: `{"data": bundle}`, or the
+/// error envelope with the data collected so far. `gti-relay observe`
+/// prints the same body. Unsupported observable types are skipped.
+pub fn observe_body(app: &App, credentials: &Credentials, observables: &[Observable]) -> Value {
+    let observables: Vec<Observable> = observables
+        .iter()
+        .filter(|observable| observable.is_supported())
+        .cloned()
+        .collect();
 
     let settings = Settings {
         entities_limit: credentials.entities_limit,
@@ -244,12 +269,12 @@ fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
         }
     }
     if errors.is_empty() {
-        return Ok(Response::data(bundle.into_json()));
+        return json!({ "data": bundle.into_json() });
     }
     // Nothing collected is dropped: the data of every observable that
     // succeeded stands beside the errors.
     let data = (!bundle.is_empty()).then(|| bundle.into_json());
-    Ok(Response::ok(envelope(&errors, data)))
+    envelope(&errors, data)
 }
 
 fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {

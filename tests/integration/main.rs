@@ -5,6 +5,8 @@
 mod support;
 
 mod auth;
+mod cli;
+mod demo;
 mod endpoints;
 mod faults;
 mod gti_client;

@@ -5,6 +5,7 @@
 pub mod jwks;
 pub mod logs;
 pub mod mock_gti;
+pub mod process;
 pub mod relay;
 pub mod stack;
 pub mod tls;

@@ -1,0 +1,605 @@
+//! `gti-relay demo`: the relay with everything it talks to simulated in
+//! process, so a newcomer sees real answers without a GTI account or SecureX.
+//!
+//! It starts three servers: the simulated GTI ([`MockGti`]) loaded with the
+//! DEMO ONLY sample data of `src/demo/sample-data.json`, a tiny JWKS server
+//! publishing the DEMO ONLY key of `src/demo/`, both on loopback ports, and
+//! the relay itself on `HOST:PORT` (default `127.0.0.1:9090`). The relay's
+//! configuration is forced to trust nothing but that local JWKS and to ask
+//! nothing but the simulator, so the demo key can never open a real relay
+//! and the demo never reaches the internet.
+//!
+//! It prints the relay's URL and a 24-hour demo token as parseable lines
+//! (`relay: …`, `token: …`), a ready-to-paste `curl` per endpoint, and a
+//! summary of `observables.json` looked up through the relay's HTTP API;
+//! then it serves until SIGTERM or SIGINT.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jwt_simple::prelude::{Claims, RS256KeyPair, RSAKeyPairLike};
+use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Encoder};
+use serde_json::{json, Map, Value};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::gti;
+use crate::server::{self, Server};
+use crate::simulator::{self, MockGti};
+
+/// DEMO ONLY signing key, public by design (see `src/demo/README.md`). Only
+/// the demo's own loopback JWKS publishes its public half.
+const DEMO_KEY_PEM: &str = include_str!("demo/DEMO-ONLY-signing-key.pem");
+
+/// The `kid` the demo JWKS publishes the key under.
+const DEMO_KID: &str = "gti-relay-demo-only";
+
+/// DEMO ONLY sample GTI data; timestamps are `now-<n><unit>`.
+const SAMPLE_DATA: &str = include_str!("demo/sample-data.json");
+
+/// The observables the demo looks up: the repository's sample request.
+pub const OBSERVABLES: &str = include_str!("../observables.json");
+
+/// How long the printed demo token stays valid, in hours.
+const TOKEN_LIFETIME_HOURS: u64 = 24;
+
+/// A running demo: the relay, the simulated GTI and the demo JWKS.
+pub struct Demo {
+    server: Server,
+    jwks: JwksServer,
+    // Kept alive for as long as the relay serves; dropping it stops it.
+    _gti: MockGti,
+    /// The relay's URL for local clients (`http://127.0.0.1:<port>` when
+    /// it listens on every address).
+    pub relay_url: String,
+    /// A demo token valid for 24 hours.
+    pub token: String,
+}
+
+/// Starts the demo with `config`'s listen address, logging and limits; its
+/// GTI and JWKS settings are replaced by the local simulated ones.
+pub fn start(mut config: Config) -> Result<Demo, String> {
+    let gti =
+        MockGti::try_start().map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
+    let key = load_sample_data(&gti, now_millis())?;
+    let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
+        .map_err(|error| format!("the demo key does not load: {error}"))?
+        .with_key_id(DEMO_KID);
+    let jwks = JwksServer::start(&jwks_document(&signer)?)?;
+
+    let urls = gti.base_urls();
+    config.detections_url = urls.detections;
+    config.events_url = Some(urls.events);
+    config.entity_url = urls.entity;
+    config.jwks_url_template = "http://{jwks_host}/.well-known/jwks".to_owned();
+    config.jwks_allowed_hosts = vec![jwks.host()];
+
+    let configured_relay_url = config.relay_url.clone();
+    let app = App::new(config).map_err(|error| format!("cannot start the I/O pool: {error}"))?;
+    let server = server::start(Arc::new(app))?;
+    let address = server.local_addr();
+    let relay_url = local_url(address);
+    let token = demo_token(
+        &signer,
+        &key,
+        &jwks.host(),
+        audiences(address, &relay_url, configured_relay_url.as_deref()),
+    )?;
+    Ok(Demo {
+        server,
+        jwks,
+        _gti: gti,
+        relay_url,
+        token,
+    })
+}
+
+impl Demo {
+    /// Stops on SIGTERM/SIGINT from now on.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        self.server.stop_on_signals()
+    }
+
+    /// Serves until the relay is stopped, then stops the demo's servers.
+    pub fn join(self) {
+        self.server.join();
+        drop(self.jwks);
+    }
+
+    /// The ready-to-paste commands, one per endpoint.
+    pub fn curl_commands(&self) -> Vec<String> {
+        let url = &self.relay_url;
+        let token = &self.token;
+        vec![
+            format!("curl -s -X POST {url}/version"),
+            format!("curl -s -H 'Health-Check: ok' {url}/watchdog"),
+            format!("curl -s -X POST -H 'Authorization: Bearer {token}' {url}/health"),
+            format!(
+                "curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
+                 -d '[{{\"type\":\"ip\",\"value\":\"8.8.8.8\"}}]' {url}/observe/observables"
+            ),
+            format!(
+                "curl -s -X POST -H 'Content-Type: application/json' \
+                 -d '[{{\"type\":\"domain\",\"value\":\"google.com\"}}]' {url}/refer/observables"
+            ),
+        ]
+    }
+
+    /// Looks up [`OBSERVABLES`] through the relay's HTTP API, as SecureX
+    /// would, and describes the answer per observable.
+    pub fn summary(&self) -> Result<String, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut response = agent
+            .post(&format!("{}/observe/observables", self.relay_url))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(OBSERVABLES)
+            .map_err(|error| format!("the demo relay did not answer: {error}"))?;
+        let bytes = response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|error| format!("the demo relay's answer is unreadable: {error}"))?;
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| format!("the demo relay's answer is not JSON: {error}"))?;
+        let observables: Vec<Value> = serde_json::from_str(OBSERVABLES)
+            .map_err(|error| format!("observables.json is not JSON: {error}"))?;
+        Ok(summarise(&observables, &body))
+    }
+}
+
+/// The counts the summary shows for one observable.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ObservableSummary {
+    pub sightings: usize,
+    /// Event types, upper-case as the sightings describe them, in order seen.
+    pub event_types: Vec<String>,
+    pub indicators: usize,
+    pub relationships: usize,
+    /// The title of the rule with the most sightings of this observable.
+    pub top_rule: Option<String>,
+}
+
+/// Groups an `/observe` answer by observable: sightings name their
+/// observable; relationships tie a sighting to its rule's indicator.
+pub fn per_observable(body: &Value) -> HashMap<(String, String), ObservableSummary> {
+    let docs = |kind: &str| -> Vec<Value> {
+        body.pointer(&format!("/data/{kind}/docs"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let titles: HashMap<String, String> = docs("indicators")
+        .iter()
+        .filter_map(|indicator| {
+            Some((
+                indicator.get("id")?.as_str()?.to_owned(),
+                indicator.get("title")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let mut owner: HashMap<String, (String, String)> = HashMap::new();
+    let mut out: HashMap<(String, String), ObservableSummary> = HashMap::new();
+    for sighting in docs("sightings") {
+        let observable = sighting.pointer("/observables/0");
+        let field = |name: &str| {
+            observable
+                .and_then(|o| o.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let key = (field("type"), field("value"));
+        let entry = out.entry(key.clone()).or_default();
+        entry.sightings += 1;
+        let event_type = sighting
+            .get("description")
+            .and_then(Value::as_str)
+            .and_then(|text| text.lines().next())
+            .and_then(|line| line.strip_prefix("- Event: `"))
+            .map(|rest| rest.trim_end_matches('`').to_owned());
+        if let Some(event_type) = event_type {
+            if !entry.event_types.contains(&event_type) {
+                entry.event_types.push(event_type);
+            }
+        }
+        if let Some(id) = sighting.get("id").and_then(Value::as_str) {
+            owner.insert(id.to_owned(), key);
+        }
+    }
+    let mut rule_hits: HashMap<(String, String), BTreeMap<String, usize>> = HashMap::new();
+    for relationship in docs("relationships") {
+        let (Some(source), Some(target)) = (
+            relationship.get("source_ref").and_then(Value::as_str),
+            relationship.get("target_ref").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let Some(key) = owner.get(source) else {
+            continue;
+        };
+        if let Some(entry) = out.get_mut(key) {
+            entry.relationships += 1;
+        }
+        *rule_hits
+            .entry(key.clone())
+            .or_default()
+            .entry(target.to_owned())
+            .or_default() += 1;
+    }
+    for (key, hits) in rule_hits {
+        if let Some(entry) = out.get_mut(&key) {
+            entry.indicators = hits.len();
+            // Most hits first; ties broken by indicator id, so it is stable.
+            let top = hits
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(id, _)| titles.get(id).cloned().unwrap_or_else(|| id.clone()));
+            entry.top_rule = top;
+        }
+    }
+    out
+}
+
+/// The human summary of an `/observe` answer for `observables`.
+pub fn summarise(observables: &[Value], body: &Value) -> String {
+    let mut text = String::new();
+    let groups = per_observable(body);
+    for observable in observables {
+        let kind = observable.get("type").and_then(Value::as_str).unwrap_or("");
+        let value = observable
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let empty = ObservableSummary::default();
+        let found = groups
+            .get(&(kind.to_owned(), value.to_owned()))
+            .unwrap_or(&empty);
+        // Hashes are long; the first characters identify them well enough.
+        let shown = if value.chars().count() > 20 {
+            format!("{}…", value.chars().take(19).collect::<String>())
+        } else {
+            value.to_owned()
+        };
+        let types = if found.event_types.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", found.event_types.join(", ").to_lowercase())
+        };
+        text.push_str(&format!(
+            "  {kind:<7} {shown:<22} {} sightings{types}, {} indicators, {} relationships; top rule: {}\n",
+            found.sightings,
+            found.indicators,
+            found.relationships,
+            found.top_rule.as_deref().unwrap_or("none"),
+        ));
+    }
+    let total = |kind: &str| {
+        body.pointer(&format!("/data/{kind}/count"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    text.push_str(&format!(
+        "  total: {} sightings, {} indicators (one per rule, shared across observables), {} relationships\n",
+        total("sightings"),
+        total("indicators"),
+        total("relationships"),
+    ));
+    text.push_str(
+        "  (the sample data also holds events of GTI test accounts; they are hidden because \
+         the demo token does not set GTI_ALLOW_TEST_ACCOUNTS)\n",
+    );
+    if let Some(errors) = body.get("errors").and_then(Value::as_array) {
+        for error in errors {
+            text.push_str(&format!(
+                "  error: {}: {}\n",
+                error.get("code").and_then(Value::as_str).unwrap_or(""),
+                error.get("message").and_then(Value::as_str).unwrap_or("")
+            ));
+        }
+    }
+    text
+}
+
+/// Loads the DEMO ONLY sample data into the simulator, timestamps resolved
+/// against `now` (milliseconds since the epoch); returns the GTI key it accepts.
+fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
+    let mut data: Value = serde_json::from_str(SAMPLE_DATA)
+        .map_err(|error| format!("the demo's sample data is not JSON: {error}"))?;
+    resolve_times(&mut data, now);
+    let key = data
+        .get("gti_api_key")
+        .and_then(Value::as_str)
+        .unwrap_or(simulator::TEST_KEY)
+        .to_owned();
+    gti.set_key(&key);
+
+    let rules: Vec<Value> = array(&data, "rules");
+    // GTI finds a detection by any of its indicator values.
+    let mut by_value: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for detection in array(&data, "detections") {
+        let mut detection = detection;
+        let events = detection
+            .as_object_mut()
+            .and_then(|object| object.remove("events"))
+            .and_then(|events| events.as_array().cloned())
+            .unwrap_or_default();
+        if let Some(uuid) = detection.get("uuid").and_then(Value::as_str) {
+            gti.set_detection_events(uuid, events);
+        }
+        let values: HashSet<String> = detection
+            .get("indicators")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|indicator| indicator.get("values").and_then(Value::as_array))
+            .flatten()
+            .filter_map(|value| value.as_str().map(str::to_owned))
+            .collect();
+        for value in values {
+            by_value.entry(value).or_default().push(detection.clone());
+        }
+    }
+    for (value, detections) in by_value {
+        let wanted: HashSet<&str> = detections
+            .iter()
+            .filter_map(|detection| detection.get("rule_uuid").and_then(Value::as_str))
+            .collect();
+        let rules: Vec<&Value> = rules
+            .iter()
+            .filter(|rule| {
+                rule.get("uuid")
+                    .and_then(Value::as_str)
+                    .is_some_and(|uuid| wanted.contains(uuid))
+            })
+            .collect();
+        gti.set_detections(&value, json!({"detections": detections, "rules": rules}));
+    }
+    for (query, events) in object(&data, "searches") {
+        gti.add_searched_events(&query, events.as_array().cloned().unwrap_or_default());
+    }
+    for (ip, records) in object(&data, "dhcp") {
+        gti.set_dhcp_records(&ip, records.as_array().cloned().unwrap_or_default());
+    }
+    Ok(key)
+}
+
+fn array(data: &Value, name: &str) -> Vec<Value> {
+    data.get(name)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn object(data: &Value, name: &str) -> Map<String, Value> {
+    data.get(name)
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Replaces every string `now-<n><m|h|d>` in `data` by that moment as GTI
+/// writes timestamps, so the sample events fall into the search windows.
+fn resolve_times(data: &mut Value, now: u64) {
+    match data {
+        Value::String(text) => {
+            if let Some(millis) = relative_millis(text) {
+                *text = gti::format_timestamp(now.saturating_sub(millis));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| resolve_times(item, now)),
+        Value::Object(fields) => fields
+            .values_mut()
+            .for_each(|value| resolve_times(value, now)),
+        _ => {}
+    }
+}
+
+/// `now-90m` → 90 minutes in milliseconds; `None` for any other text.
+fn relative_millis(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix("now-")?;
+    let unit = match rest.chars().last()? {
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
+        _ => return None,
+    };
+    let count: u64 = rest[..rest.len() - 1].parse().ok()?;
+    count.checked_mul(unit)
+}
+
+/// The demo JWKS document: the demo key's public half under [`DEMO_KID`].
+fn jwks_document(signer: &RS256KeyPair) -> Result<String, String> {
+    let components = signer.public_key().to_components();
+    let encode = |bytes: &[u8]| {
+        Base64UrlSafeNoPadding::encode_to_string(bytes)
+            .map_err(|error| format!("cannot encode the demo key: {error}"))
+    };
+    Ok(json!({"keys": [{
+        "kty": "RSA",
+        "alg": "RS256",
+        "use": "sig",
+        "kid": DEMO_KID,
+        "n": encode(&components.n)?,
+        "e": encode(&components.e)?,
+    }]})
+    .to_string())
+}
+
+/// The URL local clients reach the relay at: loopback when it listens on
+/// every address.
+fn local_url(address: SocketAddr) -> String {
+    let host = match address {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => "127.0.0.1".to_owned(),
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => "[::1]".to_owned(),
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    };
+    format!("http://{host}:{}", address.port())
+}
+
+/// Every URL a local client may name the relay by: the token's `aud` is
+/// checked against the request's `Host`, which depends on how it was typed
+/// (`localhost`, `127.0.0.1`, a published container port…).
+fn audiences(address: SocketAddr, local: &str, configured: Option<&str>) -> Vec<String> {
+    let port = address.port();
+    let mut all = vec![
+        local.to_owned(),
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+        format!("http://[::1]:{port}"),
+    ];
+    all.extend(configured.map(str::to_owned));
+    let mut seen = HashSet::new();
+    all.retain(|url| seen.insert(url.clone()));
+    all
+}
+
+/// A DEMO ONLY token as SecureX would send it: the simulator's GTI key,
+/// the local JWKS host, 100 entities, test accounts not allowed.
+fn demo_token(
+    signer: &RS256KeyPair,
+    key: &str,
+    jwks_host: &str,
+    audiences: Vec<String>,
+) -> Result<String, String> {
+    let mut custom = Map::new();
+    custom.insert("key".to_owned(), json!(key));
+    custom.insert("jwks_host".to_owned(), json!(jwks_host));
+    custom.insert("CTR_ENTITIES_LIMIT".to_owned(), json!(100));
+    custom.insert("GTI_ALLOW_TEST_ACCOUNTS".to_owned(), json!(false));
+    let claims = Claims::with_custom_claims(
+        custom,
+        jwt_simple::prelude::Duration::from_hours(TOKEN_LIFETIME_HOURS),
+    )
+    .with_audiences(audiences.into_iter().collect::<HashSet<_>>());
+    signer
+        .sign(claims)
+        .map_err(|error| format!("cannot sign the demo token: {error}"))
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// The demo's JWKS endpoint: one loopback tiny_http server answering every
+/// request with the demo key set.
+struct JwksServer {
+    http: Arc<tiny_http::Server>,
+    port: u16,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl JwksServer {
+    fn start(document: &str) -> Result<JwksServer, String> {
+        let http = tiny_http::Server::http("127.0.0.1:0")
+            .map_err(|error| format!("cannot start the demo JWKS server: {error}"))?;
+        let port = http
+            .server_addr()
+            .to_ip()
+            .map(|address| address.port())
+            .ok_or("the demo JWKS server is not on an IP socket")?;
+        let http = Arc::new(http);
+        let serving = Arc::clone(&http);
+        let document = document.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("demo-jwks".to_owned())
+            .spawn(move || {
+                // Ends when `unblock` is called on drop.
+                for request in serving.incoming_requests() {
+                    let mut answer = tiny_http::Response::from_string(document.clone());
+                    if let Ok(header) =
+                        tiny_http::Header::from_bytes("Content-Type", "application/json")
+                    {
+                        answer = answer.with_header(header);
+                    }
+                    let _ = request.respond(answer);
+                }
+            })
+            .map_err(|error| format!("cannot start the demo JWKS server: {error}"))?;
+        Ok(JwksServer {
+            http,
+            port,
+            thread: Some(thread),
+        })
+    }
+
+    /// `127.0.0.1:<port>`: the `jwks_host` of demo tokens.
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.http.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_resolve_and_other_text_stays() {
+        assert_eq!(relative_millis("now-90m"), Some(90 * 60_000));
+        assert_eq!(relative_millis("now-2d"), Some(2 * 86_400_000));
+        assert_eq!(relative_millis("now"), None);
+        assert_eq!(relative_millis("now-xh"), None);
+        let mut data = json!({"a": ["now-1h", "text"], "b": {"c": "now-1d"}});
+        resolve_times(&mut data, 2 * 86_400_000);
+        assert_eq!(
+            data,
+            json!({"a": ["1970-01-02T23:00:00.000Z", "text"], "b": {"c": "1970-01-02T00:00:00.000Z"}})
+        );
+    }
+
+    #[test]
+    fn the_sample_data_has_no_unresolved_times() {
+        let mut data: Value = serde_json::from_str(SAMPLE_DATA).unwrap();
+        resolve_times(&mut data, now_millis());
+        assert!(!data.to_string().contains("\"now-"));
+    }
+
+    #[test]
+    fn summary_groups_by_observable() {
+        let body = json!({"data": {
+            "sightings": {"count": 2, "docs": [
+                {"id": "s1", "description": "- Event: `DNS`\n- Rule: `R`", "observables": [{"type": "ip", "value": "1.2.3.4"}]},
+                {"id": "s2", "description": "- Event: `FLOW`", "observables": [{"type": "ip", "value": "1.2.3.4"}]}
+            ]},
+            "indicators": {"count": 1, "docs": [{"id": "i1", "title": "Rule one"}]},
+            "relationships": {"count": 1, "docs": [{"source_ref": "s1", "target_ref": "i1"}]}
+        }});
+        let groups = per_observable(&body);
+        let ip = &groups[&("ip".to_owned(), "1.2.3.4".to_owned())];
+        assert_eq!(ip.sightings, 2);
+        assert_eq!(ip.event_types, vec!["DNS", "FLOW"]);
+        assert_eq!((ip.indicators, ip.relationships), (1, 1));
+        assert_eq!(ip.top_rule.as_deref(), Some("Rule one"));
+        let text = summarise(&[json!({"type": "ip", "value": "1.2.3.4"})], &body);
+        assert!(text.contains("2 sightings (dns, flow)"), "{text}");
+    }
+
+    #[test]
+    fn audiences_cover_the_usual_names() {
+        let address: SocketAddr = "0.0.0.0:9090".parse().unwrap();
+        let local = local_url(address);
+        assert_eq!(local, "http://127.0.0.1:9090");
+        let all = audiences(address, &local, None);
+        assert!(all.contains(&"http://localhost:9090".to_owned()));
+        let unique: HashSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), all.len(), "{all:?}");
+    }
+}

@@ -1,0 +1,120 @@
+//! `gti-relay demo` as a child process: it prints its address and token,
+//! answers /observe with sightings of every event type the mapper handles,
+//! and exits 0 on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::process::{Bin, WAIT};
+
+/// Lines the demo printed until it said it serves, or a failure after
+/// [`WAIT`].
+fn banner(lines: &mpsc::Receiver<String>) -> Vec<String> {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let left = WAIT.saturating_sub(started.elapsed());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.starts_with("Serving until Ctrl-C");
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+            Err(error) => panic!("the demo stopped talking ({error}) after: {seen:#?}"),
+        }
+    }
+}
+
+fn field<'a>(lines: &'a [String], name: &str) -> &'a str {
+    lines
+        .iter()
+        .find_map(|line| line.strip_prefix(name))
+        .unwrap_or_else(|| panic!("no `{name}` line in {lines:#?}"))
+        .trim()
+}
+
+#[test]
+fn demo_serves_every_event_type_and_stops_on_sigterm() {
+    let mut demo = Bin::new(&["demo"])
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .spawn();
+    let stdout = demo.child().stdout.take().expect("stdout is piped");
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let printed = banner(&lines);
+
+    let relay = field(&printed, "relay:");
+    let token = field(&printed, "token:");
+    // The summary names every observable of observables.json.
+    for kind in ["ip", "domain", "md5", "sha1", "sha256"] {
+        assert!(
+            printed
+                .iter()
+                .any(|line| line.trim_start().starts_with(&format!("{kind} "))
+                    && line.contains("sightings")),
+            "no summary line for {kind}: {printed:#?}"
+        );
+    }
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.trim_start().starts_with("curl ")),
+        "{printed:#?}"
+    );
+
+    assert!(relay.starts_with("http://127.0.0.1:"), "{relay}");
+    // ureq rather than the raw test client: the answer is large enough for
+    // tiny_http to send it chunked.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(WAIT))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut answer = agent
+        .post(&format!("{relay}/observe/observables"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(gti_relay::demo::OBSERVABLES)
+        .expect("the demo relay answers");
+    assert_eq!(answer.status(), 200);
+    let bytes = answer.body_mut().read_to_vec().expect("read the answer");
+    let body: Value = serde_json::from_slice(&bytes).expect("JSON answer");
+    assert!(body.get("errors").is_none(), "{body}");
+    let sightings = body["data"]["sightings"]["docs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for event_type in ["FLOW", "DNS", "HTTP", "SSH", "SURICATA", "X509"] {
+        let wanted = format!("- Event: `{event_type}`");
+        assert!(
+            sightings.iter().any(|sighting| sighting["description"]
+                .as_str()
+                .is_some_and(|text| text.starts_with(&wanted))),
+            "no {event_type} sighting in {body}"
+        );
+    }
+    let count = |kind: &str| body["data"][kind]["count"].as_u64().unwrap_or(0);
+    assert!(count("indicators") >= 3, "{body}");
+    assert!(count("relationships") >= 3, "{body}");
+    // DHCP enrichment: an internal device carries its demo hostname.
+    assert!(body.to_string().contains("DEMO-DC01"), "{body}");
+    // Test-account events are in the sample data but not allowed by the token.
+    for hidden in ["000000000198", "000000000199"] {
+        assert!(!body.to_string().contains(hidden), "{body}");
+    }
+
+    demo.terminate();
+    assert_eq!(demo.wait_bounded(Duration::from_secs(30)), 0);
+}
