@@ -4,9 +4,10 @@
 //! A request flows `server` (tiny_http, worker pool) → `routes` (plain
 //! handlers) → `auth` (JWT + JWKS) → `workflow` (parallel GTI calls through
 //! `gti`) → `ctim` (pure mapping) → back out as JSON. `config` is read once
-//! at start-up; `errors` renders every failure a caller can see. `cli`
-//! parses the command line (serve, demo, one-shot lookups); `demo` runs the
-//! relay against the in-process `simulator`.
+//! at start-up; `errors` renders every failure a caller can see; `metrics`
+//! counts what happens for `GET /metrics`. `cli` parses the command line
+//! (serve, demo, one-shot lookups); `demo` runs the relay against the
+//! in-process `simulator`.
 
 #![forbid(unsafe_code)]
 
