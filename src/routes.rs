@@ -201,9 +201,13 @@ fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
             None => Vec::new(),
         },
     };
-    let results = app
-        .io_pool
-        .install(|| workflow::observe(app.gti.as_ref(), &credentials.key, &settings, &observables));
+    let results = workflow::observe_on(
+        &app.io_pool,
+        app.gti.as_ref(),
+        &credentials.key,
+        &settings,
+        &observables,
+    );
 
     let context = ctim::Context {
         portal_url: &app.config.portal_url,
