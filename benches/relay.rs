@@ -16,7 +16,8 @@
 //! values (the first is the relay's default and also used for the resource
 //! figures); `--requests 30` samples per latency row; `--throughput-secs 5`
 //! the least time per throughput row; `--relay PATH` another relay binary
-//! (e.g. one built with symbols, for a profiler).
+//! (e.g. one built with symbols, for a profiler); `--resources-only` only
+//! the L = 0 figures.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -105,6 +106,8 @@ struct Options {
     requests: usize,
     throughput_time: Duration,
     relay: String,
+    /// Only the L = 0 resource figures (quick before/after comparisons).
+    resources_only: bool,
 }
 
 fn options() -> Options {
@@ -114,6 +117,7 @@ fn options() -> Options {
         requests: 30,
         throughput_time: Duration::from_secs(5),
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
+        resources_only: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
@@ -139,6 +143,7 @@ fn options() -> Options {
                     Duration::from_secs(list(&value()).first().copied().unwrap_or(5))
             }
             "--relay" => options.relay = value(),
+            "--resources-only" => options.resources_only = true,
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -161,7 +166,7 @@ fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: relay [--latency-ms 20,50] [--caps 64,512] [--requests 30] [--throughput-secs 5] [--relay PATH]"
+        "bench: {problem}\nusage: relay [--latency-ms 20,50] [--caps 64,512] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]"
     );
     std::process::exit(2)
 }
@@ -191,7 +196,12 @@ fn main() {
     // Resources first, while the machine is as calm as this run gets.
     let resources = bench.resources(&cpu_observables);
 
-    for &latency in &options.latencies {
+    let latencies = if options.resources_only {
+        &[][..]
+    } else {
+        &options.latencies[..]
+    };
+    for &latency in latencies {
         gti.set_latency(Duration::from_millis(latency));
         println!();
         println!(
