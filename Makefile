@@ -4,7 +4,7 @@ CARGO ?= cargo
 TARGET ?= x86_64-unknown-linux-gnu
 PORT ?= 9090
 
-.PHONY: all build run test fmt lint static clean demo image image-test lint-docker lint-deploy
+.PHONY: all build run test fmt lint static bench clean demo image image-test lint-docker lint-deploy
 
 all: build
 
@@ -23,6 +23,13 @@ test:
 
 fmt:
 	$(CARGO) fmt
+
+## The relay against the physical limit: a release relay process, the mock GTI
+## at L = 20 and 50 ms, a mock JWKS; prints a table (see BENCHMARKS.md).
+## Options: make bench BENCH_ARGS='--latency-ms 50 --caps 64,512 --requests 30'
+BENCH_ARGS ?=
+bench: build
+	$(CARGO) bench --locked --bench relay -- $(BENCH_ARGS)
 
 ## A fully static x86_64 binary (glibc, crt-static): the twin of the Dockerfile's build stage.
 static:

@@ -732,7 +732,12 @@ impl Bundle {
             ("relationships", self.relationships),
         ] {
             if !docs.is_empty() {
-                out.insert(kind.into(), json!({"count": docs.len(), "docs": docs}));
+                // Moved, not `json!`-interpolated: `json!` would serialise
+                // every entity into a fresh copy (and drop the original).
+                let mut entities = Map::new();
+                entities.insert("count".into(), Value::from(docs.len()));
+                entities.insert("docs".into(), Value::Array(docs));
+                out.insert(kind.into(), Value::Object(entities));
             }
         }
         Value::Object(out)

@@ -70,7 +70,10 @@ impl Response {
     }
 
     fn data(data: Value) -> Response {
-        Response::ok(json!({ "data": data }))
+        // Moved in: `json!({"data": data})` would copy the whole answer.
+        let mut body = serde_json::Map::new();
+        body.insert("data".to_owned(), data);
+        Response::ok(Value::Object(body))
     }
 
     /// Relay-level failures are HTTP 200 with the error envelope, as SecureX
@@ -246,9 +249,13 @@ pub fn observe_body(app: &App, credentials: &Credentials, observables: &[Observa
             None => Vec::new(),
         },
     };
-    let results = app
-        .io_pool
-        .install(|| workflow::observe(app.gti.as_ref(), &credentials.key, &settings, &observables));
+    let results = workflow::observe_on(
+        &app.io_pool,
+        app.gti.as_ref(),
+        &credentials.key,
+        &settings,
+        &observables,
+    );
 
     let context = ctim::Context {
         portal_url: &app.config.portal_url,

@@ -3,15 +3,16 @@
 //!
 //! Plan, execute, merge: the decisions (which detections, which events match,
 //! which search windows are used, the cut to the limit, the DHCP look-ups)
-//! are pure functions tested without threads; [`events_for_observable`] only
-//! runs the calls concurrently and hands their results to them. The caller
-//! runs it inside the relay's I/O thread pool, whose size bounds the number
-//! of GTI calls in flight.
+//! are pure functions tested without threads; [`observe`] only runs the
+//! calls concurrently (each call a job of a rayon scope that spawns the
+//! calls depending on it) and hands their results to them. The relay runs
+//! the calls on its I/O thread pool ([`observe_on`]), whose size bounds the
+//! number of GTI calls in flight.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use log::warn;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -65,19 +66,33 @@ impl Settings {
     }
 }
 
-/// Every supported observable's events, in request order. The observables
-/// run in parallel; each result is that observable's enriched events or the
-/// GTI failure that stopped it.
+/// Every supported observable's events, in request order, with the GTI
+/// calls run on the current rayon pool (the global one outside a pool).
+/// Each result is that observable's enriched events or the GTI failure that
+/// stopped it.
 pub fn observe(
     gti: &dyn GtiApi,
     key: &str,
     settings: &Settings,
     observables: &[Observable],
 ) -> Vec<Result<Vec<Value>, GtiError>> {
-    observables
-        .par_iter()
-        .map(|observable| events_for_observable(gti, key, settings, observable))
-        .collect()
+    let fans = fans(gti, key, settings, observables);
+    rayon::in_place_scope(|scope| start(scope, &fans));
+    fans.into_iter().map(Fan::into_result).collect()
+}
+
+/// [`observe`] with the GTI calls run on `pool`, whose size bounds the
+/// calls in flight. The calling thread (a request worker) only waits.
+pub fn observe_on(
+    pool: &rayon::ThreadPool,
+    gti: &dyn GtiApi,
+    key: &str,
+    settings: &Settings,
+    observables: &[Observable],
+) -> Vec<Result<Vec<Value>, GtiError>> {
+    let fans = fans(gti, key, settings, observables);
+    pool.in_place_scope(|scope| start(scope, &fans));
+    fans.into_iter().map(Fan::into_result).collect()
 }
 
 /// One observable's events, enriched for the mapper: the detection chain
@@ -89,68 +104,239 @@ pub fn events_for_observable(
     settings: &Settings,
     observable: &Observable,
 ) -> Result<Vec<Value>, GtiError> {
-    let query = observable.search_query();
-    let (detected, searched) = rayon::join(
-        || detected_events(gti, key, settings, observable),
-        || {
-            settings
-                .windows
-                .par_iter()
-                .map(|window| gti.search_events(key, &query, window))
-                .collect::<Vec<_>>()
-        },
-    );
-    let mut events = select_events(detected?, searched, settings)?;
-
-    let lookups = dhcp_lookups(&events);
-    if !lookups.is_empty() {
-        let records = gti.dhcp_records(key, &lookups)?;
-        attach_dhcp(&mut events, &records);
-    }
-    let observable = json!({"type": observable.kind, "value": observable.value});
-    for event in &mut events {
-        if let Some(event) = event.as_object_mut() {
-            event.insert("observable".to_owned(), observable.clone());
-        }
-    }
-    Ok(events)
+    observe(gti, key, settings, std::slice::from_ref(observable))
+        .pop()
+        .unwrap_or_else(|| Ok(Vec::new()))
 }
 
-/// The detection chain: active detections for the value, then the events of
-/// every allowed one in parallel, kept when they match.
-fn detected_events(
-    gti: &dyn GtiApi,
-    key: &str,
-    settings: &Settings,
-    observable: &Observable,
-) -> Result<Vec<Value>, GtiError> {
-    let detections = gti.detections(key, &observable.value)?;
-    let allowed: Vec<&Detection> = detections
-        .detections
+// How the calls run. Each GTI call is one job of a rayon scope, and a job
+// never waits for another: when a call completes, its job stores the result
+// and spawns the calls that depended on it (a detection's events after the
+// detections, DHCP after the last of an observable's other calls). Waiting
+// inside a pool thread (`join`, nested `par_iter`) would let that thread
+// pick up unrelated blocking calls meanwhile, or run its own sub-calls one
+// after the other when the pool is busy, and stretch the chain far beyond
+// its three round trips. This way the pool's size is exactly the number of
+// calls in flight.
+//
+// Order: the first calls are injected from outside the pool (all detections
+// first, then all windows) and run first come, first served; calls spawned
+// by a job go to that thread's own deque, which rayon serves before the
+// injected queue. So the chain's calls, the critical path, overtake window
+// calls still waiting for a free thread. Only the order changes, never the
+// calls or the answer.
+
+/// One observable's calls in flight and their results so far.
+struct Fan<'a> {
+    gti: &'a dyn GtiApi,
+    key: &'a str,
+    settings: &'a Settings,
+    observable: &'a Observable,
+    query: String,
+    state: Mutex<FanState>,
+}
+
+#[derive(Default)]
+struct FanState {
+    detections: Option<Result<Detections, GtiError>>,
+    /// The events of each allowed detection, in detection order.
+    detection_events: Vec<Option<Vec<Value>>>,
+    /// Each search window's answer, newest window first.
+    windows: Vec<Option<Result<Vec<Value>, GtiError>>>,
+    /// Calls before DHCP that have not completed yet.
+    pending: usize,
+    result: Option<Result<Vec<Value>, GtiError>>,
+}
+
+fn fans<'a>(
+    gti: &'a dyn GtiApi,
+    key: &'a str,
+    settings: &'a Settings,
+    observables: &'a [Observable],
+) -> Vec<Fan<'a>> {
+    observables
         .iter()
-        .filter(|detection| settings.allows(Some(&detection.account_uuid)))
-        .collect();
-    let fetched: Vec<Vec<Value>> = allowed
-        .par_iter()
-        .map(|detection| {
-            // As in the reference, one detection's failure only loses its events.
-            gti.detection_events(key, &detection.uuid)
-                .unwrap_or_else(|error| {
-                    warn!(
-                        "events of detection {} skipped: {}",
-                        detection.uuid,
-                        error.message()
-                    );
-                    Vec::new()
-                })
+        .map(|observable| Fan {
+            gti,
+            key,
+            settings,
+            observable,
+            query: observable.search_query(),
+            state: Mutex::new(FanState {
+                windows: settings.windows.iter().map(|_| None).collect(),
+                // The detections call and every window.
+                pending: 1 + settings.windows.len(),
+                ..FanState::default()
+            }),
         })
-        .collect();
-    Ok(match_detection_events(
-        &detections,
-        &allowed,
-        fetched,
-        &observable.value,
-    ))
+        .collect()
+}
+
+/// Spawns the first calls of every observable: all detections calls first
+/// (they head the critical path), then all windows.
+fn start<'a>(scope: &rayon::Scope<'a>, fans: &'a [Fan<'a>]) {
+    for fan in fans {
+        scope.spawn(move |scope| fan.detections(scope));
+    }
+    for fan in fans {
+        for index in 0..fan.settings.windows.len() {
+            scope.spawn(move |scope| fan.window(scope, index));
+        }
+    }
+}
+
+impl<'a> Fan<'a> {
+    fn lock(&self) -> MutexGuard<'_, FanState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Active detections, then the events of every allowed one in parallel.
+    fn detections(&'a self, scope: &rayon::Scope<'a>) {
+        let result = self.gti.detections(self.key, &self.observable.value);
+        let allowed: Vec<String> = match &result {
+            Ok(detections) => detections
+                .detections
+                .iter()
+                .filter(|detection| self.settings.allows(Some(&detection.account_uuid)))
+                .map(|detection| detection.uuid.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let done = {
+            let mut state = self.lock();
+            state.detections = Some(result);
+            state.detection_events = allowed.iter().map(|_| None).collect();
+            // This call is done; the events calls are now pending.
+            state.pending += allowed.len();
+            state.pending -= 1;
+            state.pending == 0
+        };
+        for (index, uuid) in allowed.into_iter().enumerate() {
+            scope.spawn(move |scope| self.detection_events(scope, index, &uuid));
+        }
+        if done {
+            self.merge(scope);
+        }
+    }
+
+    fn detection_events(&'a self, scope: &rayon::Scope<'a>, index: usize, uuid: &str) {
+        // As in the reference, one detection's failure only loses its events.
+        let events = self
+            .gti
+            .detection_events(self.key, uuid)
+            .unwrap_or_else(|error| {
+                warn!("events of detection {uuid} skipped: {}", error.message());
+                Vec::new()
+            });
+        let done = {
+            let mut state = self.lock();
+            if let Some(slot) = state.detection_events.get_mut(index) {
+                *slot = Some(events);
+            }
+            state.pending -= 1;
+            state.pending == 0
+        };
+        if done {
+            self.merge(scope);
+        }
+    }
+
+    /// One day window of the event search.
+    fn window(&'a self, scope: &rayon::Scope<'a>, index: usize) {
+        let result = self
+            .gti
+            .search_events(self.key, &self.query, &self.settings.windows[index]);
+        let done = {
+            let mut state = self.lock();
+            if let Some(slot) = state.windows.get_mut(index) {
+                *slot = Some(result);
+            }
+            state.pending -= 1;
+            state.pending == 0
+        };
+        if done {
+            self.merge(scope);
+        }
+    }
+
+    /// Every call before DHCP has completed: merge, cut, then the DHCP
+    /// look-up of the events kept.
+    fn merge(&'a self, scope: &rayon::Scope<'a>) {
+        let (detections, detection_events, windows) = {
+            let mut state = self.lock();
+            (
+                state.detections.take(),
+                std::mem::take(&mut state.detection_events),
+                std::mem::take(&mut state.windows),
+            )
+        };
+        // Every slot is filled before `pending` reaches zero; the defaults
+        // are never used.
+        let selected = detections
+            .unwrap_or_else(|| Ok(Detections::default()))
+            .and_then(|detections| {
+                let allowed: Vec<&Detection> = detections
+                    .detections
+                    .iter()
+                    .filter(|detection| self.settings.allows(Some(&detection.account_uuid)))
+                    .collect();
+                let fetched = detection_events
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect();
+                let detected =
+                    match_detection_events(&detections, &allowed, fetched, &self.observable.value);
+                let searched = windows
+                    .into_iter()
+                    .map(|window| window.unwrap_or_else(|| Ok(Vec::new())))
+                    .collect();
+                select_events(detected, searched, self.settings)
+            });
+        match selected {
+            Ok(events) => {
+                let lookups = dhcp_lookups(&events);
+                if lookups.is_empty() {
+                    self.finish(Ok(events));
+                } else {
+                    scope.spawn(move |_| self.dhcp(events, &lookups));
+                }
+            }
+            Err(error) => self.finish(Err(error)),
+        }
+    }
+
+    fn dhcp(&self, mut events: Vec<Value>, lookups: &[DhcpLookup]) {
+        let result = self.gti.dhcp_records(self.key, lookups).map(|records| {
+            attach_dhcp(&mut events, &records);
+            events
+        });
+        self.finish(result);
+    }
+
+    /// The observable's answer: its events, each told which observable it
+    /// was found for, or the failure.
+    fn finish(&self, result: Result<Vec<Value>, GtiError>) {
+        let result = result.map(|mut events| {
+            let observable = json!({"type": self.observable.kind, "value": self.observable.value});
+            for event in &mut events {
+                if let Some(event) = event.as_object_mut() {
+                    event.insert("observable".to_owned(), observable.clone());
+                }
+            }
+            events
+        });
+        self.lock().result = Some(result);
+    }
+
+    fn into_result(self) -> Result<Vec<Value>, GtiError> {
+        let state = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Always set once the scope has ended: a job that panics makes the
+        // scope panic instead of returning.
+        state.result.unwrap_or_else(|| Ok(Vec::new()))
+    }
 }
 
 /// Keeps each allowed detection's events in which one of the detection's
