@@ -4,7 +4,7 @@ CARGO ?= cargo
 TARGET ?= x86_64-unknown-linux-gnu
 PORT ?= 9090
 
-.PHONY: all build run test fmt lint static clean
+.PHONY: all build run test fmt lint static fuzz clean
 
 all: build
 
@@ -31,6 +31,18 @@ static:
 	@if ldd target/$(TARGET)/release/gti-relay >/dev/null 2>&1; then \
 		echo "error: the binary is dynamically linked"; exit 1; \
 	else echo "static: target/$(TARGET)/release/gti-relay"; fi
+
+## Fuzz each target in fuzz/ for $(FUZZ_SECS) seconds (needs nightly and
+## `cargo install cargo-fuzz`); not part of `make test`.
+FUZZ_CARGO ?= cargo +nightly
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?= payload token mapper
+
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$target for $(FUZZ_SECS) s"; \
+		$(FUZZ_CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECS) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean
