@@ -8,4 +8,5 @@ mod auth;
 mod endpoints;
 mod gti_client;
 mod http_hardening;
+mod properties;
 mod relay_auth;
