@@ -4,7 +4,7 @@ CARGO ?= cargo
 TARGET ?= x86_64-unknown-linux-gnu
 PORT ?= 9090
 
-.PHONY: all build run test fmt lint static bench clean demo image image-test lint-docker lint-deploy
+.PHONY: all build run test fmt lint static bench fuzz clean demo image image-test lint-docker lint-deploy
 
 all: build
 
@@ -77,6 +77,18 @@ lint-docker:
 lint-deploy:
 	python3 -c 'import sys, yaml; kinds = [d["kind"] for d in yaml.safe_load_all(open("deploy/kubernetes.yaml"))]; \
 		print("deploy/kubernetes.yaml:", kinds); sys.exit(kinds != ["Deployment", "Service"])'
+
+## Fuzz each target in fuzz/ for $(FUZZ_SECS) seconds (needs nightly and
+## `cargo install cargo-fuzz`); not part of `make test`.
+FUZZ_CARGO ?= cargo +nightly
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?= payload token mapper
+
+fuzz:
+	@for target in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$target for $(FUZZ_SECS) s"; \
+		$(FUZZ_CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECS) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -13,6 +13,7 @@ mod gti_client;
 mod http_hardening;
 mod metrics;
 mod observe;
+mod properties;
 mod relay_auth;
 mod secrets;
 mod shutdown;
