@@ -4,7 +4,7 @@ CARGO ?= cargo
 TARGET ?= x86_64-unknown-linux-gnu
 PORT ?= 9090
 
-.PHONY: all build run test fmt lint static bench fuzz clean demo image image-test lint-docker lint-deploy
+.PHONY: all build run test fmt lint static bench soak fuzz clean demo image image-test lint-docker lint-deploy
 
 all: build
 
@@ -30,6 +30,13 @@ fmt:
 BENCH_ARGS ?=
 bench: build
 	$(CARGO) bench --locked --bench relay -- $(BENCH_ARGS)
+
+## Sustained mixed load against a release relay: failures, p50/p99, RSS growth.
+## Options: make soak SOAK_SECS=60 SOAK_CLIENTS=200
+SOAK_SECS ?= 60
+SOAK_CLIENTS ?= 200
+soak:
+	$(CARGO) bench --locked --bench soak -- --secs $(SOAK_SECS) --clients $(SOAK_CLIENTS)
 
 ## A fully static x86_64 binary (glibc, crt-static): the twin of the Dockerfile's build stage.
 static:

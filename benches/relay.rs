@@ -19,15 +19,15 @@
 //! (e.g. one built with symbols, for a profiler); `--resources-only` only
 //! the L = 0 figures.
 
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gti_relay::gti::format_timestamp;
 use gti_relay::simulator::MockGti;
 use serde_json::{json, Value};
+
+mod support;
+use support::*;
 
 #[allow(dead_code)]
 #[path = "../tests/support/jwks.rs"]
@@ -54,9 +54,6 @@ const ROW_TIME_LIMIT: Duration = Duration::from_secs(90);
 
 /// Requests of the CPU row, and its time limit.
 const CPU_REQUESTS: usize = 400;
-
-/// How long the relay may take to answer its first /watchdog.
-const START_TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// Starts measured for the start-up row.
 const STARTS: usize = 5;
@@ -290,31 +287,6 @@ struct Bench<'a> {
     token: String,
 }
 
-/// A relay process, killed when dropped.
-struct Relay {
-    child: Child,
-    address: SocketAddr,
-    started_in: Duration,
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        // Our own child, by its handle.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Relay {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
 /// Latency samples of one row, sorted.
 struct Row {
     median: Duration,
@@ -326,40 +298,20 @@ struct Row {
 
 impl Bench<'_> {
     fn start_relay(&self, cap: usize) -> Relay {
-        for _ in 0..3 {
-            let port = free_port();
-            let started = Instant::now();
-            let mut command = Command::new(self.binary);
-            for name in gti_relay::config::variable_names() {
-                command.env_remove(name);
-            }
-            let child = command
-                .envs(self.gti.vars())
-                .env("HOST", "127.0.0.1")
-                .env("PORT", port.to_string())
-                .env("RELAY_URL", RELAY_URL)
-                .env("JWKS_URL_TEMPLATE", "http://{jwks_host}/.well-known/jwks")
-                .env("JWKS_ALLOWED_HOSTS", "127.0.0.1:*")
-                .env("GTI_MAX_INFLIGHT", cap.to_string())
-                .stdin(Stdio::null())
-                // The per-request log line is part of the relay's work.
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.binary));
-            let address = SocketAddr::from(([127, 0, 0, 1], port));
-            let mut relay = Relay {
-                child,
-                address,
-                started_in: Duration::ZERO,
-            };
-            if let Some(elapsed) = first_watchdog(address, started) {
-                relay.started_in = elapsed;
-                return relay;
-            }
-            eprintln!("bench: the relay did not answer on port {port}; trying another port");
-        }
-        panic!("the relay did not start");
+        let mut envs = self.gti.vars();
+        envs.extend(
+            [
+                ("RELAY_URL", RELAY_URL.to_owned()),
+                (
+                    "JWKS_URL_TEMPLATE",
+                    "http://{jwks_host}/.well-known/jwks".to_owned(),
+                ),
+                ("JWKS_ALLOWED_HOSTS", "127.0.0.1:*".to_owned()),
+                ("GTI_MAX_INFLIGHT", cap.to_string()),
+            ]
+            .map(|(name, value)| (name.to_owned(), value)),
+        );
+        spawn_relay(self.binary, &envs)
     }
 
     fn agent(&self) -> ureq::Agent {
@@ -789,101 +741,6 @@ fn observe_body(observables: &[Value]) -> String {
     Value::Array(observables.to_vec()).to_string()
 }
 
-/// The time from `started` to the first `/watchdog` answer, polling every
-/// millisecond; `None` after [`START_TIME_LIMIT`].
-fn first_watchdog(address: SocketAddr, started: Instant) -> Option<Duration> {
-    while started.elapsed() < START_TIME_LIMIT {
-        if let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(100)) {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let request =
-                "GET /watchdog HTTP/1.1\r\nHost: bench\r\nHealth-Check: 1\r\nConnection: close\r\n\r\n";
-            if stream.write_all(request.as_bytes()).is_ok() {
-                let mut answer = [0u8; 12];
-                if std::io::Read::read_exact(&mut stream, &mut answer).is_ok()
-                    && answer.starts_with(b"HTTP/1.1 200")
-                {
-                    return Some(started.elapsed());
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    None
-}
-
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap_or_else(|error| panic!("no free loopback port: {error}"))
-}
-
-/// Nearest-rank percentile of sorted samples.
-fn percentile(sorted: &[Duration], percent: usize) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (sorted.len() * percent).div_ceil(100).max(1);
-    sorted[rank.min(sorted.len()) - 1]
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-fn mb(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// `utime + stime` of `pid`, in clock ticks (fields 14 and 15 of
-/// `/proc/<pid>/stat`; the name in field 2 may hold spaces, so count after
-/// its closing parenthesis).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let field = |index: usize| -> u64 {
-        fields
-            .get(index)
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0)
-    };
-    // After the name: state is field 3, so utime (14) and stime (15) are at 11, 12.
-    field(11) + field(12)
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// A `kB` line of `/proc/<pid>/status`, e.g. `VmRSS:`.
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
-}
-
 fn print_machine() {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -904,14 +761,4 @@ fn print_machine() {
             .collect::<Vec<_>>()
             .join(" ")
     );
-}
-
-fn proc_meminfo_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
 }

@@ -1,0 +1,178 @@
+//! What the benchmarks share: the relay as a child process, and readings
+//! of `/proc` and of latency samples.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long the relay may take to answer its first /watchdog.
+pub const START_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// A relay process, killed when dropped.
+pub struct Relay {
+    pub child: Child,
+    pub address: SocketAddr,
+    pub started_in: Duration,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // Our own child, by its handle.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Relay {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Starts `binary` on a free loopback port with `envs` (the relay's own
+/// variables are cleared first, so the caller's shell cannot leak in) and
+/// waits for its first `/watchdog` answer; tries three ports.
+pub fn spawn_relay(binary: &str, envs: &[(String, String)]) -> Relay {
+    for _ in 0..3 {
+        let port = free_port();
+        let started = Instant::now();
+        let mut command = Command::new(binary);
+        for name in gti_relay::config::variable_names() {
+            command.env_remove(name);
+        }
+        let child = command
+            .envs(envs.iter().map(|(name, value)| (name, value)))
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .stdin(Stdio::null())
+            // The per-request log line is part of the relay's work.
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut relay = Relay {
+            child,
+            address,
+            started_in: Duration::ZERO,
+        };
+        if let Some(elapsed) = first_watchdog(address, started) {
+            relay.started_in = elapsed;
+            return relay;
+        }
+        eprintln!("bench: the relay did not answer on port {port}; trying another port");
+    }
+    panic!("the relay did not start");
+}
+
+/// The time from `started` to the first `/watchdog` answer, polling every
+/// millisecond; `None` after [`START_TIME_LIMIT`].
+pub fn first_watchdog(address: SocketAddr, started: Instant) -> Option<Duration> {
+    while started.elapsed() < START_TIME_LIMIT {
+        if let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(100)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let request =
+                "GET /watchdog HTTP/1.1\r\nHost: bench\r\nHealth-Check: 1\r\nConnection: close\r\n\r\n";
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut answer = [0u8; 12];
+                if std::io::Read::read_exact(&mut stream, &mut answer).is_ok()
+                    && answer.starts_with(b"HTTP/1.1 200")
+                {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|error| panic!("no free loopback port: {error}"))
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (sorted.len() * percent).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+pub fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+pub fn mb(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `utime + stime` of `pid`, in clock ticks (fields 14 and 15 of
+/// `/proc/<pid>/stat`; the name in field 2 may hold spaces, so count after
+/// its closing parenthesis).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |index: usize| -> u64 {
+        fields
+            .get(index)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11, 12.
+    field(11) + field(12)
+}
+
+pub fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A `kB` line of `/proc/<pid>/status`, e.g. `VmRSS:`.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn proc_meminfo_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
