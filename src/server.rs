@@ -19,6 +19,9 @@ use crate::errors::RelayError;
 use crate::metrics;
 use crate::routes::{self, Body, Request, Response};
 
+/// The longest a worker spends reading one request body.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
+
 /// How often an idle worker looks at the stop flag.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -173,7 +176,7 @@ fn convert(incoming: &mut tiny_http::Request, limit: u64) -> Request {
         .collect();
     let body = match incoming.body_length() {
         Some(length) if length as u64 > limit => Body::TooLarge { limit },
-        _ => read_body(incoming.as_reader(), limit),
+        _ => read_body(incoming.as_reader(), limit, Instant::now() + BODY_DEADLINE),
     };
     Request {
         method: incoming.method().as_str().to_owned(),
@@ -183,14 +186,28 @@ fn convert(incoming: &mut tiny_http::Request, limit: u64) -> Request {
     }
 }
 
-/// Reads a body of unknown length (chunked) without ever holding more than
-/// `limit + 1` bytes.
-fn read_body(reader: &mut dyn Read, limit: u64) -> Body {
+/// Reads a body without ever holding more than `limit + 1` bytes, and gives
+/// up at `deadline`: the socket's timeout bounds each read, not their sum, so
+/// without it a client trickling a byte now and then would hold a worker for
+/// as long as it liked.
+fn read_body(reader: &mut dyn Read, limit: u64, deadline: Instant) -> Body {
     let mut bytes = Vec::new();
-    match reader.take(limit.saturating_add(1)).read_to_end(&mut bytes) {
-        Ok(_) if bytes.len() as u64 > limit => Body::TooLarge { limit },
-        Ok(_) => Body::Bytes(bytes),
-        Err(_) => Body::Unreadable,
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if Instant::now() > deadline {
+            return Body::Unreadable;
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => return Body::Bytes(bytes),
+            Ok(read) => {
+                bytes.extend_from_slice(&chunk[..read]);
+                if bytes.len() as u64 > limit {
+                    return Body::TooLarge { limit };
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Body::Unreadable,
+        }
     }
 }
 
@@ -228,7 +245,39 @@ mod tests {
 
     #[test]
     fn bodies_are_read_up_to_the_limit() {
-        assert_eq!(read_body(&mut &b"[]"[..], 2), Body::Bytes(b"[]".to_vec()));
-        assert_eq!(read_body(&mut &b"[ ]"[..], 2), Body::TooLarge { limit: 2 });
+        let later = Instant::now() + Duration::from_secs(60);
+        assert_eq!(
+            read_body(&mut &b"[]"[..], 2, later),
+            Body::Bytes(b"[]".to_vec())
+        );
+        assert_eq!(
+            read_body(&mut &b"[ ]"[..], 2, later),
+            Body::TooLarge { limit: 2 }
+        );
+    }
+
+    /// A reader that hands out one byte per call, like a trickling client.
+    struct Trickle(usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 || buffer.is_empty() {
+                return Ok(0);
+            }
+            self.0 -= 1;
+            buffer[0] = b' ';
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_trickling_body_is_given_up_at_the_deadline() {
+        let past = Instant::now() - Duration::from_millis(1);
+        assert_eq!(read_body(&mut Trickle(1000), 4096, past), Body::Unreadable);
+        let later = Instant::now() + Duration::from_secs(60);
+        assert_eq!(
+            read_body(&mut Trickle(3), 4096, later),
+            Body::Bytes(b"   ".to_vec())
+        );
     }
 }
