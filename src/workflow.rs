@@ -202,20 +202,16 @@ impl<'a> Fan<'a> {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        let done = {
-            let mut state = self.lock();
+        let count = allowed.len();
+        // The events calls are pending before this call counts as done, so
+        // the merge cannot start until they are back too.
+        self.complete_call(scope, |state| {
             state.detections = Some(result);
-            state.detection_events = allowed.iter().map(|_| None).collect();
-            // This call is done; the events calls are now pending.
-            state.pending += allowed.len();
-            state.pending -= 1;
-            state.pending == 0
-        };
+            state.detection_events = (0..count).map(|_| None).collect();
+            state.pending += count;
+        });
         for (index, uuid) in allowed.into_iter().enumerate() {
             scope.spawn(move |scope| self.detection_events(scope, index, &uuid));
-        }
-        if done {
-            self.merge(scope);
         }
     }
 
@@ -228,17 +224,11 @@ impl<'a> Fan<'a> {
                 warn!("events of detection {uuid} skipped: {}", error.message());
                 Vec::new()
             });
-        let done = {
-            let mut state = self.lock();
+        self.complete_call(scope, |state| {
             if let Some(slot) = state.detection_events.get_mut(index) {
                 *slot = Some(events);
             }
-            state.pending -= 1;
-            state.pending == 0
-        };
-        if done {
-            self.merge(scope);
-        }
+        });
     }
 
     /// One day window of the event search.
@@ -246,11 +236,18 @@ impl<'a> Fan<'a> {
         let result = self
             .gti
             .search_events(self.key, &self.query, &self.settings.windows[index]);
-        let done = {
-            let mut state = self.lock();
+        self.complete_call(scope, |state| {
             if let Some(slot) = state.windows.get_mut(index) {
                 *slot = Some(result);
             }
+        });
+    }
+
+    /// Records one call's result; the last call before DHCP starts the merge.
+    fn complete_call(&'a self, scope: &rayon::Scope<'a>, record: impl FnOnce(&mut FanState)) {
+        let done = {
+            let mut state = self.lock();
+            record(&mut state);
             state.pending -= 1;
             state.pending == 0
         };

@@ -158,17 +158,17 @@ pub fn clock_ticks_per_second() -> f64 {
 
 /// A `kB` line of `/proc/<pid>/status`, e.g. `VmRSS:`.
 pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
+    kib_field(&format!("/proc/{pid}/status"), field)
 }
 
 pub fn proc_meminfo_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
+    kib_field("/proc/meminfo", field)
+}
+
+/// The number after `field` (e.g. `VmRSS:`) in a `/proc` file of `kB` lines;
+/// 0 when it cannot be read.
+fn kib_field(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .find_map(|line| line.strip_prefix(field))
