@@ -15,10 +15,11 @@ build:
 run: build
 	PORT=$(PORT) ./target/release/gti-relay
 
-## Everything CI checks: formatting, lints, unit and integration tests.
+## Everything CI checks: formatting, lints, docs, unit and integration tests.
 test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --locked --no-deps --lib
 	$(CARGO) test --locked
 
 fmt:
