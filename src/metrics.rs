@@ -367,38 +367,44 @@ impl Metrics {
     }
 
     fn render_jwks(&self, out: &mut String) {
-        header(
+        labelled_counter(
             out,
             "gti_relay_jwks_cache_total",
-            "counter",
             "JWKS cache look-ups, by whether fresh keys were cached.",
+            "result",
+            &[
+                ("hit", &self.jwks_cache_hits),
+                ("miss", &self.jwks_cache_misses),
+            ],
         );
-        for (result, counter) in [
-            ("hit", &self.jwks_cache_hits),
-            ("miss", &self.jwks_cache_misses),
-        ] {
-            let _ = writeln!(
-                out,
-                "gti_relay_jwks_cache_total{{result=\"{result}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        header(
+        labelled_counter(
             out,
             "gti_relay_jwks_fetches_total",
-            "counter",
             "JWKS downloads, by whether they gave a usable key set.",
+            "outcome",
+            &[
+                ("ok", &self.jwks_fetches_ok),
+                ("error", &self.jwks_fetches_failed),
+            ],
         );
-        for (outcome, counter) in [
-            ("ok", &self.jwks_fetches_ok),
-            ("error", &self.jwks_fetches_failed),
-        ] {
-            let _ = writeln!(
-                out,
-                "gti_relay_jwks_fetches_total{{outcome=\"{outcome}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
+    }
+}
+
+/// A counter with one label, one line per label value.
+fn labelled_counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: &[(&str, &AtomicU64)],
+) {
+    header(out, name, "counter", help);
+    for (value, counter) in values {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{value}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
     }
 }
 
