@@ -368,14 +368,7 @@ fn audience_must_be_the_relay_url() {
         let token = tokens::sign(
             relay_key(),
             Some(KID),
-            &payload_for(&server, |p| match &aud {
-                Some(aud) => {
-                    p.insert("aud".into(), aud.clone());
-                }
-                None => {
-                    p.remove("aud");
-                }
-            }),
+            &payload_for(&server, |p| set_claim(p, "aud", &aud)),
         );
         assert_eq!(
             check(&auth, &token),
@@ -417,14 +410,7 @@ fn key_claim_is_required_and_a_string() {
         let token = tokens::sign(
             relay_key(),
             Some(KID),
-            &payload_for(&server, |p| match &key {
-                Some(key) => {
-                    p.insert("key".into(), key.clone());
-                }
-                None => {
-                    p.remove("key");
-                }
-            }),
+            &payload_for(&server, |p| set_claim(p, "key", &key)),
         );
         assert_eq!(
             check(&auth, &token),
@@ -641,4 +627,16 @@ fn keys_are_cached_per_host() {
     let relay_on_second = tokens::sign(relay_key(), Some(KID), &payload_for(&second, |_| {}));
     assert_eq!(check(&auth, &relay_on_second), Err(AuthError::WrongKey));
     assert_eq!((first.requests(), second.requests()), (1, 1));
+}
+
+/// Sets claim `name` to `value`, or removes it for `None`.
+fn set_claim(payload: &mut Map<String, Value>, name: &str, value: &Option<Value>) {
+    match value {
+        Some(value) => {
+            payload.insert(name.into(), value.clone());
+        }
+        None => {
+            payload.remove(name);
+        }
+    }
 }
