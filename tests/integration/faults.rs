@@ -10,7 +10,7 @@ use gti_relay::gti::{format_timestamp, Endpoint};
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::Fault;
-use crate::support::stack::Stack;
+use crate::support::stack::{ip_observables, Stack};
 use crate::support::tls::SelfSignedServer;
 
 const GOOD: &str = "203.0.113.1";
@@ -261,11 +261,8 @@ fn distinct_failures_are_reported_once_each() {
         Endpoint::Detections,
         Fault::gti_error(500, "c.d", "Second.").matching(values[2]),
     );
-    let observables: Vec<Value> = values
-        .iter()
-        .map(|value| json!({"type": "ip", "value": value}))
-        .collect();
-    let answer = stack.observe(&stack.token(), &Value::Array(observables));
+
+    let answer = stack.observe(&stack.token(), &ip_observables(&values));
     assert_eq!(
         answer,
         json!({"errors": [
@@ -279,10 +276,9 @@ fn distinct_failures_are_reported_once_each() {
 fn the_in_flight_cap_holds_across_a_large_request() {
     let stack = Stack::start(&[("GTI_MAX_INFLIGHT", "4")]);
     stack.gti.set_latency(Duration::from_millis(20));
-    let observables: Vec<Value> = (0..10)
-        .map(|n| json!({"type": "ip", "value": format!("192.0.2.{n}")}))
-        .collect();
-    let answer = stack.observe(&stack.token(), &Value::Array(observables));
+    let values: Vec<String> = (0..10).map(|n| format!("192.0.2.{n}")).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let answer = stack.observe(&stack.token(), &ip_observables(&values));
     assert_eq!(answer, json!({"data": {}}));
     assert_eq!(stack.gti.total_calls(), 10 * (1 + 7));
     assert!(

@@ -8,7 +8,7 @@ use gti_relay::gti::{format_timestamp, Endpoint};
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::{wire_detections, Fault, MockGti};
-use crate::support::stack::Stack;
+use crate::support::stack::{ip_observables, Stack};
 
 const SHA256: &str = "9ffc7e4333d3be11b244d5f83b02ebcd194a671539f7faf1b5597d9209cc25c3";
 
@@ -507,12 +507,8 @@ fn a_failing_observable_keeps_the_data_of_the_others() {
         Endpoint::Detections,
         Fault::gti_error(503, "server.unavailable", "Try again later.").matching(values[2]),
     );
-    let observables: Vec<Value> = values
-        .iter()
-        .map(|value| json!({"type": "ip", "value": value}))
-        .collect();
 
-    let answer = stack.observe(&stack.token(), &Value::Array(observables));
+    let answer = stack.observe(&stack.token(), &ip_observables(&values));
 
     assert_eq!(
         sighting_uuids(&answer),

@@ -2,7 +2,7 @@
 //! publishing the relay's fixture key, and the relay configured for both.
 
 use gti_relay::config::Config;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::jwks::MockJwks;
 use super::mock_gti::MockGti;
@@ -60,4 +60,12 @@ impl Stack {
             &observables.to_string(),
         )
     }
+}
+
+/// The observe body for these IP addresses, in order.
+pub fn ip_observables(values: &[&str]) -> Value {
+    values
+        .iter()
+        .map(|value| json!({"type": "ip", "value": value}))
+        .collect()
 }
