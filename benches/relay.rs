@@ -22,8 +22,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gti_relay::gti::format_timestamp;
 use gti_relay::simulator::MockGti;
+use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
 mod support;

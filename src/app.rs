@@ -29,13 +29,13 @@ impl App {
     pub fn new(config: Config) -> Result<App, rayon::ThreadPoolBuildError> {
         let agent = gti::http_agent(&config);
         let metrics = Arc::new(Metrics::new());
-        let gti = HttpGti::new(&config, agent.clone()).with_metrics(Arc::clone(&metrics));
+        let gti = HttpGti::new(&config, agent.clone()).with_observer(Arc::clone(&metrics) as _);
         App::with_gti(config, agent, Box::new(gti), metrics)
     }
 
     /// A relay with another GTI implementation (tests, demo). `metrics` is
     /// the registry `/metrics` serves; give `gti` the same one (e.g.
-    /// [`HttpGti::with_metrics`]) to see its calls there.
+    /// [`HttpGti::with_observer`]) to see its calls there.
     pub fn with_gti(
         config: Config,
         agent: ureq::Agent,
@@ -46,7 +46,7 @@ impl App {
             .num_threads(config.gti_max_inflight)
             .thread_name(|index| format!("gti-io-{index}"))
             .build()?;
-        let auth = Authenticator::new(&config, agent).with_metrics(Arc::clone(&metrics));
+        let auth = Authenticator::new(&config, agent).with_observer(Arc::clone(&metrics) as _);
         Ok(App {
             config,
             auth,

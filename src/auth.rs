@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use jwt_simple::prelude::{
     NoCustomClaims, RS256PublicKey, RSAPublicKeyLike, Token, VerificationOptions,
@@ -23,7 +23,6 @@ use jwt_simple::JWTError;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::metrics::Metrics;
 
 /// Why a request's token was refused (SPEC §3). Each variant's message is
 /// exact: callers match on it.
@@ -143,8 +142,25 @@ pub struct Authenticator {
     allowed_hosts: Vec<String>,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, HostEntry>>,
-    /// Where cache look-ups and fetches are counted.
-    metrics: Arc<Metrics>,
+    /// Told about cache look-ups and fetches (the relay's metrics).
+    observer: Arc<dyn JwksObserver>,
+}
+
+/// Told about the JWKS cache: whoever counts (the relay's metrics)
+/// implements it, so this module knows nothing of metrics.
+pub trait JwksObserver: Send + Sync {
+    /// A cache look-up: `hit` when fresh keys for the host were cached.
+    fn lookup(&self, hit: bool);
+    /// A download: `ok` when it gave a usable key set.
+    fn fetch(&self, ok: bool);
+}
+
+/// Counts nothing: for authenticators nobody watches.
+struct Unobserved;
+
+impl JwksObserver for Unobserved {
+    fn lookup(&self, _: bool) {}
+    fn fetch(&self, _: bool) {}
 }
 
 impl fmt::Debug for Authenticator {
@@ -171,14 +187,15 @@ impl Authenticator {
                 .collect(),
             cache_ttl: config.jwks_cache,
             cache: Mutex::new(HashMap::new()),
-            // Counts nowhere visible until `with_metrics` says where.
-            metrics: Arc::new(Metrics::new()),
+            // Counts nowhere until `with_observer` says where.
+            observer: Arc::new(Unobserved),
         }
     }
 
-    /// Records JWKS cache look-ups and fetches in `metrics` (the app's).
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.metrics = metrics;
+    /// Tells `observer` about JWKS cache look-ups and fetches (the app's
+    /// metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn JwksObserver>) -> Self {
+        self.observer = observer;
         self
     }
 
@@ -212,7 +229,7 @@ impl Authenticator {
     /// fetch; an unknown `kid` refetches once (rate-limited per host).
     fn key_for(&self, host: &str, kid: Option<&str>) -> Result<RS256PublicKey, AuthError> {
         let cached = self.cached_keys(host);
-        self.metrics.record_jwks_lookup(cached.is_some());
+        self.observer.lookup(cached.is_some());
         let (keys, just_fetched) = match cached {
             Some(keys) => (keys, false),
             None => (self.fetch_keys(host)?, true),
@@ -273,7 +290,7 @@ impl Authenticator {
         let url = self.url_template.replace("{jwks_host}", host);
         log::debug!("fetching JWKS from {host}");
         let downloaded = download_key_set(&self.http, &url);
-        self.metrics.record_jwks_fetch(downloaded.is_ok());
+        self.observer.fetch(downloaded.is_ok());
         let keys = Arc::new(downloaded.map_err(|reason| {
             log::warn!("JWKS of {host} unusable: {reason}");
             AuthError::WrongJwksHost
@@ -557,9 +574,7 @@ fn audience_matches(claim: Option<&Value>, audience: &str) -> bool {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |since| since.as_secs_f64())
+    crate::time::since_epoch().as_secs_f64()
 }
 
 /// The `CTR_ENTITIES_LIMIT` claim: a number (fractions truncated) or a

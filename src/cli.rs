@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::auth::Credentials;
 use crate::config::Config;
 use crate::errors::RelayError;
-use crate::payload::parse_observables;
+use crate::observable::{parse_observables, Observable};
 use crate::routes;
 
 /// Success.
@@ -312,7 +312,7 @@ fn demo(config: Config) -> u8 {
     EXIT_OK
 }
 
-fn read_observables(input: &str) -> Result<Vec<crate::workflow::Observable>, String> {
+fn read_observables(input: &str) -> Result<Vec<Observable>, String> {
     let mut bytes = Vec::new();
     let read = if input == "-" {
         std::io::stdin().read_to_end(&mut bytes).map(drop)
@@ -334,7 +334,13 @@ fn observe(config: Config, credentials: &Credentials, input: &str) -> u8 {
         Ok(app) => app,
         Err(error) => return failure(&format!("cannot start the I/O pool: {error}")),
     };
-    let body = routes::observe_body(&app, credentials, &observables);
+    let observation = routes::observe_body(&app, credentials, &observables);
+    // A printed document, read once more to be pretty: the CLI's answers are
+    // for people, and its one-shot process frees everything at exit.
+    let body: Value = match serde_json::from_slice(&observation.answer.to_vec()) {
+        Ok(body) => body,
+        Err(error) => return failure(&format!("cannot print the answer: {error}")),
+    };
     // Partial data is printed as /observe answers it; errors go to stderr.
     if body.get("data").is_some() {
         print_json(&body);

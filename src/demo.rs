@@ -26,7 +26,6 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::config::Config;
-use crate::gti;
 use crate::server::{self, Server};
 use crate::simulator::{self, MockGti};
 
@@ -390,7 +389,7 @@ fn resolve_times(data: &mut Value, now: u64) {
     match data {
         Value::String(text) => {
             if let Some(millis) = relative_millis(text) {
-                *text = gti::format_timestamp(now.saturating_sub(millis));
+                *text = crate::time::format_timestamp(now.saturating_sub(millis));
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| resolve_times(item, now)),

@@ -2,10 +2,14 @@
 //! Gigamon ThreatINSIGHT.
 //!
 //! A request flows `server` (tiny_http, worker pool) → `routes` (plain
-//! handlers) → `auth` (JWT + JWKS) → `workflow` (parallel GTI calls through
-//! `gti`) → `ctim` (pure mapping) → back out as JSON. `config` is read once
-//! at start-up; `errors` renders every failure a caller can see; `metrics`
-//! counts what happens for `GET /metrics`. `cli` parses the command line
+//! handlers, one per [`route::Route`]) → `auth` (JWT + JWKS) → `workflow`
+//! (parallel GTI calls through `gti`, typed by `gti::model`) → `ctim` (pure
+//! mapping, serialised once per observable) → back out as JSON bytes.
+//! `config` is read once at start-up; `observable` parses what SecureX asks
+//! about; `errors` renders every failure a caller can see; `metrics` counts
+//! what happens for `GET /metrics`, told by the observer traits of `gti`
+//! and `auth`; `time` is the one clock and every timestamp format;
+//! `encoding` the one percent-encoder. `cli` parses the command line
 //! (serve, demo, one-shot lookups); `demo` runs the relay against the
 //! in-process `simulator`.
 
@@ -17,13 +21,16 @@ pub mod cli;
 pub mod config;
 pub mod ctim;
 pub mod demo;
+pub mod encoding;
 pub mod errors;
 pub mod gti;
 pub mod metrics;
-pub mod payload;
+pub mod observable;
+pub mod route;
 pub mod routes;
 pub mod server;
 pub mod simulator;
+pub mod time;
 pub mod workflow;
 
 /// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves

@@ -7,7 +7,7 @@
 //! label ever carries a request's data (observable values, API keys, tokens,
 //! hosts or paths): routes are named by [`Route::name`], never by path.
 //!
-//! One [`Metrics`] lives in each [`crate::app::App`], never in a global, so
+//! One [`Metrics`] lives in each relay's shared state, never in a global, so
 //! several relays in one process (the integration tests) keep their own
 //! counts. This module only counts and renders; it does no I/O.
 //!
@@ -20,8 +20,10 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::gti::Endpoint;
-use crate::routes::Route;
+use crate::auth::JwksObserver;
+pub use crate::gti::UpstreamOutcome;
+use crate::gti::{CallObserver, Endpoint};
+use crate::route::Route;
 
 /// The `Content-Type` of the rendered metrics.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -59,70 +61,43 @@ const ENDPOINTS: [Endpoint; 4] = [
     Endpoint::Dhcp,
 ];
 
-/// How one try of a GTI call ended, as counted in
-/// `gti_relay_upstream_calls_total{outcome}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamOutcome {
-    /// A 2xx answer whose body decoded.
-    Ok,
-    /// A 4xx answer other than 429 (bad key, bad request).
-    Http4xx,
-    /// 429 Too Many Requests.
-    Http429,
-    /// A 5xx answer.
-    Http5xx,
-    /// No complete answer within the try's time budget.
-    Timeout,
-    /// GTI could not be reached or the connection broke (DNS, refused,
-    /// reset, a TLS handshake failing for a reason other than the
-    /// certificate).
-    Connection,
-    /// GTI's certificate could not be verified.
-    Tls,
-    /// An answer that is not what GTI documents: a 2xx body that does not
-    /// decode, a malformed or oversized answer, an unexpected redirect.
-    InvalidResponse,
+/// Every outcome, in the order of their counters.
+const OUTCOMES: [UpstreamOutcome; 8] = [
+    UpstreamOutcome::Ok,
+    UpstreamOutcome::Http4xx,
+    UpstreamOutcome::Http429,
+    UpstreamOutcome::Http5xx,
+    UpstreamOutcome::Timeout,
+    UpstreamOutcome::Connection,
+    UpstreamOutcome::Tls,
+    UpstreamOutcome::InvalidResponse,
+];
+
+/// The `outcome` label of `gti_relay_upstream_calls_total`.
+fn outcome_label(outcome: UpstreamOutcome) -> &'static str {
+    match outcome {
+        UpstreamOutcome::Ok => "ok",
+        UpstreamOutcome::Http4xx => "http_4xx",
+        UpstreamOutcome::Http429 => "http_429",
+        UpstreamOutcome::Http5xx => "http_5xx",
+        UpstreamOutcome::Timeout => "timeout",
+        UpstreamOutcome::Connection => "connection",
+        UpstreamOutcome::Tls => "tls",
+        UpstreamOutcome::InvalidResponse => "invalid_response",
+    }
 }
 
-impl UpstreamOutcome {
-    const ALL: [UpstreamOutcome; 8] = [
-        UpstreamOutcome::Ok,
-        UpstreamOutcome::Http4xx,
-        UpstreamOutcome::Http429,
-        UpstreamOutcome::Http5xx,
-        UpstreamOutcome::Timeout,
-        UpstreamOutcome::Connection,
-        UpstreamOutcome::Tls,
-        UpstreamOutcome::InvalidResponse,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            UpstreamOutcome::Ok => "ok",
-            UpstreamOutcome::Http4xx => "http_4xx",
-            UpstreamOutcome::Http429 => "http_429",
-            UpstreamOutcome::Http5xx => "http_5xx",
-            UpstreamOutcome::Timeout => "timeout",
-            UpstreamOutcome::Connection => "connection",
-            UpstreamOutcome::Tls => "tls",
-            UpstreamOutcome::InvalidResponse => "invalid_response",
-        }
-    }
-
-    /// The outcome of a try that got an HTTP answer with `status`.
-    pub fn of_status(status: u16) -> UpstreamOutcome {
-        match status {
-            200..=299 => UpstreamOutcome::Ok,
-            429 => UpstreamOutcome::Http429,
-            400..=499 => UpstreamOutcome::Http4xx,
-            500..=599 => UpstreamOutcome::Http5xx,
-            // 1xx and 3xx are not answers GTI gives to these requests.
-            _ => UpstreamOutcome::InvalidResponse,
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
+/// Exhaustive on purpose: a new outcome must get a counter here.
+fn outcome_slot(outcome: UpstreamOutcome) -> usize {
+    match outcome {
+        UpstreamOutcome::Ok => 0,
+        UpstreamOutcome::Http4xx => 1,
+        UpstreamOutcome::Http429 => 2,
+        UpstreamOutcome::Http5xx => 3,
+        UpstreamOutcome::Timeout => 4,
+        UpstreamOutcome::Connection => 5,
+        UpstreamOutcome::Tls => 6,
+        UpstreamOutcome::InvalidResponse => 7,
     }
 }
 
@@ -189,7 +164,7 @@ fn seconds(micros: u64) -> String {
 pub struct Metrics {
     requests: [[AtomicU64; STATUS_SLOTS]; ROUTE_SLOTS],
     request_durations: [Histogram; ROUTE_SLOTS],
-    upstream_calls: [[AtomicU64; UpstreamOutcome::ALL.len()]; ENDPOINTS.len()],
+    upstream_calls: [[AtomicU64; OUTCOMES.len()]; ENDPOINTS.len()],
     upstream_durations: [Histogram; ENDPOINTS.len()],
     /// Signed so that a stray extra decrement shows as -1, not as 2⁶⁴ − 1.
     upstream_in_flight: AtomicI64,
@@ -240,7 +215,7 @@ impl Metrics {
         duration: Duration,
     ) {
         let endpoint = endpoint_slot(endpoint);
-        self.upstream_calls[endpoint][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.upstream_calls[endpoint][outcome_slot(outcome)].fetch_add(1, Ordering::Relaxed);
         self.upstream_durations[endpoint].observe(duration);
     }
 
@@ -331,14 +306,14 @@ impl Metrics {
             "Tries of GTI calls (retries included), by endpoint and outcome.",
         );
         for (endpoint, outcomes) in ENDPOINTS.iter().zip(&self.upstream_calls) {
-            for (outcome, counter) in UpstreamOutcome::ALL.iter().zip(outcomes) {
+            for (outcome, counter) in OUTCOMES.iter().zip(outcomes) {
                 let count = counter.load(Ordering::Relaxed);
                 if count > 0 {
                     let _ = writeln!(
                         out,
                         "gti_relay_upstream_calls_total{{endpoint=\"{}\",outcome=\"{}\"}} {count}",
                         endpoint_label(*endpoint),
-                        outcome.label()
+                        outcome_label(*outcome)
                     );
                 }
             }
@@ -405,6 +380,27 @@ fn labelled_counter(
             "{name}{{{label}=\"{value}\"}} {}",
             counter.load(Ordering::Relaxed)
         );
+    }
+}
+
+impl CallObserver for Metrics {
+    fn try_started(&self, _: Endpoint) {
+        self.upstream_in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn try_ended(&self, endpoint: Endpoint, outcome: UpstreamOutcome, elapsed: Duration) {
+        self.upstream_in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.record_upstream(endpoint, outcome, elapsed);
+    }
+}
+
+impl JwksObserver for Metrics {
+    fn lookup(&self, hit: bool) {
+        self.record_jwks_lookup(hit);
+    }
+
+    fn fetch(&self, ok: bool) {
+        self.record_jwks_fetch(ok);
     }
 }
 
@@ -481,8 +477,8 @@ mod tests {
         for (slot, endpoint) in ENDPOINTS.iter().enumerate() {
             assert_eq!(endpoint_slot(*endpoint), slot);
         }
-        for (index, outcome) in UpstreamOutcome::ALL.iter().enumerate() {
-            assert_eq!(outcome.index(), index);
+        for (index, outcome) in OUTCOMES.iter().enumerate() {
+            assert_eq!(outcome_slot(*outcome), index);
         }
     }
 

@@ -2,18 +2,18 @@
 //! [`Response`] out (plain text for `/metrics`). No sockets here; `server`
 //! does the HTTP.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use log::warn;
 use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::auth::{self, Credentials};
-use crate::ctim;
+use crate::ctim::{self, Answer, Fragment};
 use crate::errors::{envelope, RelayError};
 use crate::gti::{self, GtiError};
-use crate::payload::parse_observables;
-use crate::workflow::{self, Observable, Settings};
+use crate::observable::{parse_observables, Observable};
+use crate::route::Route;
+use crate::time::now_millis;
+use crate::workflow::{self, Settings};
 
 /// The observable the health check asks GTI about.
 const HEALTH_CHECK_IP: &str = "8.8.8.8";
@@ -50,22 +50,29 @@ impl Request {
     }
 }
 
-/// A JSON answer, or a plain-text one when `text` is set.
-#[derive(Debug, Clone, PartialEq)]
+/// An answer: its status and what it carries.
+#[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub body: Value,
-    /// Sent instead of `body`, as [`crate::metrics::CONTENT_TYPE`]: only `/metrics`
-    /// answers text, so JSON stays the default everywhere else.
-    pub text: Option<String>,
+    pub content: Content,
+}
+
+/// What an answer carries.
+#[derive(Debug)]
+pub enum Content {
+    /// A small JSON document.
+    Json(Value),
+    /// The `/observe` answer, already serialised piece by piece.
+    Answer(Answer),
+    /// Plain text, as [`crate::metrics::CONTENT_TYPE`]: only `/metrics`.
+    Text(String),
 }
 
 impl Response {
     fn ok(body: Value) -> Response {
         Response {
             status: 200,
-            body,
-            text: None,
+            content: Content::Json(body),
         }
     }
 
@@ -86,58 +93,7 @@ impl Response {
         };
         Response {
             status,
-            body: envelope(&[error], None),
-            text: None,
-        }
-    }
-}
-
-/// The relay's endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Health,
-    Observe,
-    Refer,
-    Version,
-    Watchdog,
-    Metrics,
-}
-
-impl Route {
-    /// The route of `path`, or `None` for an unknown one (404).
-    pub fn find(path: &str) -> Option<Route> {
-        // A trailing slash is accepted, as Flask's non-strict slashes do.
-        let path = match path.strip_suffix('/') {
-            Some(trimmed) if !trimmed.is_empty() => trimmed,
-            _ => path,
-        };
-        match path {
-            "/health" => Some(Route::Health),
-            "/observe/observables" => Some(Route::Observe),
-            "/refer/observables" => Some(Route::Refer),
-            "/version" => Some(Route::Version),
-            "/watchdog" => Some(Route::Watchdog),
-            "/metrics" => Some(Route::Metrics),
-            _ => None,
-        }
-    }
-
-    fn method(self) -> &'static str {
-        match self {
-            Route::Watchdog | Route::Metrics => "GET",
-            _ => "POST",
-        }
-    }
-
-    /// A label for logs and metrics: never the raw path.
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::Health => "health",
-            Route::Observe => "observe",
-            Route::Refer => "refer",
-            Route::Version => "version",
-            Route::Watchdog => "watchdog",
-            Route::Metrics => "metrics",
+            content: Content::Json(envelope(&[error], None)),
         }
     }
 }
@@ -161,8 +117,8 @@ pub fn handle(app: &App, request: &Request) -> Response {
         // No authentication: scrapers rarely carry tokens, and the numbers
         // hold no keys or observables. Keep it off the public listener.
         Route::Metrics => Ok(Response {
-            text: Some(app.metrics.render()),
-            ..Response::ok(Value::Null)
+            status: 200,
+            content: Content::Text(app.metrics.render()),
         }),
     };
     answer.unwrap_or_else(|error| {
@@ -227,14 +183,33 @@ pub fn check_health(app: &App, key: &str) -> Result<(), GtiError> {
 fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
     let observables = observables(request)?;
     let credentials = authenticate(app, request)?;
-    Ok(Response::ok(observe_body(app, &credentials, &observables)))
+    Ok(Response {
+        status: 200,
+        content: Content::Answer(observe_body(app, &credentials, &observables).answer),
+    })
 }
 
-/// The body of an `/observe/observables` answer for observables already
-/// validated and credentials already verified: `{"data": bundle}`, or the
-/// error envelope with the data collected so far. `gti-relay observe`
-/// prints the same body. Unsupported observable types are skipped.
-pub fn observe_body(app: &App, credentials: &Credentials, observables: &[Observable]) -> Value {
+/// An `/observe` answer and the errors in it.
+#[derive(Debug)]
+pub struct Observation {
+    /// `{"data": …}`, or the error envelope with the data collected so far.
+    pub answer: Answer,
+    /// One per distinct failure; empty when every observable succeeded.
+    pub errors: Vec<RelayError>,
+}
+
+/// The `/observe/observables` answer for observables already validated and
+/// credentials already verified. `gti-relay observe` prints the same body.
+/// Unsupported observable types are skipped.
+///
+/// Each observable is mapped to CTIM on the thread that completes its GTI
+/// calls, in parallel with the others; only the serialised entities are
+/// kept, so a request holds at most the answer plus what is in flight.
+pub fn observe_body(
+    app: &App,
+    credentials: &Credentials,
+    observables: &[Observable],
+) -> Observation {
     let observables: Vec<Observable> = observables
         .iter()
         .filter(|observable| observable.is_supported())
@@ -249,23 +224,27 @@ pub fn observe_body(app: &App, credentials: &Credentials, observables: &[Observa
             None => Vec::new(),
         },
     };
+    let context = ctim::Context {
+        portal_url: &app.config.portal_url,
+        new_id: &ctim::random_id,
+    };
+    let map = |observable: &Observable, findings: Result<workflow::Findings, GtiError>| {
+        findings.map(|findings| Fragment::map(&context, findings.enriched(observable)))
+    };
     let results = workflow::observe_on(
         &app.io_pool,
         app.gti.as_ref(),
         &credentials.key,
         &settings,
         &observables,
+        &map,
     );
 
-    let context = ctim::Context {
-        portal_url: &app.config.portal_url,
-        new_id: &ctim::random_id,
-    };
-    let mut bundle = ctim::Bundle::new();
+    let mut fragments = Vec::with_capacity(results.len());
     let mut errors: Vec<RelayError> = Vec::new();
     for (observable, result) in observables.iter().zip(results) {
         match result {
-            Ok(events) => bundle.add_events(&context, &events),
+            Ok(fragment) => fragments.push(fragment),
             Err(error) => {
                 warn!("observe {} failed: {}", observable.kind, error.message());
                 let error = RelayError::Gti(error);
@@ -275,13 +254,16 @@ pub fn observe_body(app: &App, credentials: &Credentials, observables: &[Observa
             }
         }
     }
-    if errors.is_empty() {
-        return json!({ "data": bundle.into_json() });
-    }
     // Nothing collected is dropped: the data of every observable that
     // succeeded stands beside the errors.
-    let data = (!bundle.is_empty()).then(|| bundle.into_json());
-    envelope(&errors, data)
+    let errors_json = (!errors.is_empty()).then(|| {
+        let list: Vec<Value> = errors.iter().map(RelayError::to_json).collect();
+        serde_json::to_vec(&list).unwrap_or_default()
+    });
+    Observation {
+        answer: Answer::new(fragments, errors_json),
+        errors,
+    }
 }
 
 fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {
@@ -305,10 +287,4 @@ fn authenticate(app: &App, request: &Request) -> Result<Credentials, RelayError>
     Ok(app
         .auth
         .authenticate(request.header("Authorization"), &audience)?)
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }

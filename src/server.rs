@@ -4,7 +4,7 @@
 //! Each request is handled inside `catch_unwind`, so a panic answers that one
 //! request with the error envelope and the worker goes on serving.
 
-use std::io::Read;
+use std::io::{Cursor, Read};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,7 @@ use log::{error, info, warn};
 use crate::app::App;
 use crate::errors::RelayError;
 use crate::metrics;
-use crate::routes::{self, Body, Request, Response};
+use crate::routes::{self, Body, Content, Request, Response};
 
 /// The longest a worker spends reading one request body.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
@@ -145,7 +145,7 @@ fn serve(app: &App, mut incoming: tiny_http::Request) {
     // also sees it in the next scrape; the client's reading speed is not
     // the relay's latency anyway.
     app.metrics.record_request(
-        routes::Route::find(&request.path),
+        crate::route::Route::find(&request.path),
         status,
         started.elapsed(),
     );
@@ -212,16 +212,34 @@ fn read_body(reader: &mut dyn Read, limit: u64, deadline: Instant) -> Body {
 }
 
 fn respond(incoming: tiny_http::Request, response: Response, close: bool) -> std::io::Result<()> {
-    let (body, content_type) = match response.text {
-        Some(text) => (text.into_bytes(), metrics::CONTENT_TYPE),
-        None => (
-            serde_json::to_vec(&response.body).unwrap_or_default(),
-            "application/json",
-        ),
+    let (body, length, content_type): (Box<dyn Read + Send>, usize, _) = match response.content {
+        Content::Text(text) => {
+            let length = text.len();
+            (
+                Box::new(Cursor::new(text.into_bytes())),
+                length,
+                metrics::CONTENT_TYPE,
+            )
+        }
+        Content::Json(json) => {
+            // A `Value` always serialises.
+            let bytes = serde_json::to_vec(&json).unwrap_or_default();
+            let length = bytes.len();
+            (Box::new(Cursor::new(bytes)), length, "application/json")
+        }
+        // Written piece by piece as the socket takes it: never joined.
+        Content::Answer(answer) => {
+            let length = answer.len();
+            (Box::new(answer), length, "application/json")
+        }
     };
-    let mut answer = tiny_http::Response::from_data(body)
-        .with_status_code(response.status)
-        .with_header(header("Content-Type", content_type));
+    let mut answer = tiny_http::Response::new(
+        tiny_http::StatusCode(response.status),
+        vec![header("Content-Type", content_type)],
+        body,
+        Some(length),
+        None,
+    );
     if close {
         answer = answer.with_header(header("Connection", "close"));
     }

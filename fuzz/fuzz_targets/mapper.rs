@@ -1,13 +1,15 @@
-//! The GTI → CTIM mapper (and the workflow's DHCP enrichment that precedes
-//! it): arbitrary events map without a panic, one sighting per event; links
-//! stay within the URL-safe alphabet.
+//! The GTI → CTIM mapper (and the typed GTI models and DHCP look-ups that
+//! precede it): arbitrary events parse and map without a panic, one
+//! sighting per event; links stay within the URL-safe alphabet.
 
 #![no_main]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use gti_relay::ctim::{indicator, quote_plus, refer_link, sighting, Bundle, Context};
-use gti_relay::workflow::{attach_dhcp, dhcp_lookups};
+use gti_relay::ctim::reference::{indicator, sighting, Bundle};
+use gti_relay::ctim::{quote_plus, refer_link, Context};
+use gti_relay::gti::model::{DetectionEvent, Event, Obj, WireDhcpRecord};
+use gti_relay::workflow::{dhcp_lookups, DhcpIndex};
 use gti_relay_fuzz::{event, value};
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
@@ -25,9 +27,31 @@ fuzz_target!(|data: &[u8]| {
         Ok(other) => vec![other],
         Err(_) => Vec::new(),
     };
-    let lookups = dhcp_lookups(&events);
-    assert!(lookups.len() <= 2 * events.len());
-    attach_dhcp(&mut events, &records);
+    // What the client reads from GTI's bytes: typed events (an event that
+    // is not an object is refused, never a panic), indicator values, DHCP.
+    let typed: Vec<Event> = events
+        .iter()
+        .filter_map(|event| {
+            let text = event.to_string();
+            let _ = DetectionEvent::from_json(&text);
+            serde_json::from_str(&text).ok()
+        })
+        .collect();
+    let lookups = dhcp_lookups(&typed);
+    assert!(lookups.len() <= 2 * typed.len());
+    let records = records
+        .iter()
+        .filter_map(|record| {
+            serde_json::from_str::<Obj<WireDhcpRecord>>(&record.to_string())
+                .ok()?
+                .0?
+                .checked()
+        })
+        .collect();
+    let index = DhcpIndex::new(records);
+    for side in typed.iter().flat_map(Event::sides) {
+        let _ = index.of(side);
+    }
 
     let counter = AtomicUsize::new(0);
     let new_id = |kind: &str| {

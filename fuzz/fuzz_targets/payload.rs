@@ -4,7 +4,7 @@
 #![no_main]
 
 use gti_relay::errors::RelayError;
-use gti_relay::payload::parse_observables;
+use gti_relay::observable::parse_observables;
 use gti_relay_fuzz::{key, value};
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;

@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gti_relay::config::Config;
-use gti_relay::gti::format_timestamp;
+use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::{MockGti, TEST_KEY};
@@ -113,7 +113,7 @@ fn observe_reads_a_file_and_matches_the_http_endpoint() {
     // Ids are random per answer; everything else must be what /observe maps.
     let mut sighting = cli["data"]["sightings"]["docs"][0].clone();
     sighting["id"] = json!("id");
-    let expected = gti_relay::ctim::sighting(
+    let expected = gti_relay::ctim::reference::sighting(
         &gti_relay::ctim::Context {
             portal_url: &Config::default().portal_url,
             new_id: &|_| "id".to_owned(),

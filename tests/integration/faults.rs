@@ -6,7 +6,8 @@
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gti_relay::gti::{format_timestamp, Endpoint};
+use gti_relay::gti::Endpoint;
+use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::Fault;

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use gti_relay::gti::model::{DetectionEvent, Event, Obj, Rule, WireDhcpRecord};
 use gti_relay::gti::{
     http_agent, DayWindow, DhcpLookup, Endpoint, GtiApi, GtiError, HttpGti, USER_AGENT,
 };
@@ -25,6 +26,11 @@ fn fixture(name: &str) -> Value {
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+/// GTI's types from fixture JSON, read from text as the client reads them.
+fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> T {
+    serde_json::from_str(&value.to_string()).unwrap_or_else(|error| panic!("{value}: {error}"))
 }
 
 fn array(value: Value) -> Vec<Value> {
@@ -67,7 +73,7 @@ fn detections_are_fetched_with_indicators_and_rules() {
         json!(detection.indicators[2].values),
         expected["indicators"][2]["values"]
     );
-    assert_eq!(detections.rules, [expected["rule"].clone()]);
+    assert_eq!(detections.rules, [typed::<Obj<Rule>>(&expected["rule"])]);
 
     let calls = gti.calls_to(Endpoint::Detections);
     assert_eq!(calls.len(), 1);
@@ -103,7 +109,11 @@ fn detection_events_are_unwrapped_from_their_envelopes() {
 
     let fetched = client(&gti, &[]).detection_events(TEST_KEY, uuid).unwrap();
 
-    assert_eq!(fetched, events);
+    let expected: Vec<DetectionEvent> = events
+        .iter()
+        .map(|event| DetectionEvent::from_json(&event.to_string()).unwrap())
+        .collect();
+    assert_eq!(fetched, expected);
     let call = &gti.calls_to(Endpoint::DetectionEvents)[0];
     assert_eq!(call.method, "GET");
     assert_eq!(call.query_values("detection_uuid"), [uuid]);
@@ -132,8 +142,8 @@ fn the_event_search_posts_its_query_and_window() {
         .search_events(TEST_KEY, &query, &day_before)
         .unwrap();
 
-    assert_eq!(found, events);
-    assert_eq!(nothing, Vec::<Value>::new());
+    assert_eq!(found, events.iter().map(typed).collect::<Vec<Event>>());
+    assert_eq!(nothing, Vec::<Event>::new());
     let call = &gti.calls_to(Endpoint::EventSearch)[0];
     assert_eq!(call.method, "POST");
     assert_eq!(
@@ -180,10 +190,11 @@ fn dhcp_records_come_in_one_bulk_call() {
 
     assert_eq!(
         records,
-        [
-            by_ip["10.1.70.2"][0].clone(),
-            by_ip["10.1.70.100"][0].clone()
-        ]
+        [&by_ip["10.1.70.2"][0], &by_ip["10.1.70.100"][0]].map(|record| typed::<WireDhcpRecord>(
+            record
+        )
+        .checked()
+        .unwrap())
     );
     let call = &gti.calls_to(Endpoint::Dhcp)[0];
     assert_eq!(call.method, "POST");

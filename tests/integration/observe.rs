@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gti_relay::gti::{format_timestamp, Endpoint};
+use gti_relay::gti::Endpoint;
+use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::{wire_detections, Fault, MockGti};

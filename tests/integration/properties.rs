@@ -10,13 +10,18 @@ use std::time::Duration;
 
 use gti_relay::auth::{AuthError, Authenticator};
 use gti_relay::config::Config;
-use gti_relay::ctim::{quote_plus, refer_link, Bundle, Context};
+use gti_relay::ctim::reference::Bundle;
+use gti_relay::ctim::{quote_plus, refer_link, Context};
 use gti_relay::errors::RelayError;
-use gti_relay::gti::{http_agent, Detection, DetectionIndicator, Detections};
-use gti_relay::payload::parse_observables;
+use gti_relay::gti::http_agent;
+use gti_relay::gti::model::{
+    Detection, DetectionEvent, DetectionIndicator, Detections, Event, Loose, Obj, Rule,
+    WireDhcpRecord,
+};
+use gti_relay::observable::{parse_observables, Observable};
 use gti_relay::workflow::{
-    attach_dhcp, dhcp_lookups, match_detection_events, select_events, Observable, Settings,
-    TEST_ACCOUNTS,
+    dhcp_lookups, match_detection_events, select_events, DetectionInfo, DhcpIndex, FoundEvent,
+    Settings, TEST_ACCOUNTS,
 };
 use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Encoder};
 use proptest::collection::{btree_map, vec};
@@ -455,8 +460,25 @@ fn internal_endpoint() -> impl Strategy<Value = Value> {
         .prop_map(|(internal, ip)| json!({"internal": internal, "ip": ip}))
 }
 
-fn timestamp(event: &Value) -> Option<&str> {
-    event.get("timestamp").and_then(Value::as_str)
+fn timestamp(found: &FoundEvent) -> Option<&str> {
+    found.event.timestamp()
+}
+
+/// GTI's types from generated JSON, read from text as the client reads them.
+fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> T {
+    serde_json::from_str(&value.to_string()).expect("generated JSON fits the lenient types")
+}
+
+/// A detected event: marked by a detection, which searched events lack.
+fn detected_event(value: &Value) -> FoundEvent {
+    FoundEvent {
+        event: typed(value),
+        detection: Some(std::sync::Arc::new(DetectionInfo {
+            account_uuid: None,
+            rule: Default::default(),
+            summary: None,
+        })),
+    }
 }
 
 fn detection_strategy() -> impl Strategy<Value = Detection> {
@@ -492,7 +514,7 @@ fn detection_strategy() -> impl Strategy<Value = Detection> {
                     .into_iter()
                     .map(|(field, values)| DetectionIndicator {
                         field: field.to_owned(),
-                        values,
+                        values: values.iter().map(typed::<Loose>).collect(),
                     })
                     .collect(),
             },
@@ -514,7 +536,11 @@ proptest! {
             .iter()
             .filter_map(|e| e.get("uuid").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        let windows = windows.into_iter().map(Ok).collect();
+        let detected = detected.iter().map(detected_event).collect();
+        let windows = windows
+            .iter()
+            .map(|window| Ok(window.iter().map(typed::<Event>).collect()))
+            .collect();
         let events = select_events(detected, windows, &settings)
             .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
 
@@ -523,10 +549,10 @@ proptest! {
             prop_assert!(timestamp(&pair[0]) >= timestamp(&pair[1]), "{:?}", pair);
         }
         let mut searched_uuids = HashSet::new();
-        for event in events.iter().filter(|e| e["origin"] == "searched") {
-            let customer = event["customer_id"].as_str().unwrap_or_default();
+        for found in events.iter().filter(|found| found.detection.is_none()) {
+            let customer = found.event.customer_id().unwrap_or_default();
             prop_assert!(allow_test_accounts || !TEST_ACCOUNTS.contains(&customer));
-            if let Some(uuid) = event.get("uuid").and_then(Value::as_str) {
+            if let Some(uuid) = found.event.uuid() {
                 prop_assert!(!detected_uuids.contains(uuid), "{} taken twice", uuid);
                 prop_assert!(searched_uuids.insert(uuid.to_owned()), "{} taken twice", uuid);
             }
@@ -544,19 +570,29 @@ proptest! {
         value in prop_oneof![Just("10.0.0.1".to_owned()), ".{0,4}"],
     ) {
         let total: usize = events.iter().map(Vec::len).sum();
+        let rules = rules.iter().map(typed::<Obj<Rule>>).collect();
         let detections = Detections { detections, rules };
+        let events = events
+            .iter()
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|event| DetectionEvent::from_json(&event.to_string()).expect("an object"))
+                    .collect()
+            })
+            .collect();
         let allowed: Vec<&Detection> = detections.detections.iter().collect();
         let matched = match_detection_events(&detections, &allowed, events, &value);
         prop_assert!(matched.len() <= total);
         for pair in matched.windows(2) {
             prop_assert!(timestamp(&pair[0]) >= timestamp(&pair[1]));
         }
-        prop_assert!(matched.iter().all(|e| e["detection"].is_object()));
+        prop_assert!(matched.iter().all(|found| found.detection.is_some()));
     }
 
     #[test]
     fn dhcp_lookups_and_attach_never_panic(
-        mut events in vec(
+        events in vec(
             (prop_oneof![internal_endpoint(), json_value()], prop_oneof![internal_endpoint(), json_value()], merge_event("searched"))
                 .prop_map(|(src, dst, mut event)| {
                     if let Some(map) = event.as_object_mut() {
@@ -572,12 +608,21 @@ proptest! {
             json_value(),
         ], 0..6),
     ) {
+        let events: Vec<Event> = events.iter().map(typed).collect();
         let lookups = dhcp_lookups(&events);
         let ips: HashSet<&str> = lookups.iter().map(|lookup| lookup.ip.as_str()).collect();
         prop_assert_eq!(ips.len(), lookups.len(), "one look-up per IP");
         prop_assert!(lookups.len() <= 2 * events.len());
-        let before = events.len();
-        attach_dhcp(&mut events, &records);
-        prop_assert_eq!(events.len(), before);
+        let records = records
+            .iter()
+            .filter_map(|record| typed::<Obj<WireDhcpRecord>>(record).0?.checked())
+            .collect();
+        let index = DhcpIndex::new(records);
+        for side in events.iter().flat_map(Event::sides) {
+            let found = index.of(side);
+            // Records only for an internal end, and only of its own IP.
+            prop_assert!(found.is_empty() || side.and_then(|side| side.internal.as_ref()).and_then(Loose::as_bool) == Some(true));
+            prop_assert!(found.iter().all(|record| Some(record.ip.as_str()) == side.and_then(|side| side.ip())));
+        }
     }
 }

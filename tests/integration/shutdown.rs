@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gti_relay::gti::format_timestamp;
+use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
 use crate::support::jwks::MockJwks;

@@ -1,11 +1,33 @@
-//! The body of `/observe/observables` and `/refer/observables`: a JSON array
-//! of `{"type", "value"}` objects, validated the way the reference's
-//! marshmallow schema does, with the same error detail.
+//! Observables: what SecureX asks about, which types GTI can be asked
+//! about, and the body of `/observe/observables` (and its siblings) that
+//! carries them: a JSON array of `{"type", "value"}` objects, validated the
+//! way the reference's marshmallow schema does, with the same error detail.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::errors::RelayError;
-use crate::workflow::Observable;
+
+pub use crate::gti::SUPPORTED_TYPES;
+
+/// An observable as SecureX sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Observable {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl Observable {
+    pub fn is_supported(&self) -> bool {
+        SUPPORTED_TYPES.contains(&self.kind.as_str())
+    }
+
+    /// The event search's query: `<type> = '<value>'`, as the reference sends it.
+    pub fn search_query(&self) -> String {
+        format!("{} = '{}'", self.kind, self.value)
+    }
+}
 
 const FIELDS: [&str; 2] = ["type", "value"];
 

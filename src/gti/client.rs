@@ -1,0 +1,529 @@
+//! [`GtiApi`] over HTTP(S): one pooled ureq agent, each GTI answer read
+//! straight from its bytes into the typed structs of [`super::model`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::error::{classify_failure, classify_status, failure_outcome, Attempt};
+use super::model::{null_as_default, WireDhcpRecord};
+use super::retry::{backoff_delay, clock_jitter, parse_retry_after, BACKOFF_BASE};
+use super::{
+    CallObserver, DayWindow, DetectionEvent, Detections, DhcpLookup, DhcpRecord, Endpoint, Event,
+    GtiApi, GtiError, Unobserved, UpstreamOutcome, MAX_RESPONSE_BYTES,
+};
+use crate::config::Config;
+use crate::encoding::quote;
+use crate::time::since_epoch;
+
+/// The User-Agent GTI sees on every call (the reference relay's).
+pub const USER_AGENT: &str =
+    "SecureX Threat Response Integrations <tr-integrations-support@cisco.com>";
+
+/// The one pooled HTTP agent for every upstream call (GTI and JWKS). Clone
+/// it into threads: clones share the connection pool.
+pub fn http_agent(config: &Config) -> ureq::Agent {
+    // ureq's defaults suit a browser: no timeout at all, 3 idle connections
+    // per host and errors for 4xx/5xx. The fan-out keeps up to
+    // `gti_max_inflight` calls open at once; reconnecting (TLS handshake
+    // included) for most of them would dominate their latency.
+    let per_host = config.gti_max_inflight.max(3);
+    ureq::Agent::config_builder()
+        .timeout_global(Some(config.gti_timeout))
+        .http_status_as_error(false)
+        .max_idle_connections_per_host(per_host)
+        // Three GTI hosts plus a JWKS host or two.
+        .max_idle_connections(per_host.saturating_mul(4))
+        .user_agent(USER_AGENT)
+        .build()
+        .new_agent()
+}
+
+/// [`GtiApi`] over HTTP(S) with the pooled agent of [`http_agent`].
+///
+/// Each call may take `gti_timeout` per try and is retried (429, 5xx,
+/// connection failures) `gti_retries` times, but never runs past
+/// `gti_timeout × (gti_retries + 1)` in total.
+#[derive(Clone)]
+pub struct HttpGti {
+    agent: ureq::Agent,
+    detections_url: String,
+    events_url: Option<String>,
+    entity_url: String,
+    timeout: Duration,
+    retries: u32,
+    backoff_base: Duration,
+    /// Told about each try (the relay's metrics).
+    observer: Arc<dyn CallObserver>,
+}
+
+impl std::fmt::Debug for HttpGti {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpGti")
+            .field("detections_url", &self.detections_url)
+            .field("events_url", &self.events_url)
+            .field("entity_url", &self.entity_url)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpGti {
+    pub fn new(config: &Config, agent: ureq::Agent) -> HttpGti {
+        HttpGti {
+            agent,
+            detections_url: config.detections_url.clone(),
+            events_url: config.events_url.clone(),
+            entity_url: config.entity_url.clone(),
+            timeout: config.gti_timeout,
+            retries: config.gti_retries,
+            backoff_base: BACKOFF_BASE,
+            // Counts nowhere until `with_observer` says where.
+            observer: Arc::new(Unobserved),
+        }
+    }
+
+    /// Tells `observer` about every try (the app's metrics, so that
+    /// `/metrics` shows them).
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> HttpGti {
+        self.observer = observer;
+        self
+    }
+
+    /// Changes the first retry's wait (200 ms by default), so that tests and
+    /// benchmarks of the retry path need not sleep for real.
+    pub fn with_backoff_base(mut self, base: Duration) -> HttpGti {
+        self.backoff_base = base;
+        self
+    }
+
+    /// Sends `request` until it succeeds, fails for good, or the retry
+    /// budget is spent, and decodes the 2xx body with `decode`.
+    fn execute<T>(
+        &self,
+        key: &str,
+        request: &Request,
+        decode: impl Fn(&[u8]) -> Result<T, GtiError>,
+    ) -> Result<T, GtiError> {
+        let authorization = authorization_header(key)?;
+        let deadline = Instant::now() + self.timeout.saturating_mul(self.retries.saturating_add(1));
+        let mut retry = 0;
+        loop {
+            // The last try gets only what is left of the budget.
+            let budget = deadline
+                .saturating_duration_since(Instant::now())
+                .min(self.timeout);
+            self.observer.try_started(request.endpoint);
+            let started = Instant::now();
+            let (attempt, mut outcome) = self.attempt(request, &authorization, budget, retry);
+            let elapsed = started.elapsed();
+            let (error, retry_after) = match attempt {
+                Attempt::Done(body) => {
+                    let decoded = body.and_then(|body| decode(&body));
+                    if decoded.is_err() && outcome == UpstreamOutcome::Ok {
+                        outcome = UpstreamOutcome::InvalidResponse;
+                    }
+                    self.observer.try_ended(request.endpoint, outcome, elapsed);
+                    return decoded;
+                }
+                Attempt::Retry { error, retry_after } => {
+                    self.observer.try_ended(request.endpoint, outcome, elapsed);
+                    (error, retry_after)
+                }
+            };
+            let wait = retry_after
+                .unwrap_or_else(|| backoff_delay(self.backoff_base, retry, clock_jitter()));
+            let in_budget = Instant::now()
+                .checked_add(wait)
+                .is_some_and(|resume| resume < deadline);
+            if retry >= self.retries || !in_budget {
+                return Err(error);
+            }
+            log::debug!(
+                "GTI {} API: retrying in {} ms",
+                request.endpoint.name(),
+                wait.as_millis()
+            );
+            std::thread::sleep(wait);
+            retry += 1;
+        }
+    }
+
+    /// One try of `request`, limited to `budget`, and how it ended for the
+    /// metrics (a 2xx is `Ok` here even if its body turns out not to decode).
+    fn attempt(
+        &self,
+        request: &Request,
+        authorization: &str,
+        budget: Duration,
+        retry: u32,
+    ) -> (Attempt, UpstreamOutcome) {
+        let started = Instant::now();
+        let sent = match &request.json {
+            None => self
+                .agent
+                .get(&request.url)
+                .header("Authorization", authorization)
+                .header("User-Agent", USER_AGENT)
+                .config()
+                .timeout_global(Some(budget))
+                .build()
+                .call(),
+            Some(json) => self
+                .agent
+                .post(&request.url)
+                .header("Authorization", authorization)
+                .header("User-Agent", USER_AGENT)
+                .header("Content-Type", "application/json")
+                .config()
+                .timeout_global(Some(budget))
+                .build()
+                .send(json.as_bytes()),
+        };
+        let outcome = sent.and_then(|mut response| {
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| parse_retry_after(value, UNIX_EPOCH + since_epoch()));
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_RESPONSE_BYTES)
+                .read_to_vec()?;
+            Ok((status, retry_after, body))
+        });
+        let elapsed = started.elapsed().as_millis();
+        match outcome {
+            Ok((status, retry_after, body)) => {
+                log::debug!(
+                    "GTI {} API: HTTP {status} in {elapsed} ms (try {})",
+                    request.endpoint.name(),
+                    retry + 1
+                );
+                (
+                    classify_status(request.endpoint, status, body, retry_after),
+                    UpstreamOutcome::of_status(status),
+                )
+            }
+            Err(error) => {
+                log::debug!(
+                    "GTI {} API: {error} after {elapsed} ms (try {})",
+                    request.endpoint.name(),
+                    retry + 1
+                );
+                let attempt = classify_failure(request.endpoint, &error, budget);
+                let outcome = failure_outcome(&error, &attempt);
+                (attempt, outcome)
+            }
+        }
+    }
+}
+
+impl GtiApi for HttpGti {
+    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError> {
+        let request = Request {
+            endpoint: Endpoint::Detections,
+            url: detections_url(&self.detections_url, value),
+            json: None,
+        };
+        self.execute(key, &request, |body| decode(request.endpoint, body))
+    }
+
+    fn detection_events(
+        &self,
+        key: &str,
+        detection_uuid: &str,
+    ) -> Result<Vec<DetectionEvent>, GtiError> {
+        let request = Request {
+            endpoint: Endpoint::DetectionEvents,
+            url: detection_events_url(&self.detections_url, detection_uuid),
+            json: None,
+        };
+        self.execute(key, &request, |body| {
+            let page: DetectionEventPage = decode(request.endpoint, body)?;
+            page.events
+                .iter()
+                .map(|envelope| {
+                    DetectionEvent::from_json(envelope.event.get())
+                        .map_err(|error| shape_error(request.endpoint, &error))
+                })
+                .collect()
+        })
+    }
+
+    fn search_events(
+        &self,
+        key: &str,
+        query: &str,
+        window: &DayWindow,
+    ) -> Result<Vec<Event>, GtiError> {
+        // No event search in this region or account: nothing to find.
+        let Some(base) = &self.events_url else {
+            return Ok(Vec::new());
+        };
+        let request = Request {
+            endpoint: Endpoint::EventSearch,
+            url: format!("{base}query"),
+            json: Some(search_body(query, window)),
+        };
+        self.execute(key, &request, |body| {
+            decode::<EventPage>(request.endpoint, body).map(|page| page.events)
+        })
+    }
+
+    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError> {
+        // GTI refuses an empty look-up ("No entities specified."), so don't ask.
+        if lookups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = Request {
+            endpoint: Endpoint::Dhcp,
+            url: format!("{}entity/tracking/bulk/get/ip", self.entity_url),
+            json: Some(dhcp_body(lookups)),
+        };
+        self.execute(key, &request, |body| {
+            let answer: DhcpAnswer = decode(request.endpoint, body)?;
+            // The workflow groups records by `ip`; one without it is unusable.
+            answer
+                .entity_tracking_bulk_response
+                .dhcp
+                .into_iter()
+                .enumerate()
+                .map(|(index, record)| {
+                    record.0.and_then(WireDhcpRecord::checked).ok_or_else(|| {
+                        GtiError::InvalidResponse {
+                            endpoint: Endpoint::Dhcp,
+                            detail: format!("DHCP record {index} has no string `ip`"),
+                        }
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// One GTI request, kept whole so that a retry can send it again.
+struct Request {
+    endpoint: Endpoint,
+    /// Full URL, query string included.
+    url: String,
+    /// The JSON body of a POST; `None` sends a GET.
+    json: Option<String>,
+}
+
+/// `{"events":[{"event":{…}}, …]}` of `GET events`. Each event is kept as
+/// its text until it is read twice: typed, and walked for indicator values.
+#[derive(Deserialize)]
+struct DetectionEventPage<'a> {
+    #[serde(borrow, deserialize_with = "null_as_default")]
+    events: Vec<DetectionEventEnvelope<'a>>,
+}
+
+#[derive(Deserialize)]
+struct DetectionEventEnvelope<'a> {
+    #[serde(borrow)]
+    event: &'a RawValue,
+}
+
+/// `{"events":[{…}, …]}` of `POST query`.
+#[derive(Debug, Deserialize)]
+struct EventPage {
+    #[serde(deserialize_with = "null_as_default")]
+    events: Vec<Event>,
+}
+
+/// `{"entity_tracking_bulk_response":{"dhcp":[…]}}` of the bulk look-up.
+#[derive(Deserialize)]
+struct DhcpAnswer {
+    entity_tracking_bulk_response: DhcpBulk,
+}
+
+#[derive(Deserialize)]
+struct DhcpBulk {
+    #[serde(deserialize_with = "null_as_default")]
+    dhcp: Vec<super::model::Obj<WireDhcpRecord>>,
+}
+
+/// A 2xx body as `T`; the error names what did not fit.
+fn decode<'a, T: Deserialize<'a>>(endpoint: Endpoint, body: &'a [u8]) -> Result<T, GtiError> {
+    serde_json::from_slice(body).map_err(|error| shape_error(endpoint, &error))
+}
+
+fn shape_error(endpoint: Endpoint, error: &serde_json::Error) -> GtiError {
+    GtiError::InvalidResponse {
+        endpoint,
+        detail: match error.classify() {
+            // Valid JSON of the wrong shape: serde says which field.
+            serde_json::error::Category::Data => error.to_string(),
+            _ => format!("not JSON ({error})"),
+        },
+    }
+}
+
+/// `Authorization: IBToken <key>`, refused when the key holds what a header
+/// value cannot carry (control characters, newlines, non-ASCII): those would
+/// fail inside the HTTP stack or, worse, smuggle extra headers.
+fn authorization_header(key: &str) -> Result<String, GtiError> {
+    if key
+        .bytes()
+        .all(|byte| byte == b'\t' || (b' '..=b'~').contains(&byte))
+    {
+        Ok(format!("IBToken {key}"))
+    } else {
+        Err(GtiError::InvalidKey)
+    }
+}
+
+fn detections_url(base: &str, value: &str) -> String {
+    format!(
+        "{base}detections?indicator_value={}&status=active&include=indicators&include=rules",
+        quote(value)
+    )
+}
+
+fn detection_events_url(base: &str, detection_uuid: &str) -> String {
+    format!("{base}events?detection_uuid={}", quote(detection_uuid))
+}
+
+fn search_body(query: &str, window: &DayWindow) -> String {
+    #[derive(Serialize)]
+    struct Search<'a> {
+        query: &'a str,
+        start_date: &'a str,
+        end_date: &'a str,
+    }
+    to_json(&Search {
+        query,
+        start_date: &window.start,
+        end_date: &window.end,
+    })
+}
+
+fn dhcp_body(lookups: &[DhcpLookup]) -> String {
+    #[derive(Serialize)]
+    struct Lookup<'a> {
+        ip: &'a str,
+        event_time: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Bulk<'a> {
+        entities: Vec<Lookup<'a>>,
+    }
+    to_json(&Bulk {
+        entities: lookups
+            .iter()
+            .map(|lookup| Lookup {
+                ip: &lookup.ip,
+                event_time: &lookup.event_time,
+            })
+            .collect(),
+    })
+}
+
+/// Structs of strings always serialise; the empty fallback is never sent.
+fn to_json(body: &impl Serialize) -> String {
+    serde_json::to_string(body).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn urls_carry_the_value_as_one_encoded_parameter() {
+        assert_eq!(
+            detections_url("https://d/v1/", "a b&c#d=é"),
+            "https://d/v1/detections?indicator_value=a%20b%26c%23d%3D%C3%A9\
+             &status=active&include=indicators&include=rules"
+        );
+        assert_eq!(
+            detection_events_url("https://d/v1/", "9bd7362e-e3aa"),
+            "https://d/v1/events?detection_uuid=9bd7362e-e3aa"
+        );
+    }
+
+    #[test]
+    fn request_bodies_are_the_json_gti_documents() {
+        let window = DayWindow {
+            start: "2021-01-13T03:21:34.123Z".into(),
+            end: "2021-01-14T03:21:34.123Z".into(),
+        };
+        let body: Value = serde_json::from_str(&search_body("ip = '8.8.8.8'", &window)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"query": "ip = '8.8.8.8'", "start_date": window.start, "end_date": window.end})
+        );
+        let lookups = [DhcpLookup {
+            ip: "10.0.0.1".into(),
+            event_time: "t".into(),
+        }];
+        let body: Value = serde_json::from_str(&dhcp_body(&lookups)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"entities": [{"ip": "10.0.0.1", "event_time": "t"}]})
+        );
+    }
+
+    #[test]
+    fn keys_that_cannot_be_header_values_are_refused() {
+        assert_eq!(
+            authorization_header("abc-123_X").unwrap(),
+            "IBToken abc-123_X"
+        );
+        assert!(authorization_header("with space\tand tab").is_ok());
+        for key in [
+            "line\nbreak",
+            "carriage\rreturn",
+            "nul\0",
+            "ünïcode",
+            "del\u{7f}",
+        ] {
+            assert_eq!(
+                authorization_header(key),
+                Err(GtiError::InvalidKey),
+                "{key:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_bodies_say_what_did_not_fit() {
+        let not_json = decode::<EventPage>(Endpoint::EventSearch, b"<html>").unwrap_err();
+        assert!(
+            matches!(&not_json, GtiError::InvalidResponse { detail, .. } if detail.starts_with("not JSON (")),
+            "{not_json:?}"
+        );
+        let wrong_shape =
+            decode::<EventPage>(Endpoint::EventSearch, br#"{"results":[]}"#).unwrap_err();
+        assert!(
+            matches!(&wrong_shape, GtiError::InvalidResponse { detail, .. } if detail.starts_with("missing field `events`")),
+            "{wrong_shape:?}"
+        );
+        let not_objects =
+            decode::<EventPage>(Endpoint::EventSearch, br#"{"events":[1]}"#).unwrap_err();
+        assert!(matches!(not_objects, GtiError::InvalidResponse { .. }));
+        let page = decode::<EventPage>(Endpoint::EventSearch, br#"{"events":null}"#).unwrap();
+        assert!(page.events.is_empty());
+    }
+
+    #[test]
+    fn the_agent_follows_the_configuration() {
+        let config = Config {
+            gti_timeout: Duration::from_secs(7),
+            gti_max_inflight: 50,
+            ..Config::default()
+        };
+        let agent = http_agent(&config);
+        let settings = agent.config();
+        assert_eq!(settings.timeouts().global, Some(Duration::from_secs(7)));
+        assert!(!settings.http_status_as_error());
+        assert!(settings.max_idle_connections_per_host() >= 50);
+        assert!(settings.max_idle_connections() >= settings.max_idle_connections_per_host());
+    }
+}

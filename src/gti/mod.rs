@@ -1,0 +1,184 @@
+//! Talking to GTI: the [`GtiApi`] the workflow calls, GTI's endpoints, and
+//! what each call is asked with. [`client::HttpGti`] implements it over
+//! HTTP(S); unit tests implement it in memory, integration tests against the
+//! simulated GTI of `demo`.
+//!
+//! Submodules: `model` (GTI's answers as typed structs), `client` (ureq),
+//! `error` (what a failed call means, SPEC §4), `retry` (backoff and
+//! `Retry-After`). Whoever wants to count calls implements [`CallObserver`];
+//! this module knows nothing of metrics.
+
+use std::time::Duration;
+
+pub mod client;
+pub mod error;
+pub mod model;
+pub mod retry;
+
+pub use client::{http_agent, HttpGti, USER_AGENT};
+pub use error::GtiError;
+pub use model::{DetectionEvent, Detections, DhcpRecord, Event};
+
+use crate::time::{format_timestamp, DAY_MILLIS};
+
+/// The observable types GTI can be asked about (and the last key of the
+/// event fields its indicators name).
+pub const SUPPORTED_TYPES: [&str; 5] = ["ip", "domain", "md5", "sha1", "sha256"];
+
+/// Response bodies larger than this are refused: far beyond any GTI page,
+/// yet small enough that a misbehaving upstream cannot exhaust memory.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One day of the event search, both ends formatted the way GTI wants them
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayWindow {
+    pub start: String,
+    pub end: String,
+}
+
+/// One IP of the DHCP bulk look-up, with the event time to look it up at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhcpLookup {
+    pub ip: String,
+    pub event_time: String,
+}
+
+/// What the workflow needs from GTI. Implementations must be cheap to share
+/// across threads: every call may run on a different one.
+pub trait GtiApi: Send + Sync {
+    /// Active detections whose indicators hold `value`, with their rules.
+    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError>;
+    /// The events of one detection, each with its indicator values.
+    fn detection_events(
+        &self,
+        key: &str,
+        detection_uuid: &str,
+    ) -> Result<Vec<DetectionEvent>, GtiError>;
+    /// The event search for `query` within one day window.
+    fn search_events(
+        &self,
+        key: &str,
+        query: &str,
+        window: &DayWindow,
+    ) -> Result<Vec<Event>, GtiError>;
+    /// DHCP records for internal IPs, in GTI's order.
+    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError>;
+}
+
+/// GTI's endpoints, named in error messages and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Detections,
+    DetectionEvents,
+    EventSearch,
+    Dhcp,
+}
+
+impl Endpoint {
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Detections => "detections",
+            Endpoint::DetectionEvents => "detection events",
+            Endpoint::EventSearch => "event search",
+            Endpoint::Dhcp => "DHCP look-up",
+        }
+    }
+}
+
+/// How one try of a GTI call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamOutcome {
+    /// A 2xx answer whose body decoded.
+    Ok,
+    /// A 4xx answer other than 429 (bad key, bad request).
+    Http4xx,
+    /// 429 Too Many Requests.
+    Http429,
+    /// A 5xx answer.
+    Http5xx,
+    /// No complete answer within the try's time budget.
+    Timeout,
+    /// GTI could not be reached or the connection broke (DNS, refused,
+    /// reset, a TLS handshake failing for a reason other than the
+    /// certificate).
+    Connection,
+    /// GTI's certificate could not be verified.
+    Tls,
+    /// An answer that is not what GTI documents: a 2xx body that does not
+    /// decode, a malformed or oversized answer, an unexpected redirect.
+    InvalidResponse,
+}
+
+impl UpstreamOutcome {
+    /// The outcome of a try that got an HTTP answer with `status`.
+    pub fn of_status(status: u16) -> UpstreamOutcome {
+        match status {
+            200..=299 => UpstreamOutcome::Ok,
+            429 => UpstreamOutcome::Http429,
+            400..=499 => UpstreamOutcome::Http4xx,
+            500..=599 => UpstreamOutcome::Http5xx,
+            // 1xx and 3xx are not answers GTI gives to these requests.
+            _ => UpstreamOutcome::InvalidResponse,
+        }
+    }
+}
+
+/// Told about every try of a GTI call (retries included: that is what GTI
+/// sees and rate-limits). `try_started` and `try_ended` come in pairs, on
+/// the calling thread, around the network time only (not backoff sleeps).
+pub trait CallObserver: Send + Sync {
+    fn try_started(&self, endpoint: Endpoint);
+    fn try_ended(&self, endpoint: Endpoint, outcome: UpstreamOutcome, elapsed: Duration);
+}
+
+/// Counts nothing: for clients nobody watches.
+#[derive(Debug, Default)]
+pub struct Unobserved;
+
+impl CallObserver for Unobserved {
+    fn try_started(&self, _: Endpoint) {}
+    fn try_ended(&self, _: Endpoint, _: UpstreamOutcome, _: Duration) {}
+}
+
+/// The event search's day windows ending at `now_millis` (milliseconds since
+/// the Unix epoch, UTC), newest first: `[now-1d, now]`, `[now-2d, now-1d]`, …
+pub fn day_windows(now_millis: u64, day_range: u32) -> Vec<DayWindow> {
+    (0..u64::from(day_range))
+        .map(|back| {
+            let end = now_millis.saturating_sub(back * DAY_MILLIS);
+            DayWindow {
+                start: format_timestamp(end.saturating_sub(DAY_MILLIS)),
+                end: format_timestamp(end),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_windows_go_back_one_day_at_a_time_newest_first() {
+        let now = 1_796_001_138_123;
+        let windows = day_windows(now, 3);
+        assert_eq!(
+            windows,
+            [
+                DayWindow {
+                    start: "2026-11-29T01:12:18.123Z".into(),
+                    end: "2026-11-30T01:12:18.123Z".into()
+                },
+                DayWindow {
+                    start: "2026-11-28T01:12:18.123Z".into(),
+                    end: "2026-11-29T01:12:18.123Z".into()
+                },
+                DayWindow {
+                    start: "2026-11-27T01:12:18.123Z".into(),
+                    end: "2026-11-28T01:12:18.123Z".into()
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,317 @@
+//! The pure half of the workflow: which detection events match the
+//! observable, what each detection tells its events, and the deterministic
+//! cut to the limit (SPEC §5, improvement 2). No I/O, no threads.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use log::warn;
+
+use super::{DetectionInfo, FoundEvent, Settings, Summary};
+use crate::gti::model::{Detection, DetectionEvent, Detections, Event, Loose, Rule};
+use crate::gti::GtiError;
+use crate::observable::SUPPORTED_TYPES;
+
+/// Keeps each allowed detection's events in which one of the detection's
+/// indicator fields of a supported type holds `value`, gives them the
+/// detection's [`DetectionInfo`] (one per detection, shared), and orders
+/// them newest first, ties by uuid.
+pub fn match_detection_events(
+    detections: &Detections,
+    allowed: &[&Detection],
+    events_per_detection: Vec<Vec<DetectionEvent>>,
+    value: &str,
+) -> Vec<FoundEvent> {
+    let rules: HashMap<&str, Arc<Rule>> = detections
+        .rules
+        .iter()
+        .filter_map(|rule| rule.get())
+        .filter_map(|rule| Some((rule.uuid()?, Arc::new(rule.clone()))))
+        .collect();
+
+    // The summary counts every allowed detection of a rule and account, even
+    // those whose events could not be fetched, as the reference does.
+    let mut devices: HashMap<(&str, &str), HashSet<Option<&str>>> = HashMap::new();
+    let mut indicator_values: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
+    for detection in allowed {
+        let group = (
+            detection.rule_uuid.as_str(),
+            detection.account_uuid.as_str(),
+        );
+        devices
+            .entry(group)
+            .or_default()
+            .insert(detection.device_ip.as_deref());
+        let values = indicator_values.entry(group).or_default();
+        for indicator in &detection.indicators {
+            if indicator_path(&indicator.field).is_some() {
+                values.extend(indicator.values.iter().map(Loose::canonical_text));
+            }
+        }
+    }
+
+    let mut matched = Vec::new();
+    for (detection, events) in allowed.iter().zip(events_per_detection) {
+        let Some(rule) = rules.get(detection.rule_uuid.as_str()) else {
+            warn!(
+                "detection {} skipped: its rule {} is not in GTI's answer",
+                detection.uuid, detection.rule_uuid
+            );
+            continue;
+        };
+        let group = (
+            detection.rule_uuid.as_str(),
+            detection.account_uuid.as_str(),
+        );
+        let info = Arc::new(DetectionInfo {
+            account_uuid: Some(detection.account_uuid.clone()),
+            rule: Arc::clone(rule),
+            summary: Some(Summary {
+                impacted_devices: devices.get(&group).map_or(0, HashSet::len),
+                indicator_values: indicator_values.get(&group).map_or(0, HashSet::len),
+            }),
+        });
+        let paths: Vec<Vec<&str>> = detection
+            .indicators
+            .iter()
+            .filter_map(|indicator| indicator_path(&indicator.field))
+            .collect();
+        for found in events {
+            let hit = paths
+                .iter()
+                .any(|path| found.indicator_values.contains(path, value));
+            if hit {
+                matched.push(FoundEvent {
+                    event: found.event,
+                    detection: Some(Arc::clone(&info)),
+                });
+            }
+        }
+    }
+    // A stable sort: the same event under two detections keeps detection order.
+    matched.sort_by(|a, b| {
+        b.event
+            .timestamp()
+            .cmp(&a.event.timestamp())
+            .then_with(|| a.event.uuid().cmp(&b.event.uuid()))
+    });
+    matched
+}
+
+/// The path of an indicator field whose last part is a supported type:
+/// `dst.ip` → `[dst, ip]`, `http:files.sha256` → `[files, sha256]`.
+fn indicator_path(field: &str) -> Option<Vec<&str>> {
+    let path: Vec<&str> = field.rsplit(':').next()?.split('.').collect();
+    path.last()
+        .filter(|kind| SUPPORTED_TYPES.contains(kind))
+        .map(|_| path.clone())
+}
+
+/// Detection events first, then searched events window by window (newest
+/// first, GTI's order within a window) until the limit is reached, skipping
+/// uuids already taken and test accounts; cut to the limit; newest first.
+///
+/// A window's failure counts only if the reference would have asked for that
+/// window, i.e. if the windows before it did not reach the limit.
+pub fn select_events(
+    mut events: Vec<FoundEvent>,
+    windows: Vec<Result<Vec<Event>, GtiError>>,
+    settings: &Settings,
+) -> Result<Vec<FoundEvent>, GtiError> {
+    let limit = settings.entities_limit;
+    let search_limit = limit.saturating_sub(events.len());
+    let mut taken: HashSet<Box<str>> = events
+        .iter()
+        .filter_map(|found| found.event.uuid().map(Box::from))
+        .collect();
+    let mut searched = 0;
+    for window in windows {
+        if searched >= search_limit {
+            break;
+        }
+        for event in window? {
+            if !settings.allows(event.customer_id()) {
+                continue;
+            }
+            if let Some(id) = event.uuid() {
+                if !taken.insert(Box::from(id)) {
+                    continue;
+                }
+            }
+            searched += 1;
+            events.push(FoundEvent::searched(event));
+        }
+    }
+    events.truncate(limit);
+    events.sort_by(|a, b| b.event.timestamp().cmp(&a.event.timestamp()));
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn settings(limit: usize, windows: usize) -> Settings {
+        Settings {
+            entities_limit: limit,
+            allow_test_accounts: false,
+            windows: crate::gti::day_windows(1_796_001_138_123, windows as u32),
+        }
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_str(&value.to_string()).unwrap()
+    }
+
+    fn event_json(uuid: &str, timestamp: &str) -> Value {
+        json!({"uuid": uuid, "timestamp": timestamp, "customer_id": "acme", "event_type": "flow"})
+    }
+
+    fn event(uuid: &str, timestamp: &str) -> Event {
+        typed(event_json(uuid, timestamp))
+    }
+
+    fn uuids(events: &[FoundEvent]) -> Vec<&str> {
+        events
+            .iter()
+            .filter_map(|found| found.event.uuid())
+            .collect()
+    }
+
+    fn detection(
+        uuid: &str,
+        account: &str,
+        rule: &str,
+        device: &str,
+        field: &str,
+        values: &[&str],
+    ) -> Detection {
+        typed(json!({
+            "uuid": uuid, "account_uuid": account, "rule_uuid": rule, "device_ip": device,
+            "indicators": [{"field": field, "values": values}],
+        }))
+    }
+
+    #[test]
+    fn detection_events_come_first_then_windows_newest_first_until_the_limit() {
+        let detected = vec![FoundEvent::searched(event(
+            "d1",
+            "2026-11-29T10:00:00.000Z",
+        ))];
+        let windows = vec![
+            Ok(vec![
+                event("s1", "2026-11-29T09:00:00.000Z"),
+                event("d1", "2026-11-29T10:00:00.000Z"),
+            ]),
+            Ok(vec![
+                event("s2", "2026-11-28T09:00:00.000Z"),
+                event("s3", "2026-11-28T08:00:00.000Z"),
+            ]),
+            // Never reached: the limit is met by the first two windows.
+            Err(GtiError::InvalidKey),
+        ];
+        let events = select_events(detected, windows, &settings(3, 3)).unwrap();
+        assert_eq!(uuids(&events), ["d1", "s1", "s2"]);
+    }
+
+    #[test]
+    fn a_failed_window_counts_when_it_would_have_been_asked() {
+        let windows = vec![
+            Ok(vec![event("s1", "2026-11-29T09:00:00.000Z")]),
+            Err(GtiError::InvalidKey),
+        ];
+        let error = select_events(Vec::new(), windows, &settings(5, 2)).unwrap_err();
+        assert_eq!(error, GtiError::InvalidKey);
+    }
+
+    #[test]
+    fn the_cut_is_sorted_newest_first_and_test_accounts_are_dropped() {
+        let mut demo = event_json("demo", "2026-11-29T11:00:00.000Z");
+        demo["customer_id"] = json!("dmo");
+        let windows = || {
+            vec![Ok(vec![
+                event("old", "2026-11-20T00:00:00.000Z"),
+                typed(demo.clone()),
+                event("new", "2026-11-29T12:00:00.000Z"),
+            ])]
+        };
+        let events = select_events(Vec::new(), windows(), &settings(10, 1)).unwrap();
+        assert_eq!(uuids(&events), ["new", "old"]);
+
+        let allowed = Settings {
+            allow_test_accounts: true,
+            ..settings(10, 1)
+        };
+        let events = select_events(Vec::new(), windows(), &allowed).unwrap();
+        assert_eq!(uuids(&events), ["new", "demo", "old"]);
+    }
+
+    #[test]
+    fn events_match_through_indicator_paths_and_carry_the_detection_summary() {
+        let detections = Detections {
+            detections: vec![
+                detection(
+                    "det-1",
+                    "acme",
+                    "rule-1",
+                    "10.0.0.1",
+                    "http:files.sha256",
+                    &["abc", "def"],
+                ),
+                detection("det-2", "acme", "rule-1", "10.0.0.2", "dst.ip", &["abc"]),
+                detection(
+                    "det-3",
+                    "acme",
+                    "rule-1",
+                    "10.0.0.2",
+                    "src.mac",
+                    &["ignored"],
+                ),
+            ],
+            rules: vec![typed(json!({"uuid": "rule-1", "name": "Rule one"}))],
+        };
+        let allowed: Vec<&Detection> = detections.detections.iter().collect();
+        let read = |value: Value| DetectionEvent::from_json(&value.to_string()).unwrap();
+        let hit = read(
+            json!({"uuid": "e2", "timestamp": "2026-01-01T00:00:00.000Z", "files": [{"sha256": "x"}, {"sha256": "abc"}]}),
+        );
+        let miss = read(
+            json!({"uuid": "e3", "timestamp": "2026-01-02T00:00:00.000Z", "files": [{"sha256": "x"}]}),
+        );
+        let tie = read(
+            json!({"uuid": "e1", "timestamp": "2026-01-01T00:00:00.000Z", "files": [{"sha256": "abc"}]}),
+        );
+        let matched = match_detection_events(
+            &detections,
+            &allowed,
+            vec![
+                vec![hit, miss, tie],
+                vec![read(
+                    json!({"uuid": "e4", "timestamp": "2026-01-03T00:00:00.000Z", "dst": {"ip": "abc"}}),
+                )],
+                vec![],
+            ],
+            "abc",
+        );
+        assert_eq!(uuids(&matched), ["e4", "e1", "e2"]);
+        let info = matched[0].detection.as_deref().unwrap();
+        assert_eq!(
+            info.rule.name.as_ref().and_then(Loose::as_str),
+            Some("Rule one")
+        );
+        assert_eq!(
+            info.summary,
+            Some(Summary {
+                impacted_devices: 2,
+                indicator_values: 2
+            })
+        );
+        assert_eq!(info.account_uuid.as_deref(), Some("acme"));
+        // One rule, shared by every detection of it.
+        assert!(Arc::ptr_eq(
+            &info.rule,
+            &matched[2].detection.as_deref().unwrap().rule
+        ));
+    }
+}
