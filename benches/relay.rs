@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use gti_relay::gti::format_timestamp;
 use gti_relay::simulator::MockGti;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod support;
@@ -287,6 +288,38 @@ struct Bench<'a> {
     token: String,
 }
 
+/// When each client of [`Bench::clients`] stops.
+#[derive(Clone, Copy)]
+enum Until {
+    /// After at least this long and at least 30 requests in all, or after
+    /// [`ROW_TIME_LIMIT`].
+    Least(Duration),
+    /// After this many requests of its own, or after the time given.
+    Each(usize, Duration),
+}
+
+impl Until {
+    fn reached(self, elapsed: Duration, done: usize, mine: usize) -> bool {
+        match self {
+            Until::Least(least) => (elapsed >= least && done >= 30) || elapsed >= ROW_TIME_LIMIT,
+            Until::Each(requests, limit) => mine >= requests || elapsed >= limit,
+        }
+    }
+}
+
+/// What [`Bench::clients`] did.
+struct Load {
+    done: usize,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
 /// Latency samples of one row, sorted.
 struct Row {
     median: Duration,
@@ -325,28 +358,27 @@ impl Bench<'_> {
     /// One POST: `/observe/observables` with `body`, or `/health` when the
     /// body is empty. `Ok(sightings)` or `Err(what went wrong)`.
     fn post(&self, agent: &ureq::Agent, relay: &Relay, body: &str) -> Result<usize, String> {
+        sightings(&self.fetch(agent, relay, body)?)
+    }
+
+    /// [`Bench::post`]'s request: the answer's bytes, read to the last.
+    fn fetch(&self, agent: &ureq::Agent, relay: &Relay, body: &str) -> Result<Vec<u8>, String> {
         let path = if body.is_empty() {
             "/health"
         } else {
             "/observe/observables"
         };
-        let mut answer = agent
+        agent
             .post(&relay.url(path))
             .header("Authorization", &format!("Bearer {}", self.token))
             .header("Content-Type", "application/json")
             .send(body.as_bytes())
-            .map_err(|error| error.to_string())?;
-        let text = answer
+            .map_err(|error| error.to_string())?
             .body_mut()
             .with_config()
             .limit(256 << 20)
-            .read_to_string()
-            .map_err(|error| error.to_string())?;
-        let json: Value = serde_json::from_str(&text).map_err(|error| error.to_string())?;
-        if let Some(errors) = json.get("errors") {
-            return Err(errors.to_string());
-        }
-        Ok(json["data"]["sightings"]["count"].as_u64().unwrap_or(0) as usize)
+            .read_to_vec()
+            .map_err(|error| error.to_string())
     }
 
     fn check(&self, answer: Result<usize, String>, expected: Option<usize>) -> bool {
@@ -408,8 +440,8 @@ impl Bench<'_> {
     }
 
     /// `clients` threads posting `body` for at least `least` and at least
-    /// 30 requests in all (bounded by [`ROW_TIME_LIMIT`]): requests per
-    /// second, errors, requests.
+    /// 30 requests in all (bounded by [`ROW_TIME_LIMIT`]), after one
+    /// warm-up request each: requests per second, errors, requests.
     fn throughput(
         &self,
         relay: &Relay,
@@ -418,60 +450,58 @@ impl Bench<'_> {
         clients: usize,
         least: Duration,
     ) -> (f64, usize, usize) {
+        self.clients(
+            relay,
+            body,
+            expected,
+            clients,
+            Until::Each(1, ROW_TIME_LIMIT),
+        );
+        let load = self.clients(relay, body, expected, clients, Until::Least(least));
+        (load.rate(), load.errors, load.done)
+    }
+
+    /// `clients` threads, each with its own connection, posting `body` and
+    /// checking every answer, all at once, until `until` says so.
+    fn clients(
+        &self,
+        relay: &Relay,
+        body: &str,
+        expected: usize,
+        clients: usize,
+        until: Until,
+    ) -> Load {
         let done = AtomicUsize::new(0);
         let errors = AtomicUsize::new(0);
-        // Warm-up: one request per client, all at once.
-        std::thread::scope(|scope| {
-            for _ in 0..clients {
-                scope.spawn(|| {
-                    let agent = self.agent();
-                    self.check(self.post(&agent, relay, body), Some(expected));
-                });
-            }
-        });
         let started = Instant::now();
-        let done_ref = &done;
-        let errors_ref = &errors;
+        let (done_ref, errors_ref) = (&done, &errors);
         std::thread::scope(|scope| {
             for _ in 0..clients {
                 scope.spawn(move || {
                     let agent = self.agent();
-                    loop {
-                        let elapsed = started.elapsed();
-                        let enough = elapsed >= least && done_ref.load(Ordering::SeqCst) >= 30;
-                        if enough || elapsed >= ROW_TIME_LIMIT {
-                            break;
-                        }
+                    let mut mine = 0;
+                    while !until.reached(started.elapsed(), done_ref.load(Ordering::SeqCst), mine) {
                         let answer = self.post(&agent, relay, body);
                         if !self.check(answer, Some(expected)) {
                             errors_ref.fetch_add(1, Ordering::SeqCst);
                         }
                         done_ref.fetch_add(1, Ordering::SeqCst);
+                        mine += 1;
                     }
                 });
             }
         });
-        let elapsed = started.elapsed().as_secs_f64();
-        let done = done.load(Ordering::SeqCst);
         self.gti.reset_calls();
-        (done as f64 / elapsed, errors.load(Ordering::SeqCst), done)
+        Load {
+            done: done.load(Ordering::SeqCst),
+            errors: errors.load(Ordering::SeqCst),
+            elapsed: started.elapsed(),
+        }
     }
 
     /// The size of one answer to `body`, in bytes.
     fn answer_bytes(&self, agent: &ureq::Agent, relay: &Relay, body: &str) -> usize {
-        agent
-            .post(&relay.url("/observe/observables"))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .send(body.as_bytes())
-            .ok()
-            .and_then(|mut answer| {
-                answer
-                    .body_mut()
-                    .with_config()
-                    .limit(256 << 20)
-                    .read_to_vec()
-                    .ok()
-            })
+        self.fetch(agent, relay, body)
             .map_or(0, |bytes| bytes.len())
     }
 
@@ -526,6 +556,44 @@ impl Bench<'_> {
     }
 }
 
+/// The parts of an answer the bench reads; serde skips the rest.
+#[derive(Deserialize)]
+struct Answer {
+    data: Option<AnswerData>,
+    errors: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AnswerData {
+    sightings: Option<Count>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    count: usize,
+}
+
+/// `Ok(sightings)` of an answer (0 when it has none, as `/health`'s), or
+/// `Err(what went wrong)`.
+fn sightings(bytes: &[u8]) -> Result<usize, String> {
+    let answer: Answer = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+    if let Some(errors) = answer.errors {
+        return Err(errors.to_string());
+    }
+    Ok(answer
+        .data
+        .and_then(|data| data.sightings)
+        .map_or(0, |sightings| sightings.count))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
 struct Resources {
     starts: Vec<Duration>,
     idle_rss: u64,
@@ -541,7 +609,6 @@ struct Resources {
 
 impl Resources {
     fn print(&self) {
-        let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
         let start = percentile(&self.starts, 50);
         println!(
             "## Resources (L = 0, GTI_MAX_INFLIGHT = 64, JWKS on {})",
@@ -749,16 +816,12 @@ fn print_machine() {
         .and_then(|rest| rest.split_once(':'))
         .map_or("unknown", |(_, model)| model.trim());
     let memory = proc_meminfo_kib("MemTotal:");
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("# gti-relay benchmark");
     println!();
     println!(
         "machine: {} cores, {model}, {:.1} GiB memory; load average at start: {}",
         cores(),
         memory as f64 / 1024.0 / 1024.0,
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load_average()
     );
 }

@@ -161,6 +161,16 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
     kib_field(&format!("/proc/{pid}/status"), field)
 }
 
+/// The load averages over 1, 5 and 15 minutes, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn proc_meminfo_kib(field: &str) -> u64 {
     kib_field("/proc/meminfo", field)
 }
