@@ -11,13 +11,17 @@
 //! with a per-call latency L) and a mock JWKS in this process, all on
 //! loopback. Every loop is bounded in count and in time.
 //!
+//! The sections, each selectable with `--only` (all of them by default):
+//! `latency` (latency and throughput at every L and cap) and `resources`
+//! (L = 0: CPU per observe, idle RSS, binary size, start-up).
+//!
 //! Options (after `--`, or `make bench BENCH_ARGS='…'`):
-//! `--latency-ms 20,50` the L values; `--caps 64,512` the `GTI_MAX_INFLIGHT`
-//! values (the first is the relay's default and also used for the resource
-//! figures); `--requests 30` samples per latency row; `--throughput-secs 5`
-//! the least time per throughput row; `--relay PATH` another relay binary
-//! (e.g. one built with symbols, for a profiler); `--resources-only` only
-//! the L = 0 figures.
+//! `--only resources` the sections to run; `--latency-ms 20,50` the L
+//! values; `--caps 64,512` the `GTI_MAX_INFLIGHT` values (the first is the
+//! relay's default and also used for the resource figures); `--requests 30`
+//! samples per latency row; `--throughput-secs 5` the least time per
+//! throughput row; `--relay PATH` another relay binary (e.g. one built with
+//! symbols, for a profiler); `--resources-only` is `--only resources`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -98,14 +102,45 @@ const CPU_SHAPE: Shape = Shape {
 };
 const CPU_OBSERVABLES: usize = 5;
 
+/// The parts of a run, as `--only` names them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Latency,
+    Resources,
+}
+
+impl Section {
+    const ALL: [Section; 2] = [Section::Latency, Section::Resources];
+
+    fn name(self) -> &'static str {
+        match self {
+            Section::Latency => "latency",
+            Section::Resources => "resources",
+        }
+    }
+
+    fn named(name: &str) -> Section {
+        Section::ALL
+            .into_iter()
+            .find(|section| section.name() == name)
+            .unwrap_or_else(|| usage(&format!("no section {name}")))
+    }
+}
+
 struct Options {
     latencies: Vec<u64>,
     caps: Vec<usize>,
     requests: usize,
     throughput_time: Duration,
     relay: String,
-    /// Only the L = 0 resource figures (quick before/after comparisons).
-    resources_only: bool,
+    /// The sections to run (`--only`; all by default).
+    sections: Vec<Section>,
+}
+
+impl Options {
+    fn runs(&self, section: Section) -> bool {
+        self.sections.contains(&section)
+    }
 }
 
 fn options() -> Options {
@@ -115,7 +150,7 @@ fn options() -> Options {
         requests: 30,
         throughput_time: Duration::from_secs(5),
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
-        resources_only: false,
+        sections: Section::ALL.to_vec(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut args = args.iter();
@@ -141,7 +176,14 @@ fn options() -> Options {
                     Duration::from_secs(list(&value()).first().copied().unwrap_or(5))
             }
             "--relay" => options.relay = value(),
-            "--resources-only" => options.resources_only = true,
+            "--only" => {
+                options.sections = value()
+                    .split(',')
+                    .map(str::trim)
+                    .map(Section::named)
+                    .collect()
+            }
+            "--resources-only" => options.sections = vec![Section::Resources],
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -164,7 +206,8 @@ fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: relay [--latency-ms 20,50] [--caps 64,512] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]"
+        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,512] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]\nsections: {}",
+        Section::ALL.map(Section::name).join(", ")
     );
     std::process::exit(2)
 }
@@ -192,12 +235,14 @@ fn main() {
     };
 
     // Resources first, while the machine is as calm as this run gets.
-    let resources = bench.resources(&cpu_observables);
+    let resources = options
+        .runs(Section::Resources)
+        .then(|| bench.resources(&cpu_observables));
 
-    let latencies = if options.resources_only {
-        &[][..]
-    } else {
+    let latencies = if options.runs(Section::Latency) {
         &options.latencies[..]
+    } else {
+        &[][..]
     };
     for &latency in latencies {
         gti.set_latency(Duration::from_millis(latency));
@@ -276,8 +321,10 @@ fn main() {
             drop(relay);
         }
     }
-    println!();
-    resources.print();
+    if let Some(resources) = resources {
+        println!();
+        resources.print();
+    }
 }
 
 /// Everything a measurement needs.
