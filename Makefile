@@ -27,6 +27,8 @@ fmt:
 
 ## The relay against the physical limit: a release relay process, the mock GTI
 ## at L = 20 and 50 ms, a mock JWKS; prints a table (see BENCHMARKS.md).
+## Sections (all by default; pick with --only, comma-separated): latency,
+## resources, limit1000, plateau, demo, e.g. make bench BENCH_ARGS='--only limit1000'
 ## Options: make bench BENCH_ARGS='--latency-ms 50 --caps 64,512 --requests 30'
 BENCH_ARGS ?=
 bench: build

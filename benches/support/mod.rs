@@ -40,6 +40,19 @@ impl Relay {
 /// variables are cleared first, so the caller's shell cannot leak in) and
 /// waits for its first `/watchdog` answer; tries three ports.
 pub fn spawn_relay(binary: &str, envs: &[(String, String)]) -> Relay {
+    // The per-request log line is part of the relay's work.
+    spawn_command(binary, &[], envs, Stdio::null)
+}
+
+/// [`spawn_relay`] with command-line `args` (e.g. `demo`) and the child's
+/// stdout as `stdout` makes it (`Stdio::piped` to read what it prints, from
+/// `Relay::child`).
+pub fn spawn_command(
+    binary: &str,
+    args: &[&str],
+    envs: &[(String, String)],
+    stdout: fn() -> Stdio,
+) -> Relay {
     for _ in 0..3 {
         let port = free_port();
         let started = Instant::now();
@@ -48,12 +61,12 @@ pub fn spawn_relay(binary: &str, envs: &[(String, String)]) -> Relay {
             command.env_remove(name);
         }
         let child = command
+            .args(args)
             .envs(envs.iter().map(|(name, value)| (name, value)))
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .stdin(Stdio::null())
-            // The per-request log line is part of the relay's work.
-            .stdout(Stdio::null())
+            .stdout(stdout())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
@@ -159,6 +172,16 @@ pub fn clock_ticks_per_second() -> f64 {
 /// A `kB` line of `/proc/<pid>/status`, e.g. `VmRSS:`.
 pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
     kib_field(&format!("/proc/{pid}/status"), field)
+}
+
+/// The load averages over 1, 5 and 15 minutes, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn proc_meminfo_kib(field: &str) -> u64 {
