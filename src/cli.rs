@@ -17,9 +17,7 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::auth::Credentials;
 use crate::config::Config;
-use crate::errors::RelayError;
 use crate::observable::{parse_observables, Observable};
-use crate::routes;
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -197,23 +195,20 @@ pub fn run(args: &[String]) -> u8 {
                 Ok(observables) => observables,
                 Err(problem) => return failure(&problem),
             };
-            print_json(&json!({"data": routes::refer_links(&config.portal_url, &observables)}));
+            print_json(&json!({"data": crate::app::refer_links(&config.portal_url, &observables)}));
             EXIT_OK
         }),
         Command::Health { key } => with_config(Config::from_env(), |config| {
             let Some(key) = key_or_env(key) else {
                 return usage("health needs --key KEY or the GTI_API_KEY variable");
             };
-            let app = match App::new(config) {
-                Ok(app) => app,
-                Err(error) => return failure(&format!("cannot start the I/O pool: {error}")),
-            };
-            match routes::check_health(&app, &key) {
+            let app = App::new(config);
+            match app.check_health(&key, app.deadline()) {
                 Ok(()) => {
                     print_json(&json!({"data": {"status": "ok"}}));
                     EXIT_OK
                 }
-                Err(error) => failure(&RelayError::Gti(error).to_string()),
+                Err(error) => failure(&error.to_string()),
             }
         }),
         Command::Healthcheck => with_config(Config::from_env(), healthcheck),
@@ -330,11 +325,8 @@ fn observe(config: Config, credentials: &Credentials, input: &str) -> u8 {
         Ok(observables) => observables,
         Err(problem) => return failure(&problem),
     };
-    let app = match App::new(config) {
-        Ok(app) => app,
-        Err(error) => return failure(&format!("cannot start the I/O pool: {error}")),
-    };
-    let observation = routes::observe_body(&app, credentials, &observables);
+    let app = App::new(config);
+    let observation = app.observe(credentials, &observables, app.deadline());
     // A printed document, read once more to be pretty: the CLI's answers are
     // for people, and its one-shot process frees everything at exit.
     let body: Value = match serde_json::from_slice(&observation.answer.to_vec()) {

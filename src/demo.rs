@@ -77,7 +77,7 @@ pub fn start(mut config: Config) -> Result<Demo, String> {
     config.jwks_allowed_hosts = vec![jwks.host()];
 
     let configured_relay_url = config.relay_url.clone();
-    let app = App::new(config).map_err(|error| format!("cannot start the I/O pool: {error}"))?;
+    let app = App::new(config);
     let server = server::start(Arc::new(app))?;
     let address = server.local_addr();
     let relay_url = local_url(address);

@@ -26,6 +26,9 @@ pub enum RelayError {
     NotFound,
     /// The path exists but not with this method.
     MethodNotAllowed,
+    /// The request's time budget (`REQUEST_DEADLINE_SECS`) ran out before
+    /// every observable was done; the answer holds those that were.
+    Deadline { budget: std::time::Duration },
     /// A handler panicked; the detail went to the log.
     Internal,
 }
@@ -40,6 +43,7 @@ impl RelayError {
             RelayError::Auth(_) => "authorization error",
             RelayError::Watchdog => "health check failed",
             RelayError::Gti(error) => return normalize_code(&error.code()),
+            RelayError::Deadline { .. } => "service unavailable",
             RelayError::NotFound => "not found",
             RelayError::MethodNotAllowed => "method not allowed",
             RelayError::Internal => "internal error",
@@ -56,6 +60,11 @@ impl RelayError {
             RelayError::Auth(error) => format!("Authorization failed: {}", error.message()),
             RelayError::Watchdog => "Invalid Health Check.".to_owned(),
             RelayError::Gti(error) => error.message(),
+            RelayError::Deadline { budget } => format!(
+                "GTI did not answer everything within the request's {} s deadline \
+                 (REQUEST_DEADLINE_SECS); the answer holds what came back in time.",
+                budget.as_secs()
+            ),
             RelayError::NotFound => "The requested URL was not found on the server.".to_owned(),
             RelayError::MethodNotAllowed => {
                 "The method is not allowed for the requested URL.".to_owned()

@@ -36,8 +36,7 @@ pub mod workflow;
 /// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves
 /// on `HOST:PORT`, and returns once the requests in progress are answered.
 pub fn run(config: config::Config) -> Result<(), String> {
-    let app =
-        app::App::new(config).map_err(|error| format!("cannot start the I/O pool: {error}"))?;
+    let app = app::App::new(config);
     let server = server::start(std::sync::Arc::new(app))?;
     server
         .stop_on_signals()

@@ -2,21 +2,17 @@
 //! [`Response`] out (plain text for `/metrics`). No sockets here; `server`
 //! does the HTTP.
 
+use std::time::Instant;
+
 use log::warn;
 use serde_json::{json, Value};
 
-use crate::app::App;
+use crate::app::{refer_links, App};
 use crate::auth::{self, Credentials};
-use crate::ctim::{self, Answer, Fragment};
+use crate::ctim::Answer;
 use crate::errors::{envelope, RelayError};
-use crate::gti::{self, GtiError};
 use crate::observable::{parse_observables, Observable};
 use crate::route::Route;
-use crate::time::now_millis;
-use crate::workflow::{self, Settings};
-
-/// The observable the health check asks GTI about.
-const HEALTH_CHECK_IP: &str = "8.8.8.8";
 
 /// An HTTP request, reduced to what the handlers use.
 #[derive(Debug, Clone)]
@@ -106,9 +102,11 @@ pub fn handle(app: &App, request: &Request) -> Response {
     if !request.method.eq_ignore_ascii_case(route.method()) {
         return Response::error(RelayError::MethodNotAllowed);
     }
+    // The request's whole time budget starts now.
+    let deadline = app.deadline();
     let answer = match route {
-        Route::Health => health(app, request),
-        Route::Observe => observe(app, request),
+        Route::Health => health(app, request, deadline),
+        Route::Observe => observe(app, request, deadline),
         Route::Refer => refer(app, request),
         Route::Version => Ok(Response::ok(
             json!({ "version": env!("CARGO_PKG_VERSION") }),
@@ -140,130 +138,19 @@ fn refer(app: &App, request: &Request) -> Result<Response, RelayError> {
     )))
 }
 
-/// The pivot links of `/refer/observables` and `gti-relay refer`: one per
-/// supported observable, in request order.
-pub fn refer_links(portal_url: &str, observables: &[Observable]) -> Value {
-    Value::Array(
-        observables
-            .iter()
-            .filter_map(|observable| {
-                ctim::refer_link(portal_url, &observable.kind, &observable.value)
-            })
-            .collect(),
-    )
-}
-
-fn health(app: &App, request: &Request) -> Result<Response, RelayError> {
+fn health(app: &App, request: &Request, deadline: Instant) -> Result<Response, RelayError> {
     let credentials = authenticate(app, request)?;
-    check_health(app, &credentials.key)?;
+    app.check_health(&credentials.key, deadline)?;
     Ok(Response::data(json!({ "status": "ok" })))
 }
 
-/// The health check behind `POST /health` and `gti-relay health`: one GTI
-/// call that proves `key` works.
-pub fn check_health(app: &App, key: &str) -> Result<(), GtiError> {
-    let probe = Observable {
-        kind: "ip".to_owned(),
-        value: HEALTH_CHECK_IP.to_owned(),
-    };
-    // One call proves the key: the event search over the last day, or the
-    // detections API where the event search is switched off.
-    match app.config.events_url {
-        Some(_) => gti::day_windows(now_millis(), 1)
-            .first()
-            .map_or(Ok(()), |window| {
-                app.gti
-                    .search_events(key, &probe.search_query(), window)
-                    .map(drop)
-            }),
-        None => app.gti.detections(key, &probe.value).map(drop),
-    }
-}
-
-fn observe(app: &App, request: &Request) -> Result<Response, RelayError> {
+fn observe(app: &App, request: &Request, deadline: Instant) -> Result<Response, RelayError> {
     let observables = observables(request)?;
     let credentials = authenticate(app, request)?;
     Ok(Response {
         status: 200,
-        content: Content::Answer(observe_body(app, &credentials, &observables).answer),
+        content: Content::Answer(app.observe(&credentials, &observables, deadline).answer),
     })
-}
-
-/// An `/observe` answer and the errors in it.
-#[derive(Debug)]
-pub struct Observation {
-    /// `{"data": …}`, or the error envelope with the data collected so far.
-    pub answer: Answer,
-    /// One per distinct failure; empty when every observable succeeded.
-    pub errors: Vec<RelayError>,
-}
-
-/// The `/observe/observables` answer for observables already validated and
-/// credentials already verified. `gti-relay observe` prints the same body.
-/// Unsupported observable types are skipped.
-///
-/// Each observable is mapped to CTIM on the thread that completes its GTI
-/// calls, in parallel with the others; only the serialised entities are
-/// kept, so a request holds at most the answer plus what is in flight.
-pub fn observe_body(
-    app: &App,
-    credentials: &Credentials,
-    observables: &[Observable],
-) -> Observation {
-    let observables: Vec<Observable> = observables
-        .iter()
-        .filter(|observable| observable.is_supported())
-        .cloned()
-        .collect();
-
-    let settings = Settings {
-        entities_limit: credentials.entities_limit,
-        allow_test_accounts: credentials.allow_test_accounts,
-        windows: match app.config.events_url {
-            Some(_) => gti::day_windows(now_millis(), app.config.day_range),
-            None => Vec::new(),
-        },
-    };
-    let context = ctim::Context {
-        portal_url: &app.config.portal_url,
-        new_id: &ctim::random_id,
-    };
-    let map = |observable: &Observable, findings: Result<workflow::Findings, GtiError>| {
-        findings.map(|findings| Fragment::map(&context, findings.enriched(observable)))
-    };
-    let results = workflow::observe_on(
-        &app.io_pool,
-        app.gti.as_ref(),
-        &credentials.key,
-        &settings,
-        &observables,
-        &map,
-    );
-
-    let mut fragments = Vec::with_capacity(results.len());
-    let mut errors: Vec<RelayError> = Vec::new();
-    for (observable, result) in observables.iter().zip(results) {
-        match result {
-            Ok(fragment) => fragments.push(fragment),
-            Err(error) => {
-                warn!("observe {} failed: {}", observable.kind, error.message());
-                let error = RelayError::Gti(error);
-                if !errors.contains(&error) {
-                    errors.push(error);
-                }
-            }
-        }
-    }
-    // Nothing collected is dropped: the data of every observable that
-    // succeeded stands beside the errors.
-    let errors_json = (!errors.is_empty()).then(|| {
-        let list: Vec<Value> = errors.iter().map(RelayError::to_json).collect();
-        serde_json::to_vec(&list).unwrap_or_default()
-    });
-    Observation {
-        answer: Answer::new(fragments, errors_json),
-        errors,
-    }
 }
 
 fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::error::{classify_failure, classify_status, failure_outcome, Attempt};
-use super::model::{null_as_default, WireDhcpRecord};
+use super::model::{null_as_default, Event, WireDhcpRecord};
 use super::retry::{backoff_delay, clock_jitter, parse_retry_after, BACKOFF_BASE};
 use super::{
-    CallObserver, DayWindow, DetectionEvent, Detections, DhcpLookup, DhcpRecord, Endpoint, Event,
-    GtiApi, GtiError, Unobserved, UpstreamOutcome, MAX_RESPONSE_BYTES,
+    Answer, Call, CallObserver, DayWindow, DetectionEvent, DhcpLookup, Endpoint, GtiApi, GtiError,
+    Try, Unobserved, UpstreamOutcome, MAX_RESPONSE_BYTES,
 };
 use crate::config::Config;
 use crate::encoding::quote;
@@ -100,55 +100,43 @@ impl HttpGti {
         self
     }
 
-    /// Sends `request` until it succeeds, fails for good, or the retry
-    /// budget is spent, and decodes the 2xx body with `decode`.
-    fn execute<T>(
+    /// One try of `request` within `budget`, decoded with `decode`;
+    /// `attempt` counts the tries before it.
+    fn try_request(
         &self,
         key: &str,
         request: &Request,
-        decode: impl Fn(&[u8]) -> Result<T, GtiError>,
-    ) -> Result<T, GtiError> {
-        let authorization = authorization_header(key)?;
-        let deadline = Instant::now() + self.timeout.saturating_mul(self.retries.saturating_add(1));
-        let mut retry = 0;
-        loop {
-            // The last try gets only what is left of the budget.
-            let budget = deadline
-                .saturating_duration_since(Instant::now())
-                .min(self.timeout);
-            self.observer.try_started(request.endpoint);
-            let started = Instant::now();
-            let (attempt, mut outcome) = self.attempt(request, &authorization, budget, retry);
-            let elapsed = started.elapsed();
-            let (error, retry_after) = match attempt {
-                Attempt::Done(body) => {
-                    let decoded = body.and_then(|body| decode(&body));
-                    if decoded.is_err() && outcome == UpstreamOutcome::Ok {
-                        outcome = UpstreamOutcome::InvalidResponse;
-                    }
-                    self.observer.try_ended(request.endpoint, outcome, elapsed);
-                    return decoded;
+        attempt: u32,
+        budget: Duration,
+        decode: impl Fn(&[u8]) -> Result<Answer, GtiError>,
+    ) -> Try {
+        let authorization = match authorization_header(key) {
+            Ok(authorization) => authorization,
+            Err(error) => return Try::Done(Err(error)),
+        };
+        let budget = budget.min(self.timeout);
+        self.observer.try_started(request.endpoint);
+        let started = Instant::now();
+        let (outcome, mut counted) = self.attempt(request, &authorization, budget, attempt);
+        let elapsed = started.elapsed();
+        match outcome {
+            Attempt::Done(body) => {
+                let decoded = body.and_then(|body| decode(&body));
+                if decoded.is_err() && counted == UpstreamOutcome::Ok {
+                    counted = UpstreamOutcome::InvalidResponse;
                 }
-                Attempt::Retry { error, retry_after } => {
-                    self.observer.try_ended(request.endpoint, outcome, elapsed);
-                    (error, retry_after)
-                }
-            };
-            let wait = retry_after
-                .unwrap_or_else(|| backoff_delay(self.backoff_base, retry, clock_jitter()));
-            let in_budget = Instant::now()
-                .checked_add(wait)
-                .is_some_and(|resume| resume < deadline);
-            if retry >= self.retries || !in_budget {
-                return Err(error);
+                self.observer.try_ended(request.endpoint, counted, elapsed);
+                Try::Done(decoded)
             }
-            log::debug!(
-                "GTI {} API: retrying in {} ms",
-                request.endpoint.name(),
-                wait.as_millis()
-            );
-            std::thread::sleep(wait);
-            retry += 1;
+            Attempt::Retry { error, retry_after } => {
+                self.observer.try_ended(request.endpoint, counted, elapsed);
+                if attempt >= self.retries {
+                    return Try::Done(Err(error));
+                }
+                let after = retry_after
+                    .unwrap_or_else(|| backoff_delay(self.backoff_base, attempt, clock_jitter()));
+                Try::Retry { error, after }
+            }
         }
     }
 
@@ -225,69 +213,61 @@ impl HttpGti {
 }
 
 impl GtiApi for HttpGti {
-    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError> {
-        let request = Request {
-            endpoint: Endpoint::Detections,
-            url: detections_url(&self.detections_url, value),
-            json: None,
+    fn try_call(&self, key: &str, call: &Call<'_>, attempt: u32, budget: Duration) -> Try {
+        let endpoint = call.endpoint();
+        let (url, json) = match *call {
+            Call::Detections { value } => (detections_url(&self.detections_url, value), None),
+            Call::DetectionEvents { detection_uuid } => (
+                detection_events_url(&self.detections_url, detection_uuid),
+                None,
+            ),
+            Call::Search { query, window } => match &self.events_url {
+                Some(base) => (format!("{base}query"), Some(search_body(query, window))),
+                // No event search in this region or account: nothing to find.
+                None => return Try::Done(Ok(Answer::Events(Vec::new()))),
+            },
+            // GTI refuses an empty look-up ("No entities specified."), so don't ask.
+            Call::Dhcp { lookups: [] } => return Try::Done(Ok(Answer::Dhcp(Vec::new()))),
+            Call::Dhcp { lookups } => (
+                format!("{}entity/tracking/bulk/get/ip", self.entity_url),
+                Some(dhcp_body(lookups)),
+            ),
         };
-        self.execute(key, &request, |body| decode(request.endpoint, body))
+        let request = Request {
+            endpoint,
+            url,
+            json,
+        };
+        self.try_request(key, &request, attempt, budget, |body| {
+            decode_answer(endpoint, body)
+        })
     }
 
-    fn detection_events(
-        &self,
-        key: &str,
-        detection_uuid: &str,
-    ) -> Result<Vec<DetectionEvent>, GtiError> {
-        let request = Request {
-            endpoint: Endpoint::DetectionEvents,
-            url: detection_events_url(&self.detections_url, detection_uuid),
-            json: None,
-        };
-        self.execute(key, &request, |body| {
-            let page: DetectionEventPage = decode(request.endpoint, body)?;
+    fn call_budget(&self) -> Duration {
+        self.timeout.saturating_mul(self.retries.saturating_add(1))
+    }
+}
+
+/// A 2xx body as the answer of a call to `endpoint`.
+fn decode_answer(endpoint: Endpoint, body: &[u8]) -> Result<Answer, GtiError> {
+    match endpoint {
+        Endpoint::Detections => decode(endpoint, body).map(Answer::Detections),
+        Endpoint::DetectionEvents => {
+            let page: DetectionEventPage = decode(endpoint, body)?;
             page.events
                 .iter()
                 .map(|envelope| {
                     DetectionEvent::from_json(envelope.event.get())
-                        .map_err(|error| shape_error(request.endpoint, &error))
+                        .map_err(|error| shape_error(endpoint, &error))
                 })
-                .collect()
-        })
-    }
-
-    fn search_events(
-        &self,
-        key: &str,
-        query: &str,
-        window: &DayWindow,
-    ) -> Result<Vec<Event>, GtiError> {
-        // No event search in this region or account: nothing to find.
-        let Some(base) = &self.events_url else {
-            return Ok(Vec::new());
-        };
-        let request = Request {
-            endpoint: Endpoint::EventSearch,
-            url: format!("{base}query"),
-            json: Some(search_body(query, window)),
-        };
-        self.execute(key, &request, |body| {
-            decode::<EventPage>(request.endpoint, body).map(|page| page.events)
-        })
-    }
-
-    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError> {
-        // GTI refuses an empty look-up ("No entities specified."), so don't ask.
-        if lookups.is_empty() {
-            return Ok(Vec::new());
+                .collect::<Result<_, _>>()
+                .map(Answer::DetectionEvents)
         }
-        let request = Request {
-            endpoint: Endpoint::Dhcp,
-            url: format!("{}entity/tracking/bulk/get/ip", self.entity_url),
-            json: Some(dhcp_body(lookups)),
-        };
-        self.execute(key, &request, |body| {
-            let answer: DhcpAnswer = decode(request.endpoint, body)?;
+        Endpoint::EventSearch => {
+            decode::<EventPage>(endpoint, body).map(|page| Answer::Events(page.events))
+        }
+        Endpoint::Dhcp => {
+            let answer: DhcpAnswer = decode(endpoint, body)?;
             // The workflow groups records by `ip`; one without it is unusable.
             answer
                 .entity_tracking_bulk_response
@@ -297,13 +277,14 @@ impl GtiApi for HttpGti {
                 .map(|(index, record)| {
                     record.0.and_then(WireDhcpRecord::checked).ok_or_else(|| {
                         GtiError::InvalidResponse {
-                            endpoint: Endpoint::Dhcp,
+                            endpoint,
                             detail: format!("DHCP record {index} has no string `ip`"),
                         }
                     })
                 })
-                .collect()
-        })
+                .collect::<Result<_, _>>()
+                .map(Answer::Dhcp)
+        }
     }
 }
 

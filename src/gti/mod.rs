@@ -8,7 +8,7 @@
 //! `Retry-After`). Whoever wants to count calls implements [`CallObserver`];
 //! this module knows nothing of metrics.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub mod client;
 pub mod error;
@@ -44,26 +44,158 @@ pub struct DhcpLookup {
     pub event_time: String,
 }
 
+/// One GTI call, as the workflow asks for it.
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// Active detections whose indicators hold `value`, with their rules.
+    Detections { value: &'a str },
+    /// The events of one detection, each with its indicator values.
+    DetectionEvents { detection_uuid: &'a str },
+    /// The event search for `query` within one day window.
+    Search {
+        query: &'a str,
+        window: &'a DayWindow,
+    },
+    /// DHCP records for internal IPs.
+    Dhcp { lookups: &'a [DhcpLookup] },
+}
+
+impl Call<'_> {
+    /// The endpoint the call goes to.
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Call::Detections { .. } => Endpoint::Detections,
+            Call::DetectionEvents { .. } => Endpoint::DetectionEvents,
+            Call::Search { .. } => Endpoint::EventSearch,
+            Call::Dhcp { .. } => Endpoint::Dhcp,
+        }
+    }
+}
+
+/// What a call answered, by the kind of call.
+#[derive(Debug)]
+pub enum Answer {
+    Detections(Detections),
+    DetectionEvents(Vec<DetectionEvent>),
+    Events(Vec<Event>),
+    Dhcp(Vec<DhcpRecord>),
+}
+
+/// How one try of a call ended.
+#[derive(Debug)]
+pub enum Try {
+    /// An answer, or a failure no other try can fix.
+    Done(Result<Answer, GtiError>),
+    /// A failure another try may fix after `after` (GTI's `Retry-After` or
+    /// the backoff); `error` is the answer if no further try is made.
+    Retry { error: GtiError, after: Duration },
+}
+
 /// What the workflow needs from GTI. Implementations must be cheap to share
 /// across threads: every call may run on a different one.
+///
+/// The one required method makes a single try, so that whoever schedules
+/// the calls decides where a backoff waits (the relay's executor waits
+/// without holding a call slot); the provided methods make whole calls,
+/// retries and their sleeps included, for callers that simply block.
 pub trait GtiApi: Send + Sync {
+    /// Try number `attempt` (0 for the first) of `call`, taking at most
+    /// `budget` (and never more than one call's own time limit).
+    fn try_call(&self, key: &str, call: &Call<'_>, attempt: u32, budget: Duration) -> Try;
+
+    /// How long a whole call may take, retries included, when no request
+    /// deadline is shorter.
+    fn call_budget(&self) -> Duration;
+
+    /// The whole call: tries until it succeeds, fails for good, or the next
+    /// try could not start before `deadline`; sleeps between tries.
+    fn call(&self, key: &str, call: &Call<'_>, deadline: Instant) -> Result<Answer, GtiError> {
+        let mut attempt = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.try_call(key, call, attempt, left) {
+                Try::Done(result) => return result,
+                Try::Retry { error, after } => {
+                    let in_budget = Instant::now()
+                        .checked_add(after)
+                        .is_some_and(|resume| resume < deadline);
+                    if !in_budget {
+                        return Err(error);
+                    }
+                    log::debug!(
+                        "GTI {} API: retrying in {} ms",
+                        call.endpoint().name(),
+                        after.as_millis()
+                    );
+                    std::thread::sleep(after);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
     /// Active detections whose indicators hold `value`, with their rules.
-    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError>;
+    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError> {
+        match self.call(key, &Call::Detections { value }, self.deadline())? {
+            Answer::Detections(detections) => Ok(detections),
+            other => Err(wrong_answer(Endpoint::Detections, &other)),
+        }
+    }
+
     /// The events of one detection, each with its indicator values.
     fn detection_events(
         &self,
         key: &str,
         detection_uuid: &str,
-    ) -> Result<Vec<DetectionEvent>, GtiError>;
+    ) -> Result<Vec<DetectionEvent>, GtiError> {
+        let call = Call::DetectionEvents { detection_uuid };
+        match self.call(key, &call, self.deadline())? {
+            Answer::DetectionEvents(events) => Ok(events),
+            other => Err(wrong_answer(Endpoint::DetectionEvents, &other)),
+        }
+    }
+
     /// The event search for `query` within one day window.
     fn search_events(
         &self,
         key: &str,
         query: &str,
         window: &DayWindow,
-    ) -> Result<Vec<Event>, GtiError>;
+    ) -> Result<Vec<Event>, GtiError> {
+        match self.call(key, &Call::Search { query, window }, self.deadline())? {
+            Answer::Events(events) => Ok(events),
+            other => Err(wrong_answer(Endpoint::EventSearch, &other)),
+        }
+    }
+
     /// DHCP records for internal IPs, in GTI's order.
-    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError>;
+    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError> {
+        match self.call(key, &Call::Dhcp { lookups }, self.deadline())? {
+            Answer::Dhcp(records) => Ok(records),
+            other => Err(wrong_answer(Endpoint::Dhcp, &other)),
+        }
+    }
+
+    /// When a call made now must be done by: [`GtiApi::call_budget`] away.
+    fn deadline(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(self.call_budget()).unwrap_or(now)
+    }
+}
+
+/// An implementation answered a call with another kind of answer: a bug in
+/// that implementation, reported rather than trusted.
+pub fn wrong_answer(endpoint: Endpoint, answer: &Answer) -> GtiError {
+    let kind = match answer {
+        Answer::Detections(_) => "detections",
+        Answer::DetectionEvents(_) => "detection events",
+        Answer::Events(_) => "events",
+        Answer::Dhcp(_) => "DHCP records",
+    };
+    GtiError::InvalidResponse {
+        endpoint,
+        detail: format!("{kind} instead of its own answer"),
+    }
 }
 
 /// GTI's endpoints, named in error messages and logs.

@@ -1,304 +1,374 @@
-//! Runs an observe request's GTI calls concurrently: each call is one job of
-//! a rayon scope, and a job never waits for another. When a call completes,
-//! its job stores the result and spawns the calls that depended on it (a
-//! detection's events after the detections, DHCP after the last of an
-//! observable's other calls); the job that completes an observable also
-//! maps it, so mapping runs in parallel and as early as it can.
+//! Runs an observe request: the calls [`super::plan`] names go to the
+//! [`CallPool`] in the request's own lane, each call's outcome goes back to
+//! the plan, which names the calls that follow; an observable that is
+//! complete goes, through a channel, to the request's thread, which maps it
+//! on rayon (CPU work, in parallel with the calls still out) and keeps only
+//! what the mapping made of it.
 //!
-//! Waiting inside a pool thread (`join`, nested `par_iter`) would let that
-//! thread pick up unrelated blocking calls meanwhile, or run its own
-//! sub-calls one after the other when the pool is busy, and stretch the
-//! chain far beyond its three round trips. This way the pool's size is
-//! exactly the number of calls in flight.
-//!
-//! Order: the first calls are injected from outside the pool (all
-//! detections first, then all windows) and run first come, first served;
-//! calls spawned by a job go to that thread's own deque, which rayon serves
-//! before the injected queue. So the chain's calls, the critical path,
-//! overtake window calls still waiting for a free thread. Only the order
-//! changes, never the calls or the answer.
+//! Nothing here decides anything the plan decides. What it adds is time:
+//! every call gets what is left of the request's deadline as its budget; a
+//! retry waits in the pool's queue (holding no call slot) unless its wait
+//! would end past the deadline, in which case the call fails as it is; and
+//! when the deadline passes, the request answers with the observables that
+//! completed, the calls still queued are dropped, and those running end
+//! within their budget.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use log::warn;
-
-use super::merge::{match_detection_events, select_events};
-use super::{dhcp_lookups, DhcpIndex, Findings, Settings};
-use crate::gti::model::{Detection, DetectionEvent, Detections, Event};
-use crate::gti::{DhcpLookup, GtiApi, GtiError};
+use super::plan::{first_calls, Next, Outcome, Progress, Step};
+use super::pool::{CallPool, Lane};
+use super::{Findings, Settings};
+use crate::gti::{Answer, Call, GtiApi, GtiError, Try};
 use crate::observable::Observable;
 
-/// What the caller does with one observable's outcome, on the thread that
-/// completed it; must be cheap to share across threads.
+/// What the caller does with one observable's outcome, on a rayon thread;
+/// must be cheap to share across threads.
 pub type MapFn<'a, R> = dyn Fn(&Observable, Result<Findings, GtiError>) -> R + Sync + 'a;
 
-/// Every observable's outcome, mapped by `map`, in request order, with the
-/// GTI calls run on the current rayon pool (the global one outside a pool).
+/// Every observable's outcome, mapped by `map`, in request order: `None`
+/// for an observable that had not completed when `deadline` passed.
 pub fn observe<R: Send>(
-    gti: &dyn GtiApi,
+    pool: &CallPool,
+    gti: &Arc<dyn GtiApi>,
     key: &str,
     settings: &Settings,
     observables: &[Observable],
+    deadline: Instant,
     map: &MapFn<'_, R>,
-) -> Vec<R> {
-    let fans = fans(gti, key, settings, observables, map);
-    rayon::in_place_scope(|scope| start(scope, &fans));
-    fans.into_iter().filter_map(Fan::into_result).collect()
+) -> Vec<Option<R>> {
+    if observables.is_empty() {
+        return Vec::new();
+    }
+    let (done, completed) = mpsc::channel();
+    let request = Arc::new(Request {
+        caller: Caller {
+            gti: Arc::clone(gti),
+            key: key.to_owned(),
+            deadline,
+            lane: pool.lane(),
+        },
+        settings: settings.clone(),
+        observables: observables
+            .iter()
+            .map(|observable| ObservableCalls {
+                value: observable.value.clone(),
+                query: observable.search_query(),
+                progress: Mutex::new(Progress::new(settings)),
+            })
+            .collect(),
+        done,
+    });
+    // Every observable's detections first: they head the critical path.
+    let first = first_calls(settings);
+    for step in first.iter().filter(|step| step.is_urgent()) {
+        for index in 0..observables.len() {
+            request.submit(index, step.clone(), 0, None);
+        }
+    }
+    for step in first.iter().filter(|step| !step.is_urgent()) {
+        for index in 0..observables.len() {
+            request.submit(index, step.clone(), 0, None);
+        }
+    }
+    let results = map_as_completed(&completed, observables, deadline, map);
+    // Calls still queued are not needed any more.
+    request.caller.lane.close();
+    results
 }
 
-/// [`observe`] with the GTI calls run on `pool`, whose size bounds the
-/// calls in flight. The calling thread (a request worker) only waits.
-pub fn observe_on<R: Send>(
-    pool: &rayon::ThreadPool,
-    gti: &dyn GtiApi,
-    key: &str,
-    settings: &Settings,
+/// Maps each observable as it completes, until all have or `deadline`
+/// passes; the mapping runs on rayon while the calls go on.
+fn map_as_completed<R: Send>(
+    completed: &Receiver<(usize, Result<Findings, GtiError>)>,
     observables: &[Observable],
+    deadline: Instant,
     map: &MapFn<'_, R>,
-) -> Vec<R> {
-    let fans = fans(gti, key, settings, observables, map);
-    pool.in_place_scope(|scope| start(scope, &fans));
-    fans.into_iter().filter_map(Fan::into_result).collect()
+) -> Vec<Option<R>> {
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..observables.len()).map(|_| None).collect());
+    rayon::in_place_scope(|scope| {
+        for _ in 0..observables.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (index, findings) = match completed.recv_timeout(left) {
+                Ok(next) => next,
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            };
+            let (results, observable) = (&results, &observables[index]);
+            scope.spawn(move |_| {
+                let mapped = map(observable, findings);
+                if let Some(slot) = lock(results).get_mut(index) {
+                    *slot = Some(mapped);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One observable's findings: the detection chain (detections → each
-/// allowed detection's events) runs concurrently with all search windows;
-/// then the merge, the cut, and one DHCP bulk look-up.
+/// One GTI call through the pool, for callers outside an observe request
+/// (the health check): made with the same limiter, retries and deadline.
+pub fn call_once(
+    pool: &CallPool,
+    gti: &Arc<dyn GtiApi>,
+    key: &str,
+    call: OwnedCall,
+    deadline: Instant,
+) -> Result<Answer, GtiError> {
+    let (done, answered) = mpsc::channel();
+    let once = Arc::new(Once {
+        caller: Caller {
+            gti: Arc::clone(gti),
+            key: key.to_owned(),
+            deadline,
+            lane: pool.lane(),
+        },
+        call,
+        done: Mutex::new(Some(done)),
+    });
+    Arc::clone(&once).submit(0, None);
+    let left = deadline.saturating_duration_since(Instant::now());
+    let answer = answered
+        .recv_timeout(left)
+        .unwrap_or_else(|_| Err(deadline_passed(once.call.endpoint())));
+    once.caller.lane.close();
+    answer
+}
+
+/// A call that owns what it is about, for [`call_once`].
+#[derive(Debug, Clone)]
+pub enum OwnedCall {
+    Detections {
+        value: String,
+    },
+    Search {
+        query: String,
+        window: crate::gti::DayWindow,
+    },
+}
+
+impl OwnedCall {
+    fn call(&self) -> Call<'_> {
+        match self {
+            OwnedCall::Detections { value } => Call::Detections { value },
+            OwnedCall::Search { query, window } => Call::Search { query, window },
+        }
+    }
+
+    fn endpoint(&self) -> crate::gti::Endpoint {
+        self.call().endpoint()
+    }
+}
+
+/// The error of a call that could not be made, or retried, before the
+/// request's deadline.
+fn deadline_passed(endpoint: crate::gti::Endpoint) -> GtiError {
+    GtiError::Unavailable {
+        endpoint,
+        detail: "the request's deadline passed first".to_owned(),
+    }
+}
+
+/// What every call of a request needs.
+struct Caller {
+    gti: Arc<dyn GtiApi>,
+    key: String,
+    deadline: Instant,
+    lane: Lane,
+}
+
+impl Caller {
+    /// One try of `call`, within what is left of the deadline: the answer,
+    /// or when to try again.
+    fn attempt(&self, call: &Call<'_>, attempt: u32) -> Result<Result<Answer, GtiError>, Instant> {
+        let now = Instant::now();
+        let left = self.deadline.saturating_duration_since(now);
+        if left.is_zero() {
+            return Ok(Err(deadline_passed(call.endpoint())));
+        }
+        match self.gti.try_call(&self.key, call, attempt, left) {
+            Try::Done(result) => Ok(result),
+            Try::Retry { error, after } => {
+                // A wait that would end past the deadline is not waited for.
+                match Instant::now().checked_add(after) {
+                    Some(due) if due < self.deadline => {
+                        log::debug!(
+                            "GTI {} API: retrying in {} ms",
+                            call.endpoint().name(),
+                            after.as_millis()
+                        );
+                        Err(due)
+                    }
+                    _ => Ok(Err(error)),
+                }
+            }
+        }
+    }
+}
+
+/// An observe request's calls in flight and their results so far.
+struct Request {
+    caller: Caller,
+    settings: Settings,
+    observables: Vec<ObservableCalls>,
+    done: Sender<(usize, Result<Findings, GtiError>)>,
+}
+
+struct ObservableCalls {
+    value: String,
+    query: String,
+    progress: Mutex<Progress>,
+}
+
+impl Request {
+    /// Queues try `attempt` of `step` for observable `index`, at `due` or now.
+    fn submit(self: &Arc<Self>, index: usize, step: Step, attempt: u32, due: Option<Instant>) {
+        let urgent = step.is_urgent();
+        let request = Arc::clone(self);
+        let job = Box::new(move || request.run(index, step, attempt));
+        match due {
+            None => self.caller.lane.submit(urgent, job),
+            Some(due) => self.caller.lane.submit_at(due, urgent, job),
+        }
+    }
+
+    fn run(self: &Arc<Self>, index: usize, step: Step, attempt: u32) {
+        let Some(observable) = self.observables.get(index) else {
+            return;
+        };
+        let call = match &step {
+            Step::Detections => Call::Detections {
+                value: &observable.value,
+            },
+            Step::DetectionEvents { uuid, .. } => Call::DetectionEvents {
+                detection_uuid: uuid,
+            },
+            Step::Window { index } => match self.settings.windows.get(*index) {
+                Some(window) => Call::Search {
+                    query: &observable.query,
+                    window,
+                },
+                None => return,
+            },
+            Step::Dhcp { lookups } => Call::Dhcp { lookups },
+        };
+        let result = match self.caller.attempt(&call, attempt) {
+            Ok(result) => result,
+            Err(due) => return self.submit(index, step, attempt + 1, Some(due)),
+        };
+        let outcome = outcome(&step, result);
+        let next =
+            lock(&observable.progress).on_done(&step, outcome, &observable.value, &self.settings);
+        match next {
+            Next::Calls(steps) => {
+                for step in steps {
+                    self.submit(index, step, 0, None);
+                }
+            }
+            // The request may have answered already (deadline): then
+            // nobody listens, and that is fine.
+            Next::Done(findings) => drop(self.done.send((index, findings))),
+        }
+    }
+}
+
+/// A call's answer as the outcome of its step.
+fn outcome(step: &Step, result: Result<Answer, GtiError>) -> Outcome {
+    let endpoint = match step {
+        Step::Detections => crate::gti::Endpoint::Detections,
+        Step::DetectionEvents { .. } => crate::gti::Endpoint::DetectionEvents,
+        Step::Window { .. } => crate::gti::Endpoint::EventSearch,
+        Step::Dhcp { .. } => crate::gti::Endpoint::Dhcp,
+    };
+    let wrong = |answer: &Answer| crate::gti::wrong_answer(endpoint, answer);
+    match step {
+        Step::Detections => Outcome::Detections(result.and_then(|answer| match answer {
+            Answer::Detections(detections) => Ok(detections),
+            other => Err(wrong(&other)),
+        })),
+        Step::DetectionEvents { .. } => {
+            Outcome::DetectionEvents(result.and_then(|answer| match answer {
+                Answer::DetectionEvents(events) => Ok(events),
+                other => Err(wrong(&other)),
+            }))
+        }
+        Step::Window { .. } => Outcome::Window(result.and_then(|answer| match answer {
+            Answer::Events(events) => Ok(events),
+            other => Err(wrong(&other)),
+        })),
+        Step::Dhcp { .. } => Outcome::Dhcp(result.and_then(|answer| match answer {
+            Answer::Dhcp(records) => Ok(records),
+            other => Err(wrong(&other)),
+        })),
+    }
+}
+
+/// A single call and where its answer goes.
+struct Once {
+    caller: Caller,
+    call: OwnedCall,
+    done: Mutex<Option<Sender<Result<Answer, GtiError>>>>,
+}
+
+impl Once {
+    fn submit(self: Arc<Self>, attempt: u32, due: Option<Instant>) {
+        let lane_job = Arc::clone(&self);
+        let job = Box::new(move || lane_job.run(attempt));
+        match due {
+            None => self.caller.lane.submit(true, job),
+            Some(due) => self.caller.lane.submit_at(due, true, job),
+        }
+    }
+
+    fn run(self: Arc<Self>, attempt: u32) {
+        match self.caller.attempt(&self.call.call(), attempt) {
+            Ok(result) => {
+                if let Some(done) = lock(&self.done).take() {
+                    drop(done.send(result));
+                }
+            }
+            Err(due) => self.submit(attempt + 1, Some(due)),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How long a request may take at most when its deadline is not known:
+/// for [`events_for_observable`], used by tests and tools.
+const NO_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// One observable's findings, its calls made on a pool of its own.
 pub fn events_for_observable(
-    gti: &dyn GtiApi,
+    gti: &Arc<dyn GtiApi>,
     key: &str,
     settings: &Settings,
     observable: &Observable,
 ) -> Result<Findings, GtiError> {
+    let pool = CallPool::new(16);
     observe(
+        &pool,
         gti,
         key,
         settings,
         std::slice::from_ref(observable),
+        Instant::now() + NO_DEADLINE,
         &|_, findings| findings,
     )
     .pop()
+    .flatten()
     .unwrap_or_else(|| Ok(Findings::default()))
-}
-
-/// One observable's calls in flight and their results so far.
-struct Fan<'a, R> {
-    gti: &'a dyn GtiApi,
-    key: &'a str,
-    settings: &'a Settings,
-    observable: &'a Observable,
-    query: String,
-    map: &'a MapFn<'a, R>,
-    state: Mutex<FanState<R>>,
-}
-
-struct FanState<R> {
-    detections: Option<Result<Detections, GtiError>>,
-    /// The events of each allowed detection, in detection order.
-    detection_events: Vec<Option<Vec<DetectionEvent>>>,
-    /// Each search window's answer, newest window first.
-    windows: Vec<Option<Result<Vec<Event>, GtiError>>>,
-    /// Calls before DHCP that have not completed yet.
-    pending: usize,
-    result: Option<R>,
-}
-
-fn fans<'a, R>(
-    gti: &'a dyn GtiApi,
-    key: &'a str,
-    settings: &'a Settings,
-    observables: &'a [Observable],
-    map: &'a MapFn<'a, R>,
-) -> Vec<Fan<'a, R>> {
-    observables
-        .iter()
-        .map(|observable| Fan {
-            gti,
-            key,
-            settings,
-            observable,
-            query: observable.search_query(),
-            map,
-            state: Mutex::new(FanState {
-                detections: None,
-                detection_events: Vec::new(),
-                windows: settings.windows.iter().map(|_| None).collect(),
-                // The detections call and every window.
-                pending: 1 + settings.windows.len(),
-                result: None,
-            }),
-        })
-        .collect()
-}
-
-/// Spawns the first calls of every observable: all detections calls first
-/// (they head the critical path), then all windows.
-fn start<'a, R: Send>(scope: &rayon::Scope<'a>, fans: &'a [Fan<'a, R>]) {
-    for fan in fans {
-        scope.spawn(move |scope| fan.detections(scope));
-    }
-    for fan in fans {
-        for index in 0..fan.settings.windows.len() {
-            scope.spawn(move |scope| fan.window(scope, index));
-        }
-    }
-}
-
-impl<'a, R: Send> Fan<'a, R> {
-    fn lock(&self) -> MutexGuard<'_, FanState<R>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Active detections, then the events of every allowed one in parallel.
-    fn detections(&'a self, scope: &rayon::Scope<'a>) {
-        let result = self.gti.detections(self.key, &self.observable.value);
-        let allowed: Vec<String> = match &result {
-            Ok(detections) => self
-                .allowed(detections)
-                .into_iter()
-                .map(|detection| detection.uuid.clone())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let count = allowed.len();
-        // The events calls are pending before this call counts as done, so
-        // the merge cannot start until they are back too.
-        self.complete_call(scope, |state| {
-            state.detections = Some(result);
-            state.detection_events = (0..count).map(|_| None).collect();
-            state.pending += count;
-        });
-        for (index, uuid) in allowed.into_iter().enumerate() {
-            scope.spawn(move |scope| self.detection_events(scope, index, &uuid));
-        }
-    }
-
-    fn allowed<'d>(&self, detections: &'d Detections) -> Vec<&'d Detection> {
-        detections
-            .detections
-            .iter()
-            .filter(|detection| self.settings.allows(Some(&detection.account_uuid)))
-            .collect()
-    }
-
-    fn detection_events(&'a self, scope: &rayon::Scope<'a>, index: usize, uuid: &str) {
-        // As in the reference, one detection's failure only loses its events.
-        let events = self
-            .gti
-            .detection_events(self.key, uuid)
-            .unwrap_or_else(|error| {
-                warn!("events of detection {uuid} skipped: {}", error.message());
-                Vec::new()
-            });
-        self.complete_call(scope, |state| {
-            if let Some(slot) = state.detection_events.get_mut(index) {
-                *slot = Some(events);
-            }
-        });
-    }
-
-    /// One day window of the event search.
-    fn window(&'a self, scope: &rayon::Scope<'a>, index: usize) {
-        let result = self
-            .gti
-            .search_events(self.key, &self.query, &self.settings.windows[index]);
-        self.complete_call(scope, |state| {
-            if let Some(slot) = state.windows.get_mut(index) {
-                *slot = Some(result);
-            }
-        });
-    }
-
-    /// Records one call's result; the last call before DHCP starts the merge.
-    fn complete_call(&'a self, scope: &rayon::Scope<'a>, record: impl FnOnce(&mut FanState<R>)) {
-        let done = {
-            let mut state = self.lock();
-            record(&mut state);
-            state.pending -= 1;
-            state.pending == 0
-        };
-        if done {
-            self.merge(scope);
-        }
-    }
-
-    /// Every call before DHCP has completed: merge, cut, then the DHCP
-    /// look-up of the events kept.
-    fn merge(&'a self, scope: &rayon::Scope<'a>) {
-        let (detections, detection_events, windows) = {
-            let mut state = self.lock();
-            (
-                state.detections.take(),
-                std::mem::take(&mut state.detection_events),
-                std::mem::take(&mut state.windows),
-            )
-        };
-        // Every slot is filled before `pending` reaches zero; the defaults
-        // are never used.
-        let selected = detections
-            .unwrap_or_else(|| Ok(Detections::default()))
-            .and_then(|detections| {
-                let allowed = self.allowed(&detections);
-                let fetched = detection_events
-                    .into_iter()
-                    .map(Option::unwrap_or_default)
-                    .collect();
-                let detected =
-                    match_detection_events(&detections, &allowed, fetched, &self.observable.value);
-                let searched = windows
-                    .into_iter()
-                    .map(|window| window.unwrap_or_else(|| Ok(Vec::new())))
-                    .collect();
-                select_events(detected, searched, self.settings)
-            });
-        match selected {
-            Ok(events) => {
-                let lookups = dhcp_lookups(events.iter().map(|found| &found.event));
-                let findings = Findings {
-                    events,
-                    dhcp: DhcpIndex::default(),
-                };
-                if lookups.is_empty() {
-                    self.finish(Ok(findings));
-                } else {
-                    scope.spawn(move |_| self.dhcp(findings, &lookups));
-                }
-            }
-            Err(error) => self.finish(Err(error)),
-        }
-    }
-
-    fn dhcp(&self, mut findings: Findings, lookups: &[DhcpLookup]) {
-        let result = self.gti.dhcp_records(self.key, lookups).map(|records| {
-            findings.dhcp = DhcpIndex::new(records);
-            findings
-        });
-        self.finish(result);
-    }
-
-    /// The observable is complete: map it here, on this thread, and keep
-    /// only what the mapping made of it.
-    fn finish(&self, result: Result<Findings, GtiError>) {
-        let mapped = (self.map)(self.observable, result);
-        self.lock().result = Some(mapped);
-    }
-
-    /// Always set once the scope has ended: a job that panics makes the
-    /// scope panic instead of returning.
-    fn into_result(self) -> Option<R> {
-        self.state
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .result
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ctim::{reference, Answer, Context, Fragment};
-    use crate::gti::model::{Loose, Obj, Rule, WireDhcpRecord};
-    use crate::gti::{DayWindow, DhcpRecord};
+    use crate::ctim::{reference, Context, Fragment};
+    use crate::gti::model::{
+        Detection, DetectionEvent, Detections, Loose, Obj, Rule, WireDhcpRecord,
+    };
     use crate::workflow::Summary;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -365,49 +435,49 @@ mod tests {
     }
 
     impl GtiApi for FakeGti {
-        fn detections(&self, _key: &str, value: &str) -> Result<Detections, GtiError> {
-            self.record(format!("detections {value}"));
-            self.detections.clone().ok_or(GtiError::InvalidKey)
-        }
-        fn detection_events(
-            &self,
-            _key: &str,
-            uuid: &str,
-        ) -> Result<Vec<DetectionEvent>, GtiError> {
-            self.record(format!("events {uuid}"));
-            if uuid == "broken" {
-                return Err(GtiError::InvalidKey);
-            }
-            Ok(self
-                .events
-                .iter()
-                .map(|event| DetectionEvent::from_json(&event.to_string()).unwrap())
-                .collect())
-        }
-        fn search_events(
-            &self,
-            _key: &str,
-            query: &str,
-            window: &DayWindow,
-        ) -> Result<Vec<Event>, GtiError> {
-            self.record(format!("search {query} {}", window.end));
-            Ok(if window.end.starts_with("2026-11-30") {
-                self.searched.iter().map(typed).collect()
-            } else {
-                Vec::new()
+        fn try_call(&self, _key: &str, call: &Call<'_>, _attempt: u32, _budget: Duration) -> Try {
+            Try::Done(match *call {
+                Call::Detections { value } => {
+                    self.record(format!("detections {value}"));
+                    self.detections
+                        .clone()
+                        .ok_or(GtiError::InvalidKey)
+                        .map(Answer::Detections)
+                }
+                Call::DetectionEvents { detection_uuid } => {
+                    self.record(format!("events {detection_uuid}"));
+                    if detection_uuid == "broken" {
+                        return Try::Done(Err(GtiError::InvalidKey));
+                    }
+                    Ok(Answer::DetectionEvents(
+                        self.events
+                            .iter()
+                            .map(|event| DetectionEvent::from_json(&event.to_string()).unwrap())
+                            .collect(),
+                    ))
+                }
+                Call::Search { query, window } => {
+                    self.record(format!("search {query} {}", window.end));
+                    Ok(Answer::Events(if window.end.starts_with("2026-11-30") {
+                        self.searched.iter().map(typed).collect()
+                    } else {
+                        Vec::new()
+                    }))
+                }
+                Call::Dhcp { lookups } => {
+                    self.record(format!("dhcp {}", lookups.len()));
+                    Ok(Answer::Dhcp(
+                        self.dhcp
+                            .iter()
+                            .filter_map(|record| typed::<WireDhcpRecord>(record).checked())
+                            .collect(),
+                    ))
+                }
             })
         }
-        fn dhcp_records(
-            &self,
-            _key: &str,
-            lookups: &[DhcpLookup],
-        ) -> Result<Vec<DhcpRecord>, GtiError> {
-            self.record(format!("dhcp {}", lookups.len()));
-            Ok(self
-                .dhcp
-                .iter()
-                .filter_map(|record| typed::<WireDhcpRecord>(record).checked())
-                .collect())
+
+        fn call_budget(&self) -> Duration {
+            Duration::from_secs(10)
         }
     }
 
@@ -455,7 +525,9 @@ mod tests {
             kind: "ip".into(),
             value: "1.2.3.4".into(),
         };
-        let events = events_for_observable(&gti, "key", &settings(100, 3), &observable).unwrap();
+        let gti = Arc::new(gti);
+        let shared: Arc<dyn GtiApi> = gti.clone();
+        let events = events_for_observable(&shared, "key", &settings(100, 3), &observable).unwrap();
 
         assert_eq!(uuids(&events), ["e1", "s1"]);
         let enriched: Vec<_> = events.enriched(&observable).collect();
@@ -536,8 +608,10 @@ mod tests {
         };
         let observable: Observable = serde_json::from_value(fixture("observable.json")).unwrap();
 
+        let gti = Arc::new(gti);
+        let shared: Arc<dyn GtiApi> = gti.clone();
         let events =
-            events_for_observable(&gti, "Chop Suey!", &settings(100, 7), &observable).unwrap();
+            events_for_observable(&shared, "Chop Suey!", &settings(100, 7), &observable).unwrap();
 
         let expected = fixture("workflow/events_for_observable.json");
         let expected_uuids: Vec<&str> = expected
@@ -548,7 +622,7 @@ mod tests {
             .collect();
         assert_eq!(uuids(&events), expected_uuids);
         let mapped = |fragment: Fragment| {
-            let bytes = Answer::new(vec![fragment], None).to_vec();
+            let bytes = crate::ctim::Answer::new(vec![fragment], None).to_vec();
             serde_json::from_slice::<Value>(&bytes).unwrap()
         };
         let ids = counter();
@@ -570,18 +644,159 @@ mod tests {
 
     #[test]
     fn a_detections_failure_fails_the_observable() {
-        let gti = FakeGti::default();
+        let gti: Arc<dyn GtiApi> = Arc::new(FakeGti::default());
         let observable = Observable {
             kind: "domain".into(),
             value: "example.com".into(),
         };
         let results = observe(
+            &CallPool::new(2),
             &gti,
             "key",
             &settings(100, 1),
             &[observable],
+            Instant::now() + Duration::from_secs(60),
             &|_, found| found.map(|findings| findings.events.len()),
         );
-        assert_eq!(results, [Err(GtiError::InvalidKey)]);
+        assert_eq!(results, [Some(Err(GtiError::InvalidKey))]);
+    }
+
+    /// A GTI that answers every call after `delay`, except the detections
+    /// of `slow`, which take `slow_delay`; 429s once when `throttle` is set.
+    struct TimedGti {
+        delay: Duration,
+        slow: &'static str,
+        slow_delay: Duration,
+        retry_after: Option<Duration>,
+        tries: Mutex<Vec<String>>,
+    }
+
+    impl GtiApi for TimedGti {
+        fn try_call(&self, _key: &str, call: &Call<'_>, attempt: u32, budget: Duration) -> Try {
+            let (label, delay) = match *call {
+                Call::Detections { value } if value == self.slow => {
+                    (format!("detections {value}"), self.slow_delay)
+                }
+                Call::Detections { value } => (format!("detections {value}"), self.delay),
+                other => (format!("{:?}", other.endpoint()), self.delay),
+            };
+            self.tries
+                .lock()
+                .unwrap()
+                .push(format!("{label} #{attempt}"));
+            std::thread::sleep(delay.min(budget));
+            if delay > budget {
+                return Try::Done(Err(GtiError::Unavailable {
+                    endpoint: call.endpoint(),
+                    detail: "timed out".into(),
+                }));
+            }
+            match (self.retry_after, attempt) {
+                (Some(after), 0) => Try::Retry {
+                    error: GtiError::TooManyRequests {
+                        endpoint: call.endpoint(),
+                    },
+                    after,
+                },
+                _ => Try::Done(Ok(match call {
+                    Call::Detections { .. } => Answer::Detections(Detections::default()),
+                    Call::DetectionEvents { .. } => Answer::DetectionEvents(Vec::new()),
+                    Call::Search { .. } => Answer::Events(Vec::new()),
+                    Call::Dhcp { .. } => Answer::Dhcp(Vec::new()),
+                })),
+            }
+        }
+
+        fn call_budget(&self) -> Duration {
+            Duration::from_secs(10)
+        }
+    }
+
+    fn ip(value: &str) -> Observable {
+        Observable {
+            kind: "ip".into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn past_the_deadline_the_answer_holds_what_completed() {
+        let gti = Arc::new(TimedGti {
+            delay: Duration::ZERO,
+            slow: "2.2.2.2",
+            slow_delay: Duration::from_secs(30),
+            retry_after: None,
+            tries: Mutex::default(),
+        });
+        let shared: Arc<dyn GtiApi> = gti.clone();
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let results = observe(
+            &CallPool::new(4),
+            &shared,
+            "key",
+            &settings(100, 1),
+            &[ip("1.1.1.1"), ip("2.2.2.2")],
+            deadline,
+            &|_, found| found.is_ok(),
+        );
+        // The slow call was given only what was left of the deadline.
+        assert_eq!(results, [Some(true), None]);
+    }
+
+    #[test]
+    fn a_retry_waits_in_the_queue_and_not_past_the_deadline() {
+        let retried = Arc::new(TimedGti {
+            delay: Duration::ZERO,
+            slow: "",
+            slow_delay: Duration::ZERO,
+            retry_after: Some(Duration::from_millis(20)),
+            tries: Mutex::default(),
+        });
+        let shared: Arc<dyn GtiApi> = retried.clone();
+        let results = observe(
+            &CallPool::new(1),
+            &shared,
+            "key",
+            &settings(100, 1),
+            &[ip("1.1.1.1")],
+            Instant::now() + Duration::from_secs(60),
+            &|_, found| found.is_ok(),
+        );
+        assert_eq!(results, [Some(true)]);
+        let mut tries = retried.tries.lock().unwrap().clone();
+        tries.sort();
+        assert_eq!(
+            tries,
+            [
+                "EventSearch #0",
+                "EventSearch #1",
+                "detections 1.1.1.1 #0",
+                "detections 1.1.1.1 #1"
+            ]
+        );
+
+        // A Retry-After longer than what is left is not waited for.
+        let hopeless = Arc::new(TimedGti {
+            retry_after: Some(Duration::from_secs(3600)),
+            tries: Mutex::default(),
+            ..*retried
+        });
+        let shared: Arc<dyn GtiApi> = hopeless.clone();
+        let results = observe(
+            &CallPool::new(1),
+            &shared,
+            "key",
+            &settings(100, 0),
+            &[ip("1.1.1.1")],
+            Instant::now() + Duration::from_secs(60),
+            &|_, found| found.map(drop),
+        );
+        assert_eq!(
+            results,
+            [Some(Err(GtiError::TooManyRequests {
+                endpoint: crate::gti::Endpoint::Detections
+            }))]
+        );
+        assert_eq!(hopeless.tries.lock().unwrap().len(), 1);
     }
 }

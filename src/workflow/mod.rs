@@ -1,12 +1,13 @@
 //! The observe workflow: for each observable, the GTI calls of SPEC §5, run
 //! in parallel, their results merged into the events the mapper reads.
 //!
-//! Plan, execute, merge: the decisions (which detections, which events
-//! match, which search windows are used, the cut to the limit, the DHCP
-//! look-ups) are pure functions in `merge` and `dhcp`, tested without
-//! threads; `executor` only runs the calls concurrently and hands each
+//! Plan, execute, merge: the decisions (which calls, which follow which,
+//! which events match, which search windows are used, the cut to the limit,
+//! the DHCP look-ups) are pure functions in `plan`, `merge` and `dhcp`,
+//! tested without threads; `executor` only runs the calls on the `pool`'s
+//! sleeping threads, within the request's deadline, and hands each
 //! observable's findings, as soon as they are complete, to the caller's
-//! mapping function, in parallel with the other observables.
+//! mapping function, on rayon, in parallel with the other observables.
 //!
 //! Context travels by reference: an [`EnrichedEvent`] points at its event,
 //! its observable, its detection's shared [`DetectionInfo`] and the DHCP
@@ -21,10 +22,13 @@ use crate::observable::Observable;
 pub mod dhcp;
 pub mod executor;
 pub mod merge;
+pub mod plan;
+pub mod pool;
 
 pub use dhcp::{dhcp_lookups, DhcpIndex};
-pub use executor::{events_for_observable, observe, observe_on};
+pub use executor::{call_once, events_for_observable, observe, OwnedCall};
 pub use merge::{match_detection_events, select_events};
+pub use pool::CallPool;
 
 /// GTI's demo and training accounts: their data is dropped unless a token
 /// allows it.

@@ -27,7 +27,7 @@ impl TestRelay {
     pub fn start(mut config: Config) -> TestRelay {
         config.host = "127.0.0.1".to_owned();
         config.port = 0;
-        let app = App::new(config).expect("the relay's app builds");
+        let app = App::new(config);
         let server = server::start(Arc::new(app)).expect("the relay starts");
         let address = server.local_addr();
         TestRelay {

@@ -1,0 +1,351 @@
+//! The observe workflow's decisions, as pure functions of what GTI answered:
+//! which calls an observable starts with ([`first_calls`]), and after each
+//! answer which calls follow, or that the observable is complete
+//! ([`Progress::on_done`]). No I/O, no threads: the executor runs the calls
+//! this module names and hands their outcomes back.
+//!
+//! Per observable (SPEC §5): the detections call and every search window at
+//! once; each allowed detection's events once the detections are back; once
+//! everything before it is back, the merge and the cut, then one DHCP call
+//! for the internal IPs of the events kept.
+
+use log::warn;
+
+use super::merge::{match_detection_events, select_events};
+use super::{dhcp_lookups, DhcpIndex, Findings, Settings};
+use crate::gti::model::{Detection, DetectionEvent, Detections, DhcpRecord, Event};
+use crate::gti::{DhcpLookup, GtiError};
+
+/// A call the workflow wants made for one observable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Detections,
+    /// The events of the allowed detection number `index`.
+    DetectionEvents {
+        index: usize,
+        uuid: String,
+    },
+    /// The search window number `index` (0: the newest).
+    Window {
+        index: usize,
+    },
+    Dhcp {
+        lookups: Vec<DhcpLookup>,
+    },
+}
+
+impl Step {
+    /// Whether the call heads the observable's critical path (detections →
+    /// events → DHCP): such calls go before window calls waiting with them.
+    pub fn is_urgent(&self) -> bool {
+        !matches!(self, Step::Window { .. })
+    }
+}
+
+/// What a call of a [`Step`] came to.
+#[derive(Debug)]
+pub enum Outcome {
+    Detections(Result<Detections, GtiError>),
+    /// A detection's failure only loses its events, as in the reference.
+    DetectionEvents(Result<Vec<DetectionEvent>, GtiError>),
+    Window(Result<Vec<Event>, GtiError>),
+    Dhcp(Result<Vec<DhcpRecord>, GtiError>),
+}
+
+/// What to do after an outcome.
+#[derive(Debug)]
+pub enum Next {
+    /// Make these calls (possibly none: other calls are still out).
+    Calls(Vec<Step>),
+    /// The observable is complete.
+    Done(Result<Findings, GtiError>),
+}
+
+/// The calls an observable starts with: its detections, and every window.
+pub fn first_calls(settings: &Settings) -> Vec<Step> {
+    std::iter::once(Step::Detections)
+        .chain((0..settings.windows.len()).map(|index| Step::Window { index }))
+        .collect()
+}
+
+/// One observable's answers so far.
+#[derive(Debug)]
+pub struct Progress {
+    detections: Option<Result<Detections, GtiError>>,
+    /// The events of each allowed detection, in detection order.
+    detection_events: Vec<Option<Vec<DetectionEvent>>>,
+    /// Each search window's answer, newest window first.
+    windows: Vec<Option<Result<Vec<Event>, GtiError>>>,
+    /// Calls before DHCP that have not come back yet.
+    pending: usize,
+    /// The merged events, waiting for their DHCP records.
+    merged: Option<Vec<super::FoundEvent>>,
+}
+
+impl Progress {
+    /// Nothing answered yet; [`first_calls`] are out.
+    pub fn new(settings: &Settings) -> Progress {
+        Progress {
+            detections: None,
+            detection_events: Vec::new(),
+            windows: settings.windows.iter().map(|_| None).collect(),
+            pending: 1 + settings.windows.len(),
+            merged: None,
+        }
+    }
+
+    /// Takes the outcome of `step` for the observable of `value`.
+    pub fn on_done(
+        &mut self,
+        step: &Step,
+        outcome: Outcome,
+        value: &str,
+        settings: &Settings,
+    ) -> Next {
+        let mut follow = Vec::new();
+        match (step, outcome) {
+            (Step::Detections, Outcome::Detections(result)) => {
+                if let Ok(detections) = &result {
+                    follow = allowed(detections, settings)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, detection)| Step::DetectionEvents {
+                            index,
+                            uuid: detection.uuid.clone(),
+                        })
+                        .collect();
+                }
+                self.detection_events = follow.iter().map(|_| None).collect();
+                self.pending += follow.len();
+                self.detections = Some(result);
+            }
+            (Step::DetectionEvents { index, uuid }, Outcome::DetectionEvents(result)) => {
+                let events = result.unwrap_or_else(|error| {
+                    warn!("events of detection {uuid} skipped: {}", error.message());
+                    Vec::new()
+                });
+                if let Some(slot) = self.detection_events.get_mut(*index) {
+                    *slot = Some(events);
+                }
+            }
+            (Step::Window { index }, Outcome::Window(result)) => {
+                if let Some(slot) = self.windows.get_mut(*index) {
+                    *slot = Some(result);
+                }
+            }
+            (Step::Dhcp { .. }, Outcome::Dhcp(result)) => {
+                let events = self.merged.take().unwrap_or_default();
+                return Next::Done(result.map(|records| Findings {
+                    events,
+                    dhcp: DhcpIndex::new(records),
+                }));
+            }
+            // An outcome of another kind than its call: the executor's bug;
+            // counted as done so the observable still completes.
+            (step, outcome) => warn!("outcome {outcome:?} does not answer {step:?}"),
+        }
+        self.pending = self.pending.saturating_sub(1);
+        if self.pending > 0 {
+            return Next::Calls(follow);
+        }
+        self.merge(value, settings)
+    }
+
+    /// Every call before DHCP is back: merge, cut, then ask for the DHCP
+    /// records of the events kept (if any has an internal IP).
+    fn merge(&mut self, value: &str, settings: &Settings) -> Next {
+        // Every slot is filled before `pending` reaches zero; the defaults
+        // are never used.
+        let selected = self
+            .detections
+            .take()
+            .unwrap_or_else(|| Ok(Detections::default()))
+            .and_then(|detections| {
+                let allowed = allowed(&detections, settings);
+                let fetched = std::mem::take(&mut self.detection_events)
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect();
+                let detected = match_detection_events(&detections, &allowed, fetched, value);
+                let searched = std::mem::take(&mut self.windows)
+                    .into_iter()
+                    .map(|window| window.unwrap_or_else(|| Ok(Vec::new())))
+                    .collect();
+                select_events(detected, searched, settings)
+            });
+        match selected {
+            Ok(events) => {
+                let lookups = dhcp_lookups(events.iter().map(|found| &found.event));
+                if lookups.is_empty() {
+                    return Next::Done(Ok(Findings {
+                        events,
+                        dhcp: DhcpIndex::default(),
+                    }));
+                }
+                self.merged = Some(events);
+                Next::Calls(vec![Step::Dhcp { lookups }])
+            }
+            Err(error) => Next::Done(Err(error)),
+        }
+    }
+}
+
+/// The detections whose data the token may see.
+fn allowed<'d>(detections: &'d Detections, settings: &Settings) -> Vec<&'d Detection> {
+    detections
+        .detections
+        .iter()
+        .filter(|detection| settings.allows(Some(&detection.account_uuid)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(windows: usize) -> Settings {
+        Settings {
+            entities_limit: 100,
+            allow_test_accounts: false,
+            windows: crate::gti::day_windows(1_796_001_138_123, windows as u32),
+        }
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+        serde_json::from_str(&value.to_string()).unwrap()
+    }
+
+    fn detections() -> Detections {
+        typed(json!({
+            "detections": [
+                {"uuid": "d1", "account_uuid": "acme", "rule_uuid": "r", "indicators": [{"field": "dst.ip", "values": ["1.2.3.4"]}]},
+                {"uuid": "demo", "account_uuid": "dmo", "rule_uuid": "r"},
+                {"uuid": "d2", "account_uuid": "acme", "rule_uuid": "r"},
+            ],
+            "rules": [{"uuid": "r"}],
+        }))
+    }
+
+    fn internal_event() -> Event {
+        typed(json!({"uuid": "e", "timestamp": "2026-11-29T00:00:00.000Z",
+                     "src": {"ip": "10.0.0.1", "internal": true}}))
+    }
+
+    #[test]
+    fn an_observable_starts_with_its_detections_and_every_window() {
+        assert_eq!(
+            first_calls(&settings(3)),
+            [
+                Step::Detections,
+                Step::Window { index: 0 },
+                Step::Window { index: 1 },
+                Step::Window { index: 2 },
+            ]
+        );
+        assert_eq!(first_calls(&settings(0)), [Step::Detections]);
+        assert!(Step::Detections.is_urgent() && !Step::Window { index: 0 }.is_urgent());
+    }
+
+    #[test]
+    fn allowed_detections_are_followed_by_their_events_then_dhcp() {
+        let settings = settings(1);
+        let mut progress = Progress::new(&settings);
+        let window = progress.on_done(
+            &Step::Window { index: 0 },
+            Outcome::Window(Ok(vec![internal_event()])),
+            "1.2.3.4",
+            &settings,
+        );
+        assert!(matches!(window, Next::Calls(calls) if calls.is_empty()));
+
+        let Next::Calls(events) = progress.on_done(
+            &Step::Detections,
+            Outcome::Detections(Ok(detections())),
+            "1.2.3.4",
+            &settings,
+        ) else {
+            panic!("the detections call completes nothing yet");
+        };
+        // The test account's detection is not followed.
+        assert_eq!(
+            events,
+            [
+                Step::DetectionEvents {
+                    index: 0,
+                    uuid: "d1".into()
+                },
+                Step::DetectionEvents {
+                    index: 1,
+                    uuid: "d2".into()
+                },
+            ]
+        );
+        let first = progress.on_done(
+            &events[1],
+            Outcome::DetectionEvents(Err(GtiError::InvalidKey)),
+            "1.2.3.4",
+            &settings,
+        );
+        assert!(matches!(first, Next::Calls(calls) if calls.is_empty()));
+        let Next::Calls(dhcp) = progress.on_done(
+            &events[0],
+            Outcome::DetectionEvents(Ok(Vec::new())),
+            "1.2.3.4",
+            &settings,
+        ) else {
+            panic!("DHCP comes before the end");
+        };
+        assert_eq!(
+            dhcp,
+            [Step::Dhcp {
+                lookups: vec![DhcpLookup {
+                    ip: "10.0.0.1".into(),
+                    event_time: "2026-11-29T00:00:00.000Z".into(),
+                }]
+            }]
+        );
+        let Next::Done(Ok(findings)) = progress.on_done(
+            &dhcp[0],
+            Outcome::Dhcp(Ok(Vec::new())),
+            "1.2.3.4",
+            &settings,
+        ) else {
+            panic!("DHCP ends the observable");
+        };
+        assert_eq!(findings.events.len(), 1);
+    }
+
+    #[test]
+    fn without_internal_ips_the_merge_ends_the_observable() {
+        let settings = settings(0);
+        let mut progress = Progress::new(&settings);
+        let next = progress.on_done(
+            &Step::Detections,
+            Outcome::Detections(Ok(Detections::default())),
+            "x",
+            &settings,
+        );
+        assert!(matches!(next, Next::Done(Ok(findings)) if findings.events.is_empty()));
+    }
+
+    #[test]
+    fn a_failed_detections_call_fails_the_observable_once_the_windows_are_back() {
+        let settings = settings(1);
+        let mut progress = Progress::new(&settings);
+        let next = progress.on_done(
+            &Step::Detections,
+            Outcome::Detections(Err(GtiError::InvalidKey)),
+            "x",
+            &settings,
+        );
+        assert!(matches!(next, Next::Calls(calls) if calls.is_empty()));
+        let next = progress.on_done(
+            &Step::Window { index: 0 },
+            Outcome::Window(Ok(Vec::new())),
+            "x",
+            &settings,
+        );
+        assert!(matches!(next, Next::Done(Err(GtiError::InvalidKey))));
+    }
+}
