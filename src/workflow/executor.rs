@@ -256,6 +256,11 @@ impl Request {
             Ok(result) => result,
             Err(due) => return self.submit(index, step, attempt + 1, Some(due)),
         };
+        // A call cut short by the deadline leaves its observable unfinished:
+        // the request reports the deadline, not the symptom of the cut.
+        if result.is_err() && Instant::now() >= self.caller.deadline {
+            return;
+        }
         let outcome = outcome(&step, result);
         let next =
             lock(&observable.progress).on_done(&step, outcome, &observable.value, &self.settings);

@@ -174,6 +174,41 @@ fn slow_headers_and_slow_bodies_time_out() {
 }
 
 #[test]
+fn past_the_request_deadline_the_answer_keeps_what_came_back() {
+    // GTI's own timeout (30 s) would wait; the request's 1 s deadline cuts
+    // the call instead, and GOOD's data is kept beside the error.
+    let (stack, errors) = detections_fault(
+        &[("REQUEST_DEADLINE_SECS", "1")],
+        Fault::delay(Duration::from_secs(6)),
+    );
+    assert_eq!(
+        errors,
+        error(
+            "service unavailable",
+            "GTI did not answer everything within the request's 1 s deadline \
+             (REQUEST_DEADLINE_SECS); the answer holds what came back in time."
+        )
+    );
+    assert_eq!(bad_detection_calls(&stack), 1);
+}
+
+#[test]
+fn a_retry_after_longer_than_the_deadline_is_not_waited_for() {
+    let (stack, errors) = detections_fault(
+        &[("REQUEST_DEADLINE_SECS", "5"), ("GTI_RETRIES", "2")],
+        Fault::status(429).with_retry_after("60"),
+    );
+    assert_eq!(
+        errors,
+        error(
+            "too many requests",
+            "GTI detections API kept answering 429 Too Many Requests; retries ran out."
+        )
+    );
+    assert_eq!(bad_detection_calls(&stack), 1);
+}
+
+#[test]
 fn a_connection_reset_inside_a_body_is_unavailable() {
     let (stack, errors) = detections_fault(
         &[("GTI_RETRIES", "1")],
