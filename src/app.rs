@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::auth::{Authenticator, Credentials};
 use crate::config::Config;
 use crate::ctim::{self, Answer, Fragment};
-use crate::errors::RelayError;
+use crate::error::RelayError;
 use crate::gti::{self, GtiApi, GtiError, HttpGti};
 use crate::metrics::Metrics;
 use crate::observable::Observable;

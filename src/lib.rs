@@ -22,7 +22,7 @@ pub mod config;
 pub mod ctim;
 pub mod demo;
 pub mod encoding;
-pub mod errors;
+pub mod error;
 pub mod gti;
 pub mod metrics;
 pub mod observable;

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::errors::RelayError;
+use crate::error::RelayError;
 
 pub use crate::gti::SUPPORTED_TYPES;
 

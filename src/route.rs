@@ -35,7 +35,7 @@ impl Route {
     pub fn method(self) -> &'static str {
         match self {
             Route::Watchdog | Route::Metrics => "GET",
-            _ => "POST",
+            Route::Health | Route::Observe | Route::Refer | Route::Version => "POST",
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use log::{error, info, warn};
 
 use crate::app::App;
-use crate::errors::RelayError;
+use crate::error::RelayError;
 use crate::metrics;
 use crate::routes::{self, Body, Content, Request, Response};
 

@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use gti_relay::errors::RelayError;
+use gti_relay::error::RelayError;
 use gti_relay::observable::parse_observables;
 use gti_relay_fuzz::{key, value};
 use libfuzzer_sys::arbitrary::Unstructured;

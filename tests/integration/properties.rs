@@ -12,7 +12,7 @@ use gti_relay::auth::{AuthError, Authenticator};
 use gti_relay::config::Config;
 use gti_relay::ctim::reference::Bundle;
 use gti_relay::ctim::{quote_plus, refer_link, Context};
-use gti_relay::errors::RelayError;
+use gti_relay::error::RelayError;
 use gti_relay::gti::http_agent;
 use gti_relay::gti::model::{
     Detection, DetectionEvent, DetectionIndicator, Detections, Event, Loose, Obj, Rule,

@@ -75,6 +75,22 @@ impl RelayError {
         }
     }
 
+    /// The HTTP status of an answer with this error: relay-level failures
+    /// are HTTP 200 with the error envelope, as SecureX expects; only
+    /// routing failures have statuses of their own.
+    pub fn status(&self) -> u16 {
+        match self {
+            RelayError::NotFound => 404,
+            RelayError::MethodNotAllowed => 405,
+            RelayError::InvalidPayload(_)
+            | RelayError::Auth(_)
+            | RelayError::Watchdog
+            | RelayError::Gti(_)
+            | RelayError::Deadline { .. }
+            | RelayError::Internal => 200,
+        }
+    }
+
     /// One entry of the `errors` array.
     pub fn to_json(&self) -> Value {
         json!({ "code": self.code(), "message": self.message(), "type": "fatal" })
