@@ -1,0 +1,105 @@
+//! The relay's listener: a tiny_http server, a fixed pool of `WORKERS`
+//! request threads (`worker`), the conversion between tiny_http's types and
+//! the handlers' own (`adapter`), and a graceful shutdown. The only
+//! tiny_http code outside the simulated GTI.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use log::error;
+
+use crate::app::App;
+
+mod adapter;
+mod worker;
+
+/// A running relay: its listener and worker threads.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+    address: SocketAddr,
+}
+
+/// Binds `HOST:PORT` and starts the workers.
+pub fn start(app: Arc<App>) -> Result<Server, String> {
+    let listen = app.config.listen_address();
+    let http = tiny_http::Server::http(&listen)
+        .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
+    let address = http
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| format!("cannot listen on {listen}: not an IP socket"))?;
+    let http = Arc::new(http);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::with_capacity(app.config.workers);
+    for index in 0..app.config.workers {
+        let (http, stop, app) = (Arc::clone(&http), Arc::clone(&stop), Arc::clone(&app));
+        let worker = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(move || worker::serve_until_stopped(&http, &stop, &app))
+            .map_err(|error| format!("cannot start worker threads: {error}"))?;
+        workers.push(worker);
+    }
+    Ok(Server {
+        http,
+        stop,
+        workers,
+        address,
+    })
+}
+
+impl Server {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops taking requests, lets the workers finish the ones they hold,
+    /// and waits for them.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.join();
+    }
+
+    /// Waits until the workers stop (after [`Server::shutdown`] from elsewhere
+    /// or never, for a server that runs until the process ends).
+    pub fn join(self) {
+        for worker in self.workers {
+            if worker.join().is_err() {
+                error!("a worker thread ended with a panic");
+            }
+        }
+        drop(self.http);
+    }
+
+    /// Stops the server gracefully on SIGTERM or SIGINT: no new requests are
+    /// taken, the ones in progress finish. A second signal ends the process
+    /// at once, for an operator who does not want to wait.
+    pub fn stop_on_signals(&self) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        for signal in [SIGTERM, SIGINT] {
+            flag::register_conditional_shutdown(signal, 1, Arc::clone(&self.stop))?;
+            flag::register(signal, Arc::clone(&self.stop))?;
+        }
+        Ok(())
+    }
+
+    /// A handle that can stop the server from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(Arc::clone(&self.stop))
+    }
+}
+
+/// Stops a [`Server`] from another thread (e.g. a signal handler).
+#[derive(Clone)]
+pub struct Stopper(Arc<AtomicBool>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
