@@ -44,8 +44,8 @@ pub fn spawn_relay(binary: &str, envs: &[(String, String)]) -> Relay {
     spawn_command(binary, &[], envs, Stdio::null)
 }
 
-/// [`spawn_relay`] with command-line `args` (e.g. `demo`) and the child's
-/// stdout as `stdout` makes it (`Stdio::piped` to read what it prints, from
+/// [`spawn_relay`] with command-line `args` (e.g. `demo`), the child's
+/// stdout made by `stdout` (`Stdio::piped` to read what it prints through
 /// `Relay::child`).
 pub fn spawn_command(
     binary: &str,
