@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::url::rule_url;
-use super::{level, present, Context, ExternalReference, SCHEMA_VERSION, SOURCE};
+use super::{level, present, Context, ExternalReference, Preescaped, SCHEMA_VERSION, SOURCE};
 use crate::gti::model::{Loose, Rule};
 
 /// An indicator, borrowing from its rule. Fields in alphabetical order.
@@ -39,8 +39,10 @@ struct ValidTime<'a> {
     start_time: Option<&'a Loose>,
 }
 
-const RULE_REFERENCE: &str = "- Represents the UUID of the given rule.\n\
-    - Links to a UI page describing that specific rule along with providing some summary over its history.";
+static RULE_REFERENCE: Preescaped = Preescaped::new(
+    "- Represents the UUID of the given rule.\n\
+    - Links to a UI page describing that specific rule along with providing some summary over its history.",
+);
 
 /// The deterministic id of the indicator for a rule: the same rule always
 /// yields the same indicator, which lets sightings of several observables
@@ -60,7 +62,7 @@ pub fn indicator<'a>(ctx: &Context, rule: &'a Rule) -> Option<Indicator<'a>> {
         confidence: level(rule.confidence.as_ref()),
         description: present(rule.description.as_ref()),
         external_ids: [uuid],
-        external_references: [ExternalReference::new(RULE_REFERENCE, uuid, url.clone())],
+        external_references: [ExternalReference::new(&RULE_REFERENCE, uuid, url.clone())],
         id: indicator_id(uuid),
         producer: SOURCE,
         schema_version: SCHEMA_VERSION,

@@ -23,8 +23,10 @@
 //! * an unknown severity or confidence leaves that field out.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::gti::model::Loose;
 
@@ -95,17 +97,53 @@ fn present(value: Option<&Loose>) -> Option<&Loose> {
     value.filter(|value| !value.is_null())
 }
 
+/// A constant text serialised once: the long descriptions of external
+/// references (with newlines to escape) are written as ready JSON into
+/// every entity instead of being escaped again each time.
+struct Preescaped {
+    text: &'static str,
+    json: OnceLock<Option<Box<RawValue>>>,
+}
+
+impl Preescaped {
+    const fn new(text: &'static str) -> Preescaped {
+        Preescaped {
+            text,
+            json: OnceLock::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Preescaped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.text, f)
+    }
+}
+
+impl Serialize for Preescaped {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let json = self
+            .json
+            .get_or_init(|| serde_json::value::to_raw_value(self.text).ok());
+        match json {
+            Some(json) => json.serialize(serializer),
+            // A text always serialises; this only keeps the code panic-free.
+            None => serializer.serialize_str(self.text),
+        }
+    }
+}
+
 /// A link back to GTI.
 #[derive(Debug, Serialize)]
 struct ExternalReference<'a> {
-    description: &'static str,
+    description: &'static Preescaped,
     external_id: &'a str,
     source_name: &'static str,
     url: String,
 }
 
 impl<'a> ExternalReference<'a> {
-    fn new(description: &'static str, external_id: &'a str, url: String) -> Self {
+    fn new(description: &'static Preescaped, external_id: &'a str, url: String) -> Self {
         ExternalReference {
             description,
             external_id,

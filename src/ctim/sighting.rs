@@ -6,7 +6,9 @@ use super::relations::{relations, Relation};
 use super::table::{data_table, Table};
 use super::targets::{targets, Target};
 use super::url::{rule_url, search_url};
-use super::{level, present, Context, ExternalReference, ObservedTime, SCHEMA_VERSION, SOURCE};
+use super::{
+    level, present, Context, ExternalReference, ObservedTime, Preescaped, SCHEMA_VERSION, SOURCE,
+};
 use crate::gti::model::Loose;
 use crate::observable::Observable;
 use crate::workflow::EnrichedEvent;
@@ -46,12 +48,16 @@ pub struct Sighting<'a> {
     kind: &'static str,
 }
 
-const EVENT_REFERENCE: &str = "- Represents the UUID of the given event.\n\
-    - Links to a UI search page querying for that particular event by its UUID.";
+static EVENT_REFERENCE: Preescaped = Preescaped::new(
+    "- Represents the UUID of the given event.\n\
+    - Links to a UI search page querying for that particular event by its UUID.",
+);
 
-const RULE_REFERENCE: &str = "- Represents the UUID of a rule matching the given event.\n\
+static RULE_REFERENCE: Preescaped = Preescaped::new(
+    "- Represents the UUID of a rule matching the given event.\n\
     - Links to a UI page describing that specific rule along with providing some summary over its history.\n\
-    - Includes the UUID of an account associated with that particular detection.";
+    - Includes the UUID of an account associated with that particular detection.",
+);
 
 /// The CTIM sighting of one enriched GTI event, with the id `id`.
 pub fn sighting<'a>(ctx: &Context, id: String, found: &EnrichedEvent<'a>) -> Sighting<'a> {
@@ -79,14 +85,14 @@ pub fn sighting<'a>(ctx: &Context, id: String, found: &EnrichedEvent<'a>) -> Sig
     let mut references = Vec::new();
     if let Some(uuid) = event_uuid {
         let url = search_url(ctx.portal(), &format!("uuid = '{uuid}'"));
-        references.push(ExternalReference::new(EVENT_REFERENCE, uuid, url));
+        references.push(ExternalReference::new(&EVENT_REFERENCE, uuid, url));
     }
     if let Some(uuid) = rule_uuid {
         let account = found
             .detection
             .and_then(|detection| detection.account_uuid.as_deref());
         let url = rule_url(ctx.portal(), uuid, account);
-        references.push(ExternalReference::new(RULE_REFERENCE, uuid, url));
+        references.push(ExternalReference::new(&RULE_REFERENCE, uuid, url));
     }
     // The reference points `source_uri` at the most specific link: the rule
     // page for a detection, the event search otherwise.
