@@ -14,6 +14,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::Config;
 
@@ -83,6 +84,26 @@ impl Authenticator {
         authorization: Option<&str>,
         audience: &str,
     ) -> Result<Credentials, AuthError> {
+        self.authenticate_until(authorization, audience, None)
+    }
+
+    /// [`Authenticator::authenticate`] for a request due by `deadline`: a
+    /// JWKS fetch it makes, or another request's fetch it waits for, is cut
+    /// off then and answered like an unreachable host
+    /// ([`AuthError::WrongJwksHost`]). With `None` a fetch takes at most the
+    /// agent's own time limit, and a wait for another request's fetch at
+    /// most that fetch's limit (plus a second of grace).
+    ///
+    /// Requests that need the same host's keys while one of them fetches
+    /// share that one fetch and its outcome, failures included; a slow host
+    /// holds up only the requests that need its keys. A fetch cut short by
+    /// its requester's deadline fails for the requests waiting on it too.
+    pub fn authenticate_until(
+        &self,
+        authorization: Option<&str>,
+        audience: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Credentials, AuthError> {
         let header = authorization.ok_or(AuthError::MissingHeader)?;
         let token = bearer_token(header)?;
         let unverified = UnverifiedToken::parse(token)?;
@@ -91,7 +112,7 @@ impl Authenticator {
             log::warn!("refused a token whose jwks_host {host:?} is not allowed");
             return Err(AuthError::WrongJwksHost);
         }
-        let key = self.keys.key(host, unverified.kid.as_deref())?;
+        let key = self.keys.key(host, unverified.kid.as_deref(), deadline)?;
         verify_signature(&key, token)?;
         // The signature holds, so the payload decoded above is authentic.
         check_claims(&unverified.payload, audience, unix_now())
