@@ -8,7 +8,12 @@
 //! all went well, 1 for an upstream or relay failure, 2 for a usage or
 //! configuration error. Settings still come from the environment (`Config`);
 //! the only variable read here is `GTI_API_KEY`, a command's default key.
+//!
+//! The GTI API key is a secret: it comes from `--key-file` or `GTI_API_KEY`
+//! (`--key` still works, with a warning, since the process list shows it to
+//! every user), and no message, debug output or answer ever holds it.
 
+use std::fmt;
 use std::io::Read;
 use std::time::Duration;
 
@@ -33,17 +38,53 @@ Usage:
   gti-relay                      serve the relay API on HOST:PORT (default 0.0.0.0:9090)
   gti-relay demo                 serve with a simulated GTI and a demo token (HOST:PORT,
                                  default 127.0.0.1:9090); prints ready-to-paste curls
-  gti-relay observe [--key KEY] [--limit N] [--allow-test-accounts] FILE|-
+  gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts] FILE|-
                                  look up observables (a JSON array as SecureX sends it)
                                  and print the CTIM bundle of /observe/observables
   gti-relay refer FILE|-         print the pivot links of /refer/observables
-  gti-relay health [--key KEY]   check that GTI accepts the API key
+  gti-relay health [--key-file PATH]
+                                 check that GTI accepts the API key
   gti-relay healthcheck          GET /watchdog of the relay on localhost:$PORT (containers)
   gti-relay --help | --version
 
-The key defaults to the GTI_API_KEY environment variable. All other settings
-come from environment variables (GTI_*_URL, GTI_TIMEOUT_SECS, …); see README.md.
-Exit codes: 0 ok, 1 GTI or relay error, 2 usage or configuration error.";
+The GTI API key of observe and health comes from --key-file PATH (a file that
+holds only the key, such as a mounted Kubernetes secret; surrounding whitespace
+is ignored), else from the GTI_API_KEY environment variable. --key KEY still
+works but is discouraged: the process list shows the key to every user of the
+machine. --key and --key-file exclude each other.
+
+All other settings come from environment variables (GTI_*_URL, GTI_TIMEOUT_SECS,
+…); see README.md. Exit codes: 0 ok, 1 GTI or relay error, 2 usage or
+configuration error (a missing key, an unreadable or empty key file).";
+
+/// Where `observe` and `health` take the GTI API key from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// No option: the `GTI_API_KEY` variable.
+    Environment,
+    /// `--key-file PATH`: a file holding the key.
+    File(String),
+    /// `--key KEY`: works, but every user can read it in the process list.
+    Argument(String),
+}
+
+/// Shows where the key comes from, never the key.
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::Environment => f.write_str("Environment"),
+            KeySource::File(path) => f.debug_tuple("File").field(path).finish(),
+            KeySource::Argument(_) => f.write_str("Argument(<redacted>)"),
+        }
+    }
+}
+
+/// The warning `--key` earns on stderr.
+const KEY_ARGUMENT_WARNING: &str = "warning: --key shows the API key to every user of \
+this machine in the process list (ps); use the GTI_API_KEY variable or --key-file PATH instead";
+
+/// A key file holds one key; anything larger is not one, and is not read.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +92,7 @@ pub enum Command {
     Serve,
     Demo,
     Observe {
-        key: Option<String>,
+        key: KeySource,
         limit: usize,
         allow_test_accounts: bool,
         input: String,
@@ -60,7 +101,7 @@ pub enum Command {
         input: String,
     },
     Health {
-        key: Option<String>,
+        key: KeySource,
     },
     Healthcheck,
     Help,
@@ -87,12 +128,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             _ => Err(format!("refer takes one FILE, got {rest:?}")),
         },
         "health" => {
-            let mut key = None;
+            let mut key = KeySource::Environment;
             let mut words = rest.iter();
             while let Some(word) = words.next() {
-                match word.as_str() {
-                    "--key" => key = Some(value_of("--key", words.next())?),
-                    other => return Err(format!("unknown argument {other:?} for health")),
+                let (name, inline) = split_option(word);
+                if !key_option(name, inline, &mut words, &mut key)? {
+                    return Err(format!("unknown argument {name:?} for health"));
                 }
             }
             Ok(Command::Health { key })
@@ -108,23 +149,74 @@ fn no_more(rest: &[String], command: Command) -> Result<Command, String> {
     }
 }
 
-fn value_of(option: &str, value: Option<&String>) -> Result<String, String> {
-    value
-        .cloned()
+/// `--name=value` as (`--name`, `Some(value)`); any other word as itself
+/// with no value. So `--key=…` is understood, and never echoed back in an
+/// "unknown argument" message.
+fn split_option(word: &str) -> (&str, Option<&str>) {
+    match word.split_once('=') {
+        Some((name, value)) if name.starts_with("--") => (name, Some(value)),
+        _ => (word, None),
+    }
+}
+
+/// An option's value: the `=` part of the word, else the next word.
+fn value_of<'a>(
+    option: &str,
+    inline: Option<&'a str>,
+    words: &mut impl Iterator<Item = &'a String>,
+) -> Result<&'a str, String> {
+    inline
+        .or_else(|| words.next().map(String::as_str))
         .ok_or_else(|| format!("{option} needs a value"))
 }
 
+/// Reads `--key` or `--key-file` (`name`) into `key`; `false` when `name` is
+/// neither. Each may be given once, and not both: which key a command uses
+/// must never depend on the order of its options.
+fn key_option<'a>(
+    name: &str,
+    inline: Option<&'a str>,
+    words: &mut impl Iterator<Item = &'a String>,
+    key: &mut KeySource,
+) -> Result<bool, String> {
+    if name != "--key" && name != "--key-file" {
+        return Ok(false);
+    }
+    let value = value_of(name, inline, words)?;
+    let given = match key {
+        KeySource::Environment => None,
+        KeySource::File(_) => Some("--key-file"),
+        KeySource::Argument(_) => Some("--key"),
+    };
+    match given {
+        Some(given) if given == name => return Err(format!("{name} is given twice")),
+        Some(_) => return Err("--key and --key-file exclude each other; give one".to_owned()),
+        None => {}
+    }
+    if value.is_empty() {
+        return Err(format!("{name} needs a non-empty value"));
+    }
+    *key = match name {
+        "--key" => KeySource::Argument(value.to_owned()),
+        _ => KeySource::File(value.to_owned()),
+    };
+    Ok(true)
+}
+
 fn parse_observe(rest: &[String]) -> Result<Command, String> {
-    let mut key = None;
+    let mut key = KeySource::Environment;
     let mut limit = 100;
     let mut allow_test_accounts = false;
     let mut input = None;
     let mut words = rest.iter();
     while let Some(word) = words.next() {
-        match word.as_str() {
-            "--key" => key = Some(value_of("--key", words.next())?),
+        let (name, inline) = split_option(word);
+        if key_option(name, inline, &mut words, &mut key)? {
+            continue;
+        }
+        match name {
             "--limit" => {
-                let text = value_of("--limit", words.next())?;
+                let text = value_of("--limit", inline, &mut words)?;
                 // The same range a token's CTR_ENTITIES_LIMIT may ask for.
                 limit = text
                     .parse::<usize>()
@@ -132,7 +224,10 @@ fn parse_observe(rest: &[String]) -> Result<Command, String> {
                     .filter(|limit| (1..=1000).contains(limit))
                     .ok_or_else(|| format!("--limit must be 1 to 1000, not {text:?}"))?;
             }
-            "--allow-test-accounts" => allow_test_accounts = true,
+            "--allow-test-accounts" if inline.is_none() => allow_test_accounts = true,
+            "--allow-test-accounts" => {
+                return Err("--allow-test-accounts takes no value".to_owned())
+            }
             option if option.starts_with("--") => {
                 return Err(format!("unknown option {option:?} for observe"))
             }
@@ -180,8 +275,9 @@ pub fn run(args: &[String]) -> u8 {
             allow_test_accounts,
             input,
         } => with_config(Config::from_env(), |config| {
-            let Some(key) = key_or_env(key) else {
-                return usage("observe needs --key KEY or the GTI_API_KEY variable");
+            let key = match resolve_key(&key, "observe") {
+                Ok(key) => key,
+                Err(problem) => return usage(&problem),
             };
             let credentials = Credentials {
                 key,
@@ -199,8 +295,9 @@ pub fn run(args: &[String]) -> u8 {
             EXIT_OK
         }),
         Command::Health { key } => with_config(Config::from_env(), |config| {
-            let Some(key) = key_or_env(key) else {
-                return usage("health needs --key KEY or the GTI_API_KEY variable");
+            let key = match resolve_key(&key, "health") {
+                Ok(key) => key,
+                Err(problem) => return usage(&problem),
             };
             let app = App::new(config);
             match app.check_health(&key, app.deadline()) {
@@ -235,9 +332,53 @@ fn failure(problem: &str) -> u8 {
     EXIT_FAILURE
 }
 
-fn key_or_env(key: Option<String>) -> Option<String> {
-    key.or_else(|| std::env::var("GTI_API_KEY").ok())
-        .filter(|key| !key.is_empty())
+/// The key `source` names, for `command`: an option given wins over
+/// `GTI_API_KEY`. `--key` is warned about on stderr. The error, a
+/// configuration problem for stderr, never holds the key.
+fn resolve_key(source: &KeySource, command: &str) -> Result<String, String> {
+    match source {
+        KeySource::Argument(key) => {
+            eprintln!("gti-relay: {KEY_ARGUMENT_WARNING}");
+            Ok(key.clone())
+        }
+        KeySource::File(path) => read_key_file(path),
+        KeySource::Environment => match std::env::var("GTI_API_KEY") {
+            Ok(key) if !key.is_empty() => Ok(key),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err("the GTI_API_KEY variable is not valid UTF-8".to_owned())
+            }
+            _ => Err(format!(
+                "{command} needs an API key: --key-file PATH or the GTI_API_KEY variable"
+            )),
+        },
+    }
+}
+
+/// The key in the file at `path` (at most [`MAX_KEY_FILE_BYTES`] are read).
+fn read_key_file(path: &str) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|error| format!("cannot read the key file {path}: {error}"))?;
+    key_in_file(&bytes).map_err(|problem| format!("the key file {path} {problem}"))
+}
+
+/// A key file's key: its text without surrounding whitespace (the newline
+/// that `echo`, editors and secrets made from such files end with). A file
+/// of whitespace only, or of more than one line, holds no usable key.
+fn key_in_file(bytes: &[u8]) -> Result<String, &'static str> {
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err("is larger than 64 KiB, so it is not an API key");
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 text")?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err("is empty");
+    }
+    if key.contains(['\n', '\r']) {
+        return Err("holds more than one line; it must hold only the key");
+    }
+    Ok(key.to_owned())
 }
 
 fn print_json(value: &Value) {
@@ -415,12 +556,92 @@ mod tests {
                 "--allow-test-accounts"
             ])),
             Ok(Command::Observe {
-                key: Some("k".to_owned()),
+                key: KeySource::Argument("k".to_owned()),
                 limit: 5,
                 allow_test_accounts: true,
                 input: "-".to_owned(),
             })
         );
+    }
+
+    #[test]
+    fn the_key_comes_from_one_option_or_the_environment() {
+        let health = |words: &[&str]| {
+            let mut all = vec!["health"];
+            all.extend_from_slice(words);
+            parse(&args(&all))
+        };
+        assert_eq!(
+            health(&[]),
+            Ok(Command::Health {
+                key: KeySource::Environment
+            })
+        );
+        for words in [&["--key-file", "/run/key"][..], &["--key-file=/run/key"]] {
+            assert_eq!(
+                health(words),
+                Ok(Command::Health {
+                    key: KeySource::File("/run/key".to_owned())
+                }),
+                "{words:?}"
+            );
+        }
+        assert_eq!(
+            health(&["--key=a=b"]),
+            Ok(Command::Health {
+                key: KeySource::Argument("a=b".to_owned())
+            })
+        );
+        let Ok(Command::Observe { key, .. }) = parse(&args(&["observe", "--key-file", "f", "-"]))
+        else {
+            panic!("observe takes --key-file");
+        };
+        assert_eq!(key, KeySource::File("f".to_owned()));
+
+        for words in [
+            &["--key", "SECRET", "--key-file", "f"][..],
+            &["--key-file", "f", "--key", "SECRET"],
+            &["--key-file=f", "--key=SECRET"],
+            &["--key", "SECRET", "--key", "SECRET"],
+            &["--key-file", "f", "--key-file", "g"],
+            &["--key", ""],
+            &["--key-file="],
+            &["--key-file"],
+        ] {
+            let problem = health(words).expect_err("a usage error");
+            assert!(!problem.contains("SECRET"), "{problem}");
+        }
+        let problem = health(&["--key", "k", "--key-file", "f"]).unwrap_err();
+        assert!(problem.contains("exclude each other"), "{problem}");
+    }
+
+    #[test]
+    fn an_unknown_option_with_a_value_is_not_echoed_whole() {
+        let problem = parse(&args(&["health", "--kee=SECRET"])).unwrap_err();
+        assert!(problem.contains("--kee"), "{problem}");
+        assert!(!problem.contains("SECRET"), "{problem}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_key() {
+        let command = Command::Health {
+            key: KeySource::Argument("SECRET".to_owned()),
+        };
+        assert!(!format!("{command:?}").contains("SECRET"));
+        assert!(format!("{command:?}").contains("Argument"));
+    }
+
+    #[test]
+    fn a_key_file_holds_one_key_and_surrounding_whitespace() {
+        assert_eq!(key_in_file(b"abc\n"), Ok("abc".to_owned()));
+        assert_eq!(key_in_file(b"  abc \r\n\n"), Ok("abc".to_owned()));
+        assert_eq!(key_in_file(b"abc"), Ok("abc".to_owned()));
+        assert_eq!(key_in_file(b""), Err("is empty"));
+        assert_eq!(key_in_file(b" \n\t\n"), Err("is empty"));
+        assert!(key_in_file(b"abc\ndef\n").is_err());
+        assert!(key_in_file(b"ab\xffc").is_err());
+        let huge = vec![b'k'; MAX_KEY_FILE_BYTES as usize + 1];
+        assert!(key_in_file(&huge).is_err());
     }
 
     #[test]
@@ -434,6 +655,8 @@ mod tests {
             &["observe", "--frobnicate", "a"],
             &["refer"],
             &["health", "extra"],
+            &["health", "--key"],
+            &["observe", "--allow-test-accounts=yes", "-"],
             &["demo", "now"],
             &["nonsense"],
         ] {

@@ -1,11 +1,13 @@
 //! `Authenticator::authenticate` against a real mock JWKS server: every
 //! message of SPEC §3, the allow-list (no request for a refused host), the
-//! key cache and its rate-limited refetch, and hostile tokens.
+//! key cache, its single-flight fetches and rate-limited refetch, request
+//! deadlines, and hostile tokens.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use gti_relay::auth::{AuthError, Authenticator};
+use gti_relay::auth::{AuthError, Authenticator, Credentials, JwksObserver};
 use gti_relay::config::Config;
 use serde_json::{json, Map, Value};
 
@@ -639,4 +641,227 @@ fn set_claim(payload: &mut Map<String, Value>, name: &str, value: &Option<Value>
             payload.remove(name);
         }
     }
+}
+
+/// What a [`JwksObserver`] was told, for tests that count look-ups and
+/// fetches or need to know that requests have reached the cache.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    hits: usize,
+    misses: usize,
+    fetched_ok: usize,
+    fetch_failed: usize,
+}
+
+#[derive(Default)]
+struct CountingObserver {
+    counts: Mutex<Counts>,
+    changed: Condvar,
+}
+
+impl CountingObserver {
+    fn counts(&self) -> Counts {
+        *self.counts.lock().unwrap()
+    }
+
+    /// Waits until `lookups` requests have looked in the cache (bounded).
+    /// A request looks only after it has decided, under the cache's lock,
+    /// to use cached keys, to fetch, or to wait for the fetch under way.
+    fn wait_for_lookups(&self, lookups: usize) {
+        let (counts, _) = self
+            .changed
+            .wait_timeout_while(
+                self.counts.lock().unwrap(),
+                Duration::from_secs(20),
+                |counts| counts.hits + counts.misses < lookups,
+            )
+            .unwrap();
+        assert_eq!(counts.hits + counts.misses, lookups, "{counts:?}");
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Counts)) {
+        change(&mut self.counts.lock().unwrap());
+        self.changed.notify_all();
+    }
+}
+
+impl JwksObserver for CountingObserver {
+    fn lookup(&self, hit: bool) {
+        self.update(|counts| match hit {
+            true => counts.hits += 1,
+            false => counts.misses += 1,
+        });
+    }
+
+    fn fetch(&self, ok: bool) {
+        self.update(|counts| match ok {
+            true => counts.fetched_ok += 1,
+            false => counts.fetch_failed += 1,
+        });
+    }
+}
+
+/// An authenticator shared between threads, reporting to a new observer.
+fn observed() -> (Arc<Authenticator>, Arc<CountingObserver>) {
+    let observer = Arc::new(CountingObserver::default());
+    let auth = authenticator().with_observer(Arc::clone(&observer) as _);
+    (Arc::new(auth), observer)
+}
+
+/// Authenticates `token` on `count` threads at once.
+fn on_threads(
+    auth: &Arc<Authenticator>,
+    token: &str,
+    count: usize,
+) -> Vec<JoinHandle<Result<Credentials, AuthError>>> {
+    (0..count)
+        .map(|_| {
+            let (auth, token) = (Arc::clone(auth), token.to_owned());
+            std::thread::spawn(move || check(&auth, &token))
+        })
+        .collect()
+}
+
+const BURST: usize = 8;
+
+#[test]
+fn a_cold_cache_burst_makes_one_fetch_that_every_request_uses() {
+    let server = relay_jwks();
+    let (auth, observer) = observed();
+    // The one fetch is held until every request of the burst has reached
+    // the cache, so none can come late and find the keys already cached.
+    server.hold();
+    let threads = on_threads(&auth, &valid_token(&server), BURST);
+    observer.wait_for_lookups(BURST);
+    server.wait_for_requests(1);
+    server.release();
+    for thread in threads {
+        let credentials = thread.join().unwrap();
+        assert_eq!(credentials.map(|c| c.key).as_deref(), Ok(tokens::GTI_KEY));
+    }
+    assert_eq!(server.requests(), 1);
+    assert_eq!(
+        observer.counts(),
+        Counts {
+            hits: 0,
+            misses: BURST,
+            fetched_ok: 1,
+            fetch_failed: 0
+        }
+    );
+    // The shared fetch filled the cache.
+    assert!(check(&auth, &valid_token(&server)).is_ok());
+    assert_eq!(server.requests(), 1);
+    assert_eq!(observer.counts().hits, 1);
+}
+
+#[test]
+fn a_failed_shared_fetch_fails_every_waiter_and_is_not_reused() {
+    let server = MockJwks::start_raw(503, r#"{"error": "down"}"#);
+    let (auth, observer) = observed();
+    server.hold();
+    let threads = on_threads(&auth, &valid_token(&server), BURST);
+    observer.wait_for_lookups(BURST);
+    server.wait_for_requests(1);
+    server.release();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), Err(AuthError::WrongJwksHost));
+    }
+    assert_eq!(server.requests(), 1);
+    assert_eq!(
+        (observer.counts().fetched_ok, observer.counts().fetch_failed),
+        (0, 1)
+    );
+
+    // No failure is cached: the next request fetches again, and succeeds.
+    server.set_json(tokens::jwks(&[(relay_key(), KID)]));
+    assert!(check(&auth, &valid_token(&server)).is_ok());
+    assert_eq!(server.requests(), 2);
+}
+
+#[test]
+fn requests_for_a_new_kid_share_one_refetch() {
+    let server = relay_jwks();
+    let (auth, observer) = observed();
+    assert!(check(&auth, &valid_token(&server)).is_ok());
+
+    // The key set rotates while a burst of tokens under the new kid comes in.
+    server.set_json(tokens::jwks(&[
+        (relay_key(), KID),
+        (other_tenant_key(), "rotated"),
+    ]));
+    let rotated = tokens::sign(
+        other_tenant_key(),
+        Some("rotated"),
+        &payload_for(&server, |_| {}),
+    );
+    server.hold();
+    let threads = on_threads(&auth, &rotated, BURST);
+    observer.wait_for_lookups(1 + BURST);
+    server.wait_for_requests(2);
+    server.release();
+    // One refetch for all: the others wait for it (or use what it fetched)
+    // instead of being turned away by the rate limit.
+    for thread in threads {
+        assert!(thread.join().unwrap().is_ok());
+    }
+    assert_eq!(server.requests(), 2);
+    assert_eq!(observer.counts().fetched_ok, 2);
+}
+
+#[test]
+fn a_slow_host_holds_up_only_requests_for_its_own_keys() {
+    let slow = relay_jwks();
+    let fast = relay_jwks();
+    let (auth, _) = observed();
+    slow.hold();
+    let stuck = on_threads(&auth, &valid_token(&slow), 1);
+    slow.wait_for_requests(1);
+
+    // Another host's keys are fetched and used while the slow fetch hangs.
+    assert!(check(&auth, &valid_token(&fast)).is_ok());
+    // A request for the slow host's keys with a deadline waits for the fetch
+    // under way only until then, although the fetch itself may take 5 s.
+    let started = Instant::now();
+    let due = started + Duration::from_millis(300);
+    let waited = auth.authenticate_until(Some(&bearer(&valid_token(&slow))), AUD, Some(due));
+    assert_eq!(waited, Err(AuthError::WrongJwksHost));
+    let elapsed = started.elapsed();
+    assert!(
+        (Duration::from_millis(300)..Duration::from_secs(4)).contains(&elapsed),
+        "{elapsed:?}"
+    );
+
+    slow.release();
+    assert!(stuck
+        .into_iter()
+        .all(|thread| thread.join().unwrap().is_ok()));
+    assert_eq!((slow.requests(), fast.requests()), (1, 1));
+}
+
+#[test]
+fn a_deadline_cuts_the_fetch_itself_and_the_failure_is_not_kept() {
+    let server = relay_jwks();
+    let auth = authenticator();
+    server.hold();
+    let started = Instant::now();
+    let due = started + Duration::from_millis(300);
+    let token = bearer(&valid_token(&server));
+    assert_eq!(
+        auth.authenticate_until(Some(&token), AUD, Some(due)),
+        Err(AuthError::WrongJwksHost)
+    );
+    // Cut by the deadline, not by the agent's 5 s timeout.
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert_eq!(server.requests(), 1);
+
+    server.release();
+    let later = Some(Instant::now() + Duration::from_secs(10));
+    assert!(auth.authenticate_until(Some(&token), AUD, later).is_ok());
+    assert_eq!(server.requests(), 2);
+    // Past its deadline, a request still uses cached keys: no I/O is needed.
+    let past = Some(Instant::now() - Duration::from_millis(1));
+    assert!(auth.authenticate_until(Some(&token), AUD, past).is_ok());
+    assert_eq!(server.requests(), 2);
 }

@@ -1,6 +1,9 @@
 //! The command line, run as the built binary against the mock GTI: stdout
-//! JSON, stderr messages and exit codes (0 ok, 1 failure, 2 usage).
+//! JSON, stderr messages and exit codes (0 ok, 1 failure, 2 usage), and
+//! where the API key comes from (`--key-file`, `GTI_API_KEY`, `--key`)
+//! without it ever being printed.
 
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gti_relay::config::Config;
@@ -8,7 +11,7 @@ use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::{MockGti, TEST_KEY};
-use crate::support::process::Bin;
+use crate::support::process::{Bin, Output};
 use crate::support::relay::TestRelay;
 
 const OBSERVABLES: &str = r#"[
@@ -270,10 +273,234 @@ fn help_and_version_exit_with_0() {
     let out = Bin::new(&["--help"]).run();
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("gti-relay observe"), "{}", out.stdout);
+    for words in ["--key-file PATH", "GTI_API_KEY", "process list"] {
+        assert!(out.stdout.contains(words), "{words}: {}", out.stdout);
+    }
     let out = Bin::new(&["--version"]).run();
     assert_eq!(out.code, 0);
     assert_eq!(
         out.stdout.trim(),
         format!("gti-relay {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// The key the mock GTI accepts in the key tests: distinctive, so that a
+/// leak into any output is found by a plain `contains`.
+const SECRET_KEY: &str = "SECRET-cli-key-7c41e0d2";
+
+/// A key GTI refuses, as distinctive.
+const REVOKED_KEY: &str = "SECRET-revoked-key-93ab5f";
+
+/// [`gti`] accepting only [`SECRET_KEY`].
+fn gti_with_secret_key() -> MockGti {
+    let gti = gti();
+    gti.set_key(SECRET_KEY);
+    gti
+}
+
+/// A file in the temp directory, removed when dropped. Named after the test
+/// and the process, so parallel tests and runs do not collide.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> TempFile {
+        let path = TempFile::path_for(name);
+        std::fs::write(&path, contents).expect("write a temp file");
+        TempFile(path)
+    }
+
+    fn path_for(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("gti-relay-cli-{}-{name}", std::process::id()))
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Neither key is anywhere in what the binary printed.
+fn assert_no_key(out: &Output) {
+    for key in [SECRET_KEY, REVOKED_KEY] {
+        assert!(
+            !out.stdout.contains(key),
+            "the key on stdout: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stderr.contains(key),
+            "the key on stderr: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn the_key_can_come_from_a_file_which_wins_over_the_variable() {
+    let gti = gti_with_secret_key();
+    // As `echo KEY > file` or a Kubernetes secret leaves it: a newline at the end.
+    let file = TempFile::new("key", &format!("{SECRET_KEY}\n"));
+
+    let out = bin(&gti, &["health", "--key-file", file.path()])
+        .env("GTI_API_KEY", REVOKED_KEY)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout), json!({"data": {"status": "ok"}}));
+    assert_eq!(out.stderr, "", "a key file earns no warning");
+    assert_no_key(&out);
+
+    let key_file = format!("--key-file={}", file.path());
+    let out = bin(&gti, &["observe", &key_file, "-"])
+        .stdin(OBSERVABLES)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout)["data"]["sightings"]["count"], 1);
+    assert_eq!(out.stderr, "");
+    assert_no_key(&out);
+}
+
+#[test]
+fn an_unreadable_or_empty_key_file_is_a_configuration_error() {
+    let gti = gti_with_secret_key();
+    let missing = TempFile::path_for("no-such-key");
+    let empty = TempFile::new("empty-key", " \n");
+    let two_lines = TempFile::new("two-line-key", &format!("{SECRET_KEY}\n{SECRET_KEY}\n"));
+    let directory = std::env::temp_dir();
+    let cases = [
+        (missing.to_str().expect("UTF-8"), "cannot read the key file"),
+        (
+            directory.to_str().expect("UTF-8"),
+            "cannot read the key file",
+        ),
+        (empty.path(), "is empty"),
+        (two_lines.path(), "holds more than one line"),
+    ];
+    for (path, problem) in cases {
+        for args in [
+            &["health", "--key-file", path][..],
+            &["observe", "--key-file", path, "-"],
+        ] {
+            // A usable GTI_API_KEY must not stand in for a broken file.
+            let out = bin(&gti, args)
+                .env("GTI_API_KEY", SECRET_KEY)
+                .stdin(OBSERVABLES)
+                .run();
+            assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+            assert_eq!(out.stdout, "", "{args:?}");
+            assert!(out.stderr.starts_with("gti-relay: "), "{}", out.stderr);
+            assert!(out.stderr.contains(problem), "{args:?}: {}", out.stderr);
+            assert!(out.stderr.contains(path), "names the file: {}", out.stderr);
+            assert_no_key(&out);
+        }
+    }
+    assert_eq!(gti.total_calls(), 0, "nothing reached GTI");
+}
+
+#[test]
+fn a_key_on_the_command_line_works_but_is_warned_about() {
+    let gti = gti_with_secret_key();
+    for args in [
+        &["health", "--key", SECRET_KEY][..],
+        &["observe", "--key", SECRET_KEY, "-"],
+    ] {
+        let out = bin(&gti, args).stdin(OBSERVABLES).run();
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(json_of(&out.stdout).get("data").is_some(), "{}", out.stdout);
+        let warning = out.stderr.trim();
+        assert!(
+            warning.starts_with("gti-relay: warning: --key")
+                && warning.contains("process list")
+                && warning.contains("GTI_API_KEY")
+                && warning.contains("--key-file"),
+            "{warning}"
+        );
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert_no_key(&out);
+    }
+}
+
+#[test]
+fn key_and_key_file_together_are_a_usage_error() {
+    let gti = gti_with_secret_key();
+    let file = TempFile::new("both-key", SECRET_KEY);
+    for args in [
+        &["health", "--key", SECRET_KEY, "--key-file", file.path()][..],
+        &["health", "--key-file", file.path(), "--key", SECRET_KEY],
+        &[
+            "observe",
+            "--key-file",
+            file.path(),
+            "--key",
+            SECRET_KEY,
+            "-",
+        ],
+    ] {
+        let out = bin(&gti, args).stdin(OBSERVABLES).run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr
+                .starts_with("gti-relay: --key and --key-file exclude each other"),
+            "{}",
+            out.stderr
+        );
+        assert_no_key(&out);
+    }
+    assert_eq!(gti.total_calls(), 0);
+}
+
+#[test]
+fn the_key_appears_in_no_output_when_things_go_wrong() {
+    let gti = gti_with_secret_key();
+    let revoked = TempFile::new("revoked-key", &format!("{REVOKED_KEY}\n"));
+    let good = TempFile::new("good-key", SECRET_KEY);
+
+    // GTI refuses the key.
+    let out = bin(&gti, &["observe", "--key-file", revoked.path(), "-"])
+        .stdin(OBSERVABLES)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Authorization failed"),
+        "{}",
+        out.stderr
+    );
+    assert_no_key(&out);
+    let out = bin(&gti, &["health", "--key", REVOKED_KEY]).run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_no_key(&out);
+
+    // A configuration error, an invalid payload, an unknown option.
+    let out = bin(&gti, &["health", "--key-file", good.path()])
+        .env("GTI_TIMEOUT_SECS", "soon")
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_no_key(&out);
+    let out = bin(&gti, &["observe", "-"])
+        .env("GTI_API_KEY", SECRET_KEY)
+        .stdin(r#"{"not": "an array"}"#)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_no_key(&out);
+    let unknown = format!("--api-key={SECRET_KEY}");
+    let out = bin(&gti, &["health", &unknown]).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--api-key"), "{}", out.stderr);
+    assert_no_key(&out);
+
+    // GTI unreachable.
+    let vars = gti.vars();
+    drop(gti);
+    let out = Bin::new(&["health", "--key-file", good.path()])
+        .envs(&vars)
+        .env("GTI_RETRIES", "0")
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("service unavailable"), "{}", out.stderr);
+    assert_no_key(&out);
 }

@@ -8,13 +8,17 @@
 //! assert_eq!(server.requests(), 1);
 //! server.set_json(new_key_set);        // later requests see the new answer
 //! server.set_status(503);
+//!
+//! server.hold();                       // requests are counted, not answered…
+//! server.wait_for_requests(1);         // …e.g. until the test has seen one arrive
+//! server.release();                    // now they are answered
 //! ```
 //!
-//! The server stops when the value is dropped.
+//! The server stops when the value is dropped (which also releases a hold).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -25,12 +29,46 @@ struct Answer {
     body: String,
 }
 
+/// The longest a test waits for the mock to see requests, and the longest
+/// a held request stays unanswered.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// How many requests arrived, and whether answers are held back; the
+/// condvar signals every change to either.
+#[derive(Default)]
+struct Traffic {
+    state: Mutex<TrafficState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct TrafficState {
+    requests: usize,
+    held: bool,
+}
+
+impl Traffic {
+    fn update(&self, change: impl FnOnce(&mut TrafficState)) {
+        change(&mut self.state.lock().unwrap());
+        self.changed.notify_all();
+    }
+
+    /// Waits (at most [`WAIT`]) until `done` holds; whether it does.
+    fn wait_until(&self, done: impl Fn(&TrafficState) -> bool) -> bool {
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(self.state.lock().unwrap(), WAIT, |state| !done(state))
+            .unwrap();
+        done(&state)
+    }
+}
+
 /// A running mock JWKS server. Cheap to query from the test thread while
 /// the code under test talks to it.
 pub struct MockJwks {
     server: Arc<tiny_http::Server>,
     answer: Arc<Mutex<Answer>>,
-    requests: Arc<AtomicUsize>,
+    traffic: Arc<Traffic>,
     paths: Arc<Mutex<Vec<String>>>,
     port: u16,
     thread: Option<JoinHandle<()>>,
@@ -55,13 +93,13 @@ impl MockJwks {
             status,
             body: body.into(),
         }));
-        let requests = Arc::new(AtomicUsize::new(0));
+        let traffic = Arc::new(Traffic::default());
         let paths = Arc::new(Mutex::new(Vec::new()));
         let thread = {
-            let (server, answer, requests, paths) = (
+            let (server, answer, traffic, paths) = (
                 server.clone(),
                 answer.clone(),
-                requests.clone(),
+                traffic.clone(),
                 paths.clone(),
             );
             std::thread::spawn(move || {
@@ -70,7 +108,10 @@ impl MockJwks {
                     paths.lock().unwrap().push(request.url().to_owned());
                     // Counted before answering, so a test that has its answer
                     // also sees the count.
-                    requests.fetch_add(1, Ordering::SeqCst);
+                    traffic.update(|state| state.requests += 1);
+                    // A hold outlives no test: drop releases it, and so does
+                    // the bound.
+                    traffic.wait_until(|state| !state.held);
                     let Answer { status, body } = answer.lock().unwrap().clone();
                     let header =
                         tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
@@ -84,7 +125,7 @@ impl MockJwks {
         MockJwks {
             server,
             answer,
-            requests,
+            traffic,
             paths,
             port,
             thread: Some(thread),
@@ -103,7 +144,30 @@ impl MockJwks {
 
     /// How many requests the server has received so far.
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.traffic.state.lock().unwrap().requests
+    }
+
+    /// Waits until the server has received `count` requests in all, failing
+    /// the test if that takes longer than 20 s.
+    pub fn wait_for_requests(&self, count: usize) {
+        let started = Instant::now();
+        assert!(
+            self.traffic.wait_until(|state| state.requests >= count),
+            "the mock JWKS saw {} of {count} requests in {:?}",
+            self.requests(),
+            started.elapsed()
+        );
+    }
+
+    /// Later requests are counted but not answered until [`MockJwks::release`]
+    /// (at most 20 s): a fetch the code under test is stuck in.
+    pub fn hold(&self) {
+        self.traffic.update(|state| state.held = true);
+    }
+
+    /// Answers the held requests, and later ones at once.
+    pub fn release(&self) {
+        self.traffic.update(|state| state.held = false);
     }
 
     /// The path (and query) of every request received, in order.
@@ -132,6 +196,7 @@ impl MockJwks {
 
 impl Drop for MockJwks {
     fn drop(&mut self) {
+        self.release();
         self.server.unblock();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
