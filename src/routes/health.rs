@@ -15,7 +15,7 @@ pub(super) fn health(
     request: &Request,
     deadline: Instant,
 ) -> Result<Response, RelayError> {
-    let credentials = authenticate(app, request)?;
+    let credentials = authenticate(app, request, deadline)?;
     app.check_health(&credentials.key, deadline)?;
     Ok(Response::data(json!({ "status": "ok" })))
 }

@@ -2,6 +2,8 @@
 //! [`Response`] out, one file per endpoint family. No sockets here:
 //! `server` does the HTTP, and these are tested with [`Request::fake`].
 
+use std::time::Instant;
+
 use log::warn;
 
 use crate::app::App;
@@ -57,8 +59,13 @@ fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {
     }
 }
 
-/// Checks the request's token against the relay's audience.
-fn authenticate(app: &App, request: &Request) -> Result<Credentials, RelayError> {
+/// Checks the request's token against the relay's audience; a JWKS fetch
+/// it needs (or waits for) ends by the request's deadline.
+fn authenticate(
+    app: &App,
+    request: &Request,
+    deadline: Instant,
+) -> Result<Credentials, RelayError> {
     let audience = auth::audience_from_request(
         app.config.relay_url.as_deref(),
         request.header("X-Forwarded-Proto"),
@@ -66,7 +73,7 @@ fn authenticate(app: &App, request: &Request) -> Result<Credentials, RelayError>
     );
     Ok(app
         .auth
-        .authenticate(request.header("Authorization"), &audience)?)
+        .authenticate_until(request.header("Authorization"), &audience, Some(deadline))?)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub(super) fn observe(
 ) -> Result<Response, RelayError> {
     // The body is validated before the token, as the reference does.
     let observables = observables(request)?;
-    let credentials = authenticate(app, request)?;
+    let credentials = authenticate(app, request, deadline)?;
     Ok(Response {
         status: 200,
         content: Content::Answer(app.observe(&credentials, &observables, deadline).answer),
