@@ -335,6 +335,22 @@ fn head_within_the_limits_is_served() {
     assert_eq!(send_oversized(addr, head), 200);
 }
 
+/// Problem 9: bytes that cannot be in a request line, here the start of a
+/// TLS ClientHello sent to this plain-HTTP port (no line end in it), are
+/// answered 400 and closed at once, not after the head deadline (two
+/// minutes here, far longer than the client waits).
+#[test]
+fn tls_handshake_on_the_plain_port_is_refused_at_once() {
+    let addr = start_server(Some(Duration::from_secs(120)));
+    // record header, ClientHello header, TLS 1.2, then 32 "random" bytes
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03,
+    ];
+    hello.extend((0..32).map(|i| 0x80 | i)); // never a CR or LF
+    assert_eq!(send_oversized(addr, hello), 400);
+    assert_serves(addr);
+}
+
 /// Set in the environment of the child process that runs `accept_errors_child`.
 const CHILD_ENV: &str = "HTTP_HARDENING_ACCEPT_ERRORS_CHILD";
 
