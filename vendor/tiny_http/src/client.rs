@@ -2,11 +2,12 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::str::FromStr;
 use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Method, StatusCode};
@@ -49,6 +50,25 @@ pub struct ClientConnection {
 
     // the request line and headers must arrive within this time of their first byte
     header_timeout: Option<Duration>,
+
+    // given to each request, for a response that says `Connection: close`
+    closer: ConnectionCloser,
+}
+
+/// Closes a connection from one of its requests, once a response that says
+/// `Connection: close` has been sent.
+#[derive(Clone)]
+pub(crate) struct ConnectionCloser(Arc<Mutex<BufWriter<RefinedTcpStream>>>);
+
+impl ConnectionCloser {
+    /// Shuts the socket down both ways: the client reads the end of the stream
+    /// after the response, and the connection's thread, waiting for the next
+    /// request, reads it too and ends the connection.
+    pub(crate) fn close(&self) {
+        let mut writer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = writer.flush();
+        let _ = writer.get_mut().shutdown(Shutdown::Both);
+    }
 }
 
 /// What [`ClientConnection::read_next_line`] found.
@@ -93,16 +113,19 @@ impl ClientConnection {
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
+        let sink = SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket));
+        let closer = ConnectionCloser(sink.shared());
 
         ClientConnection {
             source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
+            sink,
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
             secure,
             previous_body_done: None,
             header_timeout,
+            closer,
         }
     }
 
@@ -263,6 +286,7 @@ impl ClientConnection {
             }
         })?;
         self.previous_body_done = request.body_done.take();
+        request.closer = Some(self.closer.clone());
 
         // return the request
         Ok(request)
