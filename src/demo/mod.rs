@@ -32,16 +32,16 @@ use crate::simulator::{self, MockGti};
 
 /// DEMO ONLY signing key, public by design (see `src/demo/README.md`). Only
 /// the demo's own loopback JWKS publishes its public half.
-const DEMO_KEY_PEM: &str = include_str!("demo/DEMO-ONLY-signing-key.pem");
+const DEMO_KEY_PEM: &str = include_str!("DEMO-ONLY-signing-key.pem");
 
 /// The `kid` the demo JWKS publishes the key under.
 const DEMO_KID: &str = "gti-relay-demo-only";
 
 /// DEMO ONLY sample GTI data; timestamps are `now-<n><unit>`.
-const SAMPLE_DATA: &str = include_str!("demo/sample-data.json");
+const SAMPLE_DATA: &str = include_str!("sample-data.json");
 
 /// The observables the demo looks up: the repository's sample request.
-pub const OBSERVABLES: &str = include_str!("../observables.json");
+pub const OBSERVABLES: &str = include_str!("../../observables.json");
 
 /// How long the printed demo token stays valid, in hours.
 const TOKEN_LIFETIME_HOURS: u64 = 24;
