@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use gti_relay::demo::gti::MockGti;
 use gti_relay::gti::format_timestamp;
-use gti_relay::simulator::MockGti;
 use serde_json::{json, Value};
 
 mod support;

@@ -7,7 +7,8 @@
 //! at start-up; `errors` renders every failure a caller can see; `metrics`
 //! counts what happens for `GET /metrics`. `cli` parses the command line
 //! (serve, demo, one-shot lookups); `demo` runs the relay against the
-//! in-process `simulator`.
+//! in-process simulated GTI of `demo::gti`, which the integration tests and
+//! benchmarks use too.
 
 #![forbid(unsafe_code)]
 
@@ -23,7 +24,6 @@ pub mod metrics;
 pub mod payload;
 pub mod routes;
 pub mod server;
-pub mod simulator;
 pub mod workflow;
 
 /// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves

@@ -1,12 +1,13 @@
 //! `gti-relay demo`: the relay with everything it talks to simulated in
 //! process, so a newcomer sees real answers without a GTI account or SecureX.
 //!
-//! It starts three servers: the simulated GTI ([`MockGti`]) loaded with the
+//! It starts three servers: the simulated GTI ([`gti::MockGti`], in
+//! [`gti`]; the integration tests and benchmarks use it too) loaded with the
 //! DEMO ONLY sample data of `src/demo/sample-data.json`, a tiny JWKS server
 //! publishing the DEMO ONLY key of `src/demo/`, both on loopback ports, and
 //! the relay itself on `HOST:PORT` (default `127.0.0.1:9090`). The relay's
 //! configuration is forced to trust nothing but that local JWKS and to ask
-//! nothing but the simulator, so the demo key can never open a real relay
+//! nothing but the simulated GTI, so the demo key can never open a real relay
 //! and the demo never reaches the internet.
 //!
 //! It prints the relay's URL and a 24-hour demo token as parseable lines
@@ -26,9 +27,11 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::config::Config;
-use crate::gti;
 use crate::server::{self, Server};
-use crate::simulator::{self, MockGti};
+
+pub mod gti;
+
+use gti::MockGti;
 
 /// DEMO ONLY signing key, public by design (see `src/demo/README.md`). Only
 /// the demo's own loopback JWKS publishes its public half.
@@ -307,7 +310,7 @@ pub fn summarise(observables: &[Value], body: &Value) -> String {
     text
 }
 
-/// Loads the DEMO ONLY sample data into the simulator, timestamps resolved
+/// Loads the DEMO ONLY sample data into the simulated GTI, timestamps resolved
 /// against `now` (milliseconds since the epoch); returns the GTI key it accepts.
 fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
     let mut data: Value = serde_json::from_str(SAMPLE_DATA)
@@ -316,7 +319,7 @@ fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
     let key = data
         .get("gti_api_key")
         .and_then(Value::as_str)
-        .unwrap_or(simulator::TEST_KEY)
+        .unwrap_or(gti::TEST_KEY)
         .to_owned();
     gti.set_key(&key);
 
@@ -390,7 +393,7 @@ fn resolve_times(data: &mut Value, now: u64) {
     match data {
         Value::String(text) => {
             if let Some(millis) = relative_millis(text) {
-                *text = gti::format_timestamp(now.saturating_sub(millis));
+                *text = crate::gti::format_timestamp(now.saturating_sub(millis));
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|item| resolve_times(item, now)),
@@ -461,7 +464,7 @@ fn audiences(address: SocketAddr, local: &str, configured: Option<&str>) -> Vec<
     all
 }
 
-/// A DEMO ONLY token as SecureX would send it: the simulator's GTI key,
+/// A DEMO ONLY token as SecureX would send it: the simulated GTI's key,
 /// the local JWKS host, 100 entities, test accounts not allowed.
 fn demo_token(
     signer: &RS256KeyPair,
