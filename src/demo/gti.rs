@@ -3,8 +3,8 @@
 //! it: the relay only talks to it when a configuration points there.
 //!
 //! It serves GTI's four endpoints from data the caller gives it, checks the
-//! `Authorization: IBToken <key>` header, injects faults on demand, and
-//! records every call. HTTP is
+//! `Authorization: IBToken <key>` header, injects faults on demand, counts
+//! every call and keeps a bounded log of them (see [`MockGti`]). HTTP is
 //! the vendored tiny_http's, the relay's own server; this module only
 //! decides answers.
 //!
@@ -29,7 +29,7 @@
 //! Requests GTI would refuse get a 400 with a GTI error body; the mock never
 //! panics on what a client sends.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Cursor, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,6 +45,11 @@ use crate::gti::Endpoint;
 
 /// The GTI API key the mock accepts unless told otherwise.
 pub const TEST_KEY: &str = "test-gti-api-key";
+
+/// How many calls [`MockGti::start`] and [`MockGti::try_start`] keep for
+/// [`MockGti::calls`]: far more than a test makes, few enough that a
+/// benchmark's mock stays a few MB however long it runs.
+pub const CALL_LOG_CAPACITY: usize = 4096;
 
 /// Request bodies larger than this are refused (the relay never sends them).
 const MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -63,6 +68,12 @@ const HANDLER_IDLE_EXIT: Duration = Duration::from_secs(30);
 
 /// A running mock GTI. Dropping it stops the listener; connections already
 /// open are no longer answered.
+///
+/// **The call log is bounded**: it keeps the last [`CALL_LOG_CAPACITY`]
+/// calls (or as many as [`MockGti::try_start_with_call_log`] says; the demo
+/// keeps none), oldest dropped first. [`MockGti::count`],
+/// [`MockGti::total_calls`] and [`MockGti::max_in_flight`] are exact however
+/// many calls the log holds.
 pub struct MockGti {
     shared: Arc<Shared>,
     /// The only lasting strong reference: handler threads hold a weak one
@@ -230,8 +241,16 @@ impl Fault {
 }
 
 impl MockGti {
-    /// Starts the mock on `127.0.0.1:0`, accepting [`TEST_KEY`].
+    /// Starts the mock on `127.0.0.1:0`, accepting [`TEST_KEY`] and keeping
+    /// the last [`CALL_LOG_CAPACITY`] calls.
     pub fn try_start() -> std::io::Result<MockGti> {
+        MockGti::try_start_with_call_log(CALL_LOG_CAPACITY)
+    }
+
+    /// [`MockGti::try_start`] keeping the last `capacity` calls for
+    /// [`MockGti::calls`] (0: none, for a mock nobody inspects, like the
+    /// demo's). The counters are exact either way.
+    pub fn try_start_with_call_log(capacity: usize) -> std::io::Result<MockGti> {
         let http = tiny_http::Server::new(tiny_http::ServerConfig {
             addr: tiny_http::ConfigListenAddr::from_socket_addrs("127.0.0.1:0")?,
             ssl: None,
@@ -250,7 +269,10 @@ impl MockGti {
                 ..Data::default()
             }),
             faults: Mutex::default(),
-            log: Mutex::default(),
+            log: Mutex::new(Log {
+                capacity,
+                ..Log::default()
+            }),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             handlers: AtomicUsize::new(0),
@@ -372,12 +394,13 @@ impl MockGti {
         self.shared.edit_data().latency = latency;
     }
 
-    /// Every call so far, in arrival order.
+    /// The calls so far that the log still holds (see [`MockGti`]), in
+    /// arrival order.
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.log().calls.clone()
+        self.shared.log().calls.iter().cloned().collect()
     }
 
-    /// The calls to `endpoint` so far.
+    /// The calls to `endpoint` so far that the log still holds.
     pub fn calls_to(&self, endpoint: Endpoint) -> Vec<Call> {
         self.shared
             .log()
@@ -392,15 +415,15 @@ impl MockGti {
     pub fn count(&self, endpoint: Endpoint) -> usize {
         self.shared
             .log()
-            .calls
-            .iter()
-            .filter(|call| call.endpoint == Some(endpoint))
-            .count()
+            .counts
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many calls the mock received in all (unknown paths included).
     pub fn total_calls(&self) -> usize {
-        self.shared.log().calls.len()
+        self.shared.log().total
     }
 
     /// The most calls the mock was answering at the same moment.
@@ -408,9 +431,13 @@ impl MockGti {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
-    /// Forgets the calls and the in-flight maximum (data and faults stay).
+    /// Forgets the calls, their counts and the in-flight maximum (data and
+    /// faults stay).
     pub fn reset_calls(&self) {
-        self.shared.log().calls.clear();
+        let mut log = self.shared.log();
+        log.calls.clear();
+        log.counts.clear();
+        log.total = 0;
         self.shared.max_in_flight.store(0, Ordering::SeqCst);
     }
 }
@@ -502,15 +529,28 @@ struct Data {
     latency: Duration,
 }
 
-/// The calls received, in arrival order.
+/// The calls received: exact counts, and the last `capacity` calls.
 #[derive(Default)]
 struct Log {
-    calls: Vec<Call>,
+    capacity: usize,
+    calls: VecDeque<Call>,
+    counts: HashMap<Endpoint, usize>,
+    total: usize,
 }
 
 impl Log {
-    fn record(&mut self, call: Call) {
-        self.calls.push(call);
+    fn record(&mut self, endpoint: Option<Endpoint>, call: impl FnOnce() -> Call) {
+        self.total += 1;
+        if let Some(endpoint) = endpoint {
+            *self.counts.entry(endpoint).or_default() += 1;
+        }
+        if self.capacity == 0 {
+            return;
+        }
+        if self.calls.len() == self.capacity {
+            self.calls.pop_front();
+        }
+        self.calls.push_back(call());
     }
 }
 
@@ -771,7 +811,7 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
         )),
     };
     let endpoint = route.as_ref().ok().copied();
-    shared.log().record(Call {
+    shared.log().record(endpoint, || Call {
         endpoint,
         method: method.to_owned(),
         path: path.to_owned(),
@@ -1024,4 +1064,55 @@ fn normalise_timestamp(text: &str) -> Option<String> {
     }
     let millis: String = fraction.chars().chain("000".chars()).take(3).collect();
     Some(format!("{date}T{clock}.{millis}Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    }
+
+    #[test]
+    fn the_call_log_keeps_the_last_calls_and_the_counts_stay_exact() {
+        let gti = MockGti::try_start_with_call_log(2).unwrap();
+        let urls = gti.base_urls();
+        let agent = agent();
+        for value in ["a", "b", "c"] {
+            let url = format!("{}detections?indicator_value={value}", urls.detections);
+            assert_eq!(agent.get(url).call().unwrap().status(), 401);
+        }
+        let unknown = format!("{}nowhere", urls.events);
+        assert_eq!(agent.get(unknown).call().unwrap().status(), 404);
+
+        let calls = gti.calls();
+        let kept: Vec<(Option<Endpoint>, Option<&str>)> = calls
+            .iter()
+            .map(|call| (call.endpoint, call.query_value("indicator_value")))
+            .collect();
+        assert_eq!(
+            kept,
+            [(Some(Endpoint::Detections), Some("c")), (None, None)]
+        );
+        assert_eq!(gti.count(Endpoint::Detections), 3);
+        assert_eq!(gti.total_calls(), 4);
+
+        gti.reset_calls();
+        assert!(gti.calls().is_empty());
+        assert_eq!((gti.count(Endpoint::Detections), gti.total_calls()), (0, 0));
+    }
+
+    #[test]
+    fn without_a_call_log_the_counts_are_still_kept() {
+        let gti = MockGti::try_start_with_call_log(0).unwrap();
+        let url = format!("{}events?detection_uuid=d", gti.base_urls().detections);
+        assert_eq!(agent().get(url).call().unwrap().status(), 401);
+        assert!(gti.calls().is_empty());
+        assert_eq!(gti.count(Endpoint::DetectionEvents), 1);
+        assert_eq!(gti.total_calls(), 1);
+    }
 }

@@ -65,8 +65,10 @@ pub struct Demo {
 /// Starts the demo with `config`'s listen address, logging and limits; its
 /// GTI and JWKS settings are replaced by the local simulated ones.
 pub fn start(mut config: Config) -> Result<Demo, String> {
-    let gti =
-        MockGti::try_start().map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
+    // Nobody reads the demo's call log: keeping none keeps the demo's
+    // memory flat however long it serves.
+    let gti = MockGti::try_start_with_call_log(0)
+        .map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
     let key = load_sample_data(&gti, now_millis())?;
     let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
         .map_err(|error| format!("the demo key does not load: {error}"))?
