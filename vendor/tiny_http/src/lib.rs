@@ -510,9 +510,6 @@ fn prepare_client_socket(sock: &Connection, timeout: Option<Duration>) -> IoResu
     Ok(())
 }
 
-/// How long the accept thread sleeps after an accept error, given how long it slept
-/// after the previous error in a row (`None`: the last accept succeeded): 10 ms,
-/// doubling up to 1 s.
 /// The answer to a connection over the limit.
 const REFUSED: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
@@ -533,6 +530,9 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// How long the accept thread sleeps after an accept error, given how long it slept
+/// after the previous error in a row (`None`: the last accept succeeded): 10 ms,
+/// doubling up to 1 s.
 fn accept_backoff(previous: Option<Duration>) -> Duration {
     match previous {
         None => Duration::from_millis(10),
