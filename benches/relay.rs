@@ -7,7 +7,7 @@
 //! number of observables — as long as the calls in flight are not capped.
 //!
 //! The relay runs as a separate release process (so its CPU time and memory
-//! can be read from `/proc/<pid>`), the simulated GTI (`simulator::MockGti`,
+//! can be read from `/proc/<pid>`), the simulated GTI (`demo::gti::MockGti`,
 //! with a per-call latency L) and a mock JWKS in this process, all on
 //! loopback. Every loop is bounded in count and in time.
 //!
@@ -32,7 +32,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use gti_relay::simulator::MockGti;
+use gti_relay::demo::gti::MockGti;
 use gti_relay::time::format_timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};

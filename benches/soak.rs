@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use gti_relay::simulator::MockGti;
+use gti_relay::demo::gti::MockGti;
 use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 

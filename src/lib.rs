@@ -6,12 +6,13 @@
 //! (parallel GTI calls through `gti`, typed by `gti::model`) → `ctim` (pure
 //! mapping, serialised once per observable) → back out as JSON bytes.
 //! `config` is read once at start-up; `observable` parses what SecureX asks
-//! about; `errors` renders every failure a caller can see; `metrics` counts
+//! about; `error` renders every failure a caller can see; `metrics` counts
 //! what happens for `GET /metrics`, told by the observer traits of `gti`
 //! and `auth`; `time` is the one clock and every timestamp format;
 //! `encoding` the one percent-encoder. `cli` parses the command line
 //! (serve, demo, one-shot lookups); `demo` runs the relay against the
-//! in-process `simulator`.
+//! in-process simulated GTI of `demo::gti`, which the integration tests and
+//! benchmarks use too.
 
 #![forbid(unsafe_code)]
 
@@ -29,7 +30,6 @@ pub mod observable;
 pub mod route;
 pub mod routes;
 pub mod server;
-pub mod simulator;
 pub mod time;
 pub mod workflow;
 

@@ -533,6 +533,34 @@ fn concurrent_calls_are_served_concurrently() {
     assert!(gti.max_in_flight() > 1, "{}", gti.max_in_flight());
 }
 
+/// A burst of calls as the relay's fan-out makes them, each on a connection
+/// of the agent's keep-alive pool: all are answered at once, on new
+/// connections and again on the same ones once idle (a connection that
+/// pins a thread must not make the others wait). The latency is far longer
+/// than starting the calls and the mock's handler threads takes.
+#[test]
+fn a_burst_of_keep_alive_calls_is_answered_at_once() {
+    const BURST: usize = 128;
+    let gti = MockGti::start();
+    gti.set_latency(Duration::from_secs(2));
+    let gti_client = client(&gti, &[("GTI_MAX_INFLIGHT", "128")]);
+    for round in 0..2 {
+        gti.reset_calls();
+        std::thread::scope(|scope| {
+            for n in 0..BURST {
+                let gti_client = &gti_client;
+                scope.spawn(move || {
+                    gti_client
+                        .detections(TEST_KEY, &format!("10.0.{round}.{n}"))
+                        .unwrap()
+                });
+            }
+        });
+        assert_eq!(gti.count(Endpoint::Detections), BURST, "round {round}");
+        assert_eq!(gti.max_in_flight(), BURST, "round {round}");
+    }
+}
+
 #[test]
 fn the_mock_answers_malformed_requests_with_400_and_unknown_paths_with_404() {
     let gti = MockGti::start();

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use tiny_http::{ConfigListenAddr, Response, Server, ServerConfig};
+use tiny_http::{ConfigListenAddr, Header, Response, Server, ServerConfig};
 
 /// The longest any single client read or write may block before the test fails.
 const GUARD: Duration = Duration::from_secs(10);
@@ -43,14 +43,19 @@ fn start_limited_server(socket_timeout: Option<Duration>, max_connections: usize
     addr
 }
 
-/// Answers `200 ok` to every request; reads the body only for `/read`.
+/// Answers `200 ok` to every request; reads the body only for `/read`, and
+/// says `Connection: close` only for `/close`.
 fn serve(server: &Server) {
     for mut request in server.incoming_requests() {
         if request.url() == "/read" {
             let mut body = Vec::new();
             let _ = request.as_reader().read_to_end(&mut body);
         }
-        let _ = request.respond(Response::from_string("ok"));
+        let mut response = Response::from_string("ok");
+        if request.url() == "/close" {
+            response = response.with_header(Header::from_bytes("Connection", "close").unwrap());
+        }
+        let _ = request.respond(response);
     }
 }
 
@@ -333,6 +338,43 @@ fn head_within_the_limits_is_served() {
     }
     head.extend_from_slice(format!("X-Long: {}\r\n\r\n", "v".repeat(8000)).as_bytes());
     assert_eq!(send_oversized(addr, head), 200);
+}
+
+/// Problem 9: bytes that cannot be in a request line, here the start of a
+/// TLS ClientHello sent to this plain-HTTP port (no line end in it), are
+/// answered 400 and closed at once, not after the head deadline (two
+/// minutes here, far longer than the client waits).
+#[test]
+fn tls_handshake_on_the_plain_port_is_refused_at_once() {
+    let addr = start_server(Some(Duration::from_secs(120)));
+    // record header, ClientHello header, TLS 1.2, then 32 "random" bytes
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03,
+    ];
+    hello.extend((0..32).map(|i| 0x80 | i)); // never a CR or LF
+    assert_eq!(send_oversized(addr, hello), 400);
+    assert_serves(addr);
+}
+
+/// Problem 10: a handler's `Connection: close` is sent, and the connection is
+/// closed after the response although the client meant to keep it alive.
+#[test]
+fn a_response_that_says_close_closes_the_connection() {
+    let addr = start_server(Some(Duration::from_secs(120)));
+    let mut stream = connect(addr);
+    stream
+        .write_all(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut stream)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{answer:?}"
+    );
+    assert!(answer.ends_with("\r\n\r\nok"), "{answer:?}");
+    assert_serves(addr);
 }
 
 /// Set in the environment of the child process that runs `accept_errors_child`.

@@ -2,11 +2,12 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
 use std::str::FromStr;
 use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Method, StatusCode};
@@ -49,6 +50,43 @@ pub struct ClientConnection {
 
     // the request line and headers must arrive within this time of their first byte
     header_timeout: Option<Duration>,
+
+    // given to each request, for a response that says `Connection: close`
+    closer: ConnectionCloser,
+}
+
+/// Closes a connection from one of its requests, once a response that says
+/// `Connection: close` has been sent.
+#[derive(Clone)]
+pub(crate) struct ConnectionCloser(Arc<Mutex<BufWriter<RefinedTcpStream>>>);
+
+impl ConnectionCloser {
+    /// Shuts the socket down both ways: the client reads the end of the stream
+    /// after the response, and the connection's thread, waiting for the next
+    /// request, reads it too and ends the connection.
+    pub(crate) fn close(&self) {
+        let mut writer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = writer.flush();
+        let _ = writer.get_mut().shutdown(Shutdown::Both);
+    }
+}
+
+/// What [`ClientConnection::read_next_line`] found.
+enum Line {
+    /// A whole line, without its CRLF.
+    Complete(AsciiString),
+    /// A line longer than allowed; reading stopped at the limit.
+    TooLong,
+    /// A byte that cannot be in this line; reading stopped there.
+    Invalid,
+}
+
+/// Whether `byte` can be in a request line (`GET /path HTTP/1.1`): visible
+/// ASCII, spaces and the line end. Anything else (a TLS handshake sent to a
+/// plain-HTTP port, binary garbage) is refused at the first such byte rather
+/// than read up to the length limit or the head deadline.
+fn is_request_line_byte(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n' | 0x21..=0x7e)
 }
 
 /// Error that can happen when reading a request.
@@ -75,16 +113,19 @@ impl ClientConnection {
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
+        let sink = SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket));
+        let closer = ConnectionCloser(sink.shared());
 
         ClientConnection {
             source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
+            sink,
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
             secure,
             previous_body_done: None,
             header_timeout,
+            closer,
         }
     }
 
@@ -99,13 +140,15 @@ impl ClientConnection {
     ///  at the first byte of the new line.
     ///
     /// `deadline` is set when the first byte of the request arrives, and reading fails
-    /// with `TimedOut` once it is passed. Returns `None`, having stopped reading, if the
-    /// line is longer than `max_len` bytes.
+    /// with `TimedOut` once it is passed. Stops reading at the first byte that `valid`
+    /// refuses (`Line::Invalid`) and once the line is longer than `max_len` bytes
+    /// (`Line::TooLong`).
     fn read_next_line(
         &mut self,
         deadline: &mut Option<Instant>,
         max_len: usize,
-    ) -> IoResult<Option<AsciiString>> {
+        valid: fn(u8) -> bool,
+    ) -> IoResult<Line> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -126,10 +169,14 @@ impl ClientConnection {
                 Some(_) => (),
             }
 
+            if !valid(byte) {
+                return Ok(Line::Invalid);
+            }
+
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
-                    .map(Some)
+                    .map(Line::Complete)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
 
@@ -139,7 +186,7 @@ impl ClientConnection {
 
             // a trailing '\r' may be the start of the CRLF
             if buf.len() > max_len + usize::from(prev_byte_was_cr) {
-                return Ok(None);
+                return Ok(Line::TooLong);
             }
         }
     }
@@ -160,10 +207,14 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self
-                    .read_next_line(&mut deadline, MAX_LINE_LEN)
+                let line = match self
+                    .read_next_line(&mut deadline, MAX_LINE_LEN, is_request_line_byte)
                     .map_err(ReadError::ReadIoError)?
-                    .ok_or(ReadError::HeadTooLarge(StatusCode(414)))?;
+                {
+                    Line::Complete(line) => line,
+                    Line::TooLong => return Err(ReadError::HeadTooLarge(StatusCode(414))),
+                    Line::Invalid => return Err(ReadError::WrongRequestLine),
+                };
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -176,10 +227,16 @@ impl ClientConnection {
                 let mut head_len = path.len();
                 loop {
                     let max_len = MAX_LINE_LEN.min(MAX_HEAD_LEN.saturating_sub(head_len));
-                    let line = self
-                        .read_next_line(&mut deadline, max_len)
+                    // non-ASCII header lines are refused once read whole, as before
+                    let line = match self
+                        .read_next_line(&mut deadline, max_len, |_| true)
                         .map_err(ReadError::ReadIoError)?
-                        .ok_or(ReadError::HeadTooLarge(StatusCode(431)))?;
+                    {
+                        Line::Complete(line) => line,
+                        Line::TooLong | Line::Invalid => {
+                            return Err(ReadError::HeadTooLarge(StatusCode(431)))
+                        }
+                    };
 
                     if line.is_empty() {
                         break;
@@ -229,6 +286,7 @@ impl ClientConnection {
             }
         })?;
         self.previous_body_done = request.body_done.take();
+        request.closer = Some(self.closer.clone());
 
         // return the request
         Ok(request)
@@ -370,6 +428,16 @@ fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadE
 
 #[cfg(test)]
 mod test {
+    #[test]
+    fn request_lines_hold_visible_ascii_and_spaces_only() {
+        let line = b"GET /a?b=%20&c=~ HTTP/1.1\r\n";
+        assert!(line.iter().all(|b| super::is_request_line_byte(*b)));
+        // the first bytes of a TLS ClientHello, a NUL, DEL, a non-ASCII byte
+        for byte in [0x16, 0x03, 0x00, 0x7f, 0x80, 0xff] {
+            assert!(!super::is_request_line_byte(byte), "{:#x}", byte);
+        }
+    }
+
     #[test]
     fn test_parse_request_line() {
         let (method, path, ver) = super::parse_request_line("GET /hello HTTP/1.1").unwrap();

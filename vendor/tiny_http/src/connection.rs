@@ -110,6 +110,16 @@ impl Connection {
         }
     }
 
+    /// Sets `TCP_NODELAY` on a TCP connection; Unix sockets have no Nagle
+    /// algorithm, so there is nothing to do for them.
+    pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.set_nodelay(true),
+            #[cfg(unix)]
+            Self::Unix(_) => Ok(()),
+        }
+    }
+
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
         match self {
             Self::Tcp(s) => s.try_clone().map(Self::from),

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use std::sync::mpsc::{Receiver, Sender};
 
+use crate::client::ConnectionCloser;
 use crate::util::{EqualReader, FusedReader};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
@@ -78,6 +79,10 @@ pub struct Request {
     // If Some, receives `Ok(())` once the body reader has been dropped after the whole
     // body was consumed, or an error if it was not (the connection must then be closed)
     pub(crate) body_done: Option<Receiver<io::Result<()>>>,
+
+    // Closes the connection after a response that says `Connection: close`
+    // (`None` for a request that is not on a connection, e.g. a `TestRequest`)
+    pub(crate) closer: Option<ConnectionCloser>,
 }
 
 struct NotifyOnDrop<R> {
@@ -245,6 +250,7 @@ where
         must_send_continue: expects_continue,
         notify_when_responded: None,
         body_done,
+        closer: None,
     })
 }
 
@@ -435,6 +441,9 @@ impl Request {
     }
 
     /// Sends a response to this request.
+    ///
+    /// If the response has a `Connection: close` header, the connection is closed
+    /// once it is sent; requests the client had already sent on it are not answered.
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
     where
@@ -451,19 +460,27 @@ impl Request {
     where
         R: Read,
     {
+        let close = response.closes_connection();
         let mut writer = self.extract_writer_impl();
 
         let do_not_send_body = self.method == Method::Head;
 
-        Self::ignore_client_closing_errors(response.raw_print(
+        let result = Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),
             self.http_version.clone(),
             &self.headers,
             do_not_send_body,
             None,
-        ))?;
+        ))
+        .and_then(|()| Self::ignore_client_closing_errors(writer.flush()));
 
-        Self::ignore_client_closing_errors(writer.flush())
+        // before `writer` is dropped, so that no later response is written first
+        if close {
+            if let Some(closer) = &self.closer {
+                closer.close();
+            }
+        }
+        result
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 /// Some headers cannot be changed. Trying to define the value
 /// of one of these will have no effect:
 ///
-///  - `Connection`
+///  - `Connection` (except `Connection: close`, see below)
 ///  - `Trailer`
 ///  - `Transfer-Encoding`
 ///  - `Upgrade`
@@ -31,6 +31,9 @@ use std::time::SystemTime;
 ///     using the `Reponse` object's API. Attempting to set the value of this
 ///     header will be equivalent to modifying the size of the data but the header
 ///     itself may not be present in the final result.
+///
+///  - `Connection: close`: The header is sent, and the connection is closed once
+///     `Request::respond` has sent this response.
 ///
 ///  - `Content-Type`: You may only set this header to one value at a time. If you
 ///     try to set it more than once, the existing value will be overwritten. This
@@ -254,9 +257,17 @@ where
     {
         let header = header.into();
 
+        // a handler may close the connection after this response; the other
+        // connection options stay tiny_http's to decide
+        if header.field.equiv("Connection") {
+            if header.value.as_str().eq_ignore_ascii_case("close") && !self.closes_connection() {
+                self.headers.push(header);
+            }
+            return;
+        }
+
         // ignoring forbidden headers
-        if header.field.equiv("Connection")
-            || header.field.equiv("Trailer")
+        if header.field.equiv("Trailer")
             || header.field.equiv("Transfer-Encoding")
             || header.field.equiv("Upgrade")
         {
@@ -363,6 +374,7 @@ where
 
         // handling upgrade
         if let Some(upgrade) = upgrade {
+            self.headers.retain(|h| !h.field.equiv("Connection"));
             self.headers.insert(
                 0,
                 Header::from_bytes(&b"Upgrade"[..], upgrade.as_bytes()).unwrap(),
@@ -466,6 +478,12 @@ where
     /// Retrieves the current list of `Response` headers
     pub fn headers(&self) -> &[Header] {
         &self.headers
+    }
+
+    /// Whether the connection is closed once this response is sent
+    /// (it has a `Connection: close` header).
+    pub(crate) fn closes_connection(&self) -> bool {
+        self.headers.iter().any(|h| h.field.equiv("Connection"))
     }
 }
 

@@ -123,6 +123,11 @@ impl RefinedTcpStream {
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
     }
+
+    /// Shuts the underlying socket down now, rather than when dropped.
+    pub(crate) fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
+        self.stream.shutdown(how)
+    }
 }
 
 impl Drop for RefinedTcpStream {

@@ -73,6 +73,13 @@ impl<W: Write + Send> SequentialWriterBuilder<W> {
     }
 }
 
+impl<W: Write + Send> SequentialWriterBuilder<W> {
+    /// The writer that every `SequentialWriter` of this builder writes to.
+    pub fn shared(&self) -> Arc<Mutex<W>> {
+        Arc::clone(&self.writer)
+    }
+}
+
 impl<R: Read + Send> Iterator for SequentialReaderBuilder<R> {
     type Item = SequentialReader<R>;
 

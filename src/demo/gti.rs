@@ -2,18 +2,18 @@
 //! mode, the integration tests and the benchmarks. Production never starts
 //! it: the relay only talks to it when a configuration points there.
 //!
-//! It serves GTI's four endpoints from data the test gives it, checks the
-//! `Authorization: IBToken <key>` header, injects faults on demand, and
-//! records every call. Every connection gets its own thread, so concurrent
-//! calls are served concurrently (and [`MockGti::max_in_flight`] tells how
-//! many were), keep-alive included.
+//! It serves GTI's four endpoints from data the caller gives it, checks the
+//! `Authorization: IBToken <key>` header, injects faults on demand, counts
+//! every call and keeps a bounded log of them (see [`MockGti`]). HTTP is
+//! the vendored tiny_http's, the relay's own server; this module only
+//! decides answers.
 //!
-//! Why not tiny_http: its connection pool (0.12, `util::TaskPool::spawn`)
-//! counts a woken worker as idle until it re-takes the queue lock, so a burst
-//! of new connections can be queued behind a keep-alive connection that
-//! holds its thread until the client closes it; such calls then hang until
-//! the client times out. The HTTP/1.1 subset GTI clients need is small
-//! enough to serve by hand.
+//! Calls are served concurrently, keep-alive included: tiny_http gives each
+//! connection a thread of its own (`vendor/tiny_http/PATCHES.md`, patch 6),
+//! and calls are answered by an elastic pool of handler threads that
+//! always keeps one waiting for the next call, so a call sleeping out its
+//! latency or fault never holds up another. [`MockGti::max_in_flight`] tells
+//! how many were answered at once.
 //!
 //! ```ignore
 //! let gti = MockGti::start();
@@ -26,37 +26,59 @@
 //!
 //! Layout: `{base}/detections/v1/` (`detections`, `events`), `{base}/events/v2/`
 //! (`query`) and `{base}/entity/v2/` (`entity/tracking/bulk/get/ip`).
-//! Malformed requests get a 400 with a GTI error body; the mock never panics
-//! on what a client sends.
+//! Requests GTI would refuse get a 400 with a GTI error body; the mock never
+//! panics on what a client sends.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::collections::{HashMap, VecDeque};
+use std::io::{Cursor, Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Weak};
 use std::thread;
 use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::{json, Value};
+
 use crate::config::Config;
 use crate::gti::Endpoint;
-use serde_json::{json, Value};
 
 /// The GTI API key the mock accepts unless told otherwise.
 pub const TEST_KEY: &str = "test-gti-api-key";
 
+/// How many calls [`MockGti::start`] and [`MockGti::try_start`] keep for
+/// [`MockGti::calls`]: far more than a test makes, few enough that a
+/// benchmark's mock stays a few MB however long it runs.
+pub const CALL_LOG_CAPACITY: usize = 4096;
+
 /// Request bodies larger than this are refused (the relay never sends them).
 const MAX_REQUEST_BYTES: u64 = 16 * 1024 * 1024;
 
-/// A request line or header longer than this is refused.
-const MAX_LINE_BYTES: u64 = 64 * 1024;
+/// The most connections served at once (each has a tiny_http thread).
+const MAX_CONNECTIONS: usize = 1024;
 
-/// An idle keep-alive connection is closed after this long.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most handler threads, so the most calls answered at once.
+const MAX_HANDLERS: usize = 1024;
 
-/// A running mock GTI. Dropping it stops accepting connections; open ones
-/// end when their client closes them or after a minute idle.
+/// Handler threads kept however idle the mock is.
+const MIN_HANDLERS: usize = 4;
+
+/// A handler thread beyond [`MIN_HANDLERS`] leaves after this long idle.
+const HANDLER_IDLE_EXIT: Duration = Duration::from_secs(30);
+
+/// A running mock GTI. Dropping it stops the listener; connections already
+/// open are no longer answered.
+///
+/// **The call log is bounded**: it keeps the last [`CALL_LOG_CAPACITY`]
+/// calls (or as many as [`MockGti::try_start_with_call_log`] says; the demo
+/// keeps none), oldest dropped first. [`MockGti::count`],
+/// [`MockGti::total_calls`] and [`MockGti::max_in_flight`] are exact however
+/// many calls the log holds.
 pub struct MockGti {
     shared: Arc<Shared>,
+    /// The only lasting strong reference: handler threads hold a weak one
+    /// between calls, so that dropping this closes the listener.
+    http: Arc<tiny_http::Server>,
     addr: SocketAddr,
 }
 
@@ -219,17 +241,48 @@ impl Fault {
 }
 
 impl MockGti {
-    /// Starts the mock on `127.0.0.1:0`, accepting [`TEST_KEY`].
+    /// Starts the mock on `127.0.0.1:0`, accepting [`TEST_KEY`] and keeping
+    /// the last [`CALL_LOG_CAPACITY`] calls.
     pub fn try_start() -> std::io::Result<MockGti> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
-        shared.lock().key = TEST_KEY.to_owned();
-        let accepting = Arc::clone(&shared);
-        thread::Builder::new()
-            .name("mock-gti-accept".to_owned())
-            .spawn(move || accept(&listener, &accepting))?;
-        Ok(MockGti { shared, addr })
+        MockGti::try_start_with_call_log(CALL_LOG_CAPACITY)
+    }
+
+    /// [`MockGti::try_start`] keeping the last `capacity` calls for
+    /// [`MockGti::calls`] (0: none, for a mock nobody inspects, like the
+    /// demo's). The counters are exact either way.
+    pub fn try_start_with_call_log(capacity: usize) -> std::io::Result<MockGti> {
+        let http = tiny_http::Server::new(tiny_http::ServerConfig {
+            addr: tiny_http::ConfigListenAddr::from_socket_addrs("127.0.0.1:0")?,
+            ssl: None,
+            socket_timeout: Some(tiny_http::DEFAULT_SOCKET_TIMEOUT),
+            max_connections: MAX_CONNECTIONS,
+        })
+        .map_err(std::io::Error::other)?;
+        let addr = http
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| std::io::Error::other("the mock GTI is not on an IP socket"))?;
+        let http = Arc::new(http);
+        let shared = Arc::new(Shared {
+            data: RwLock::new(Data {
+                key: TEST_KEY.to_owned(),
+                ..Data::default()
+            }),
+            faults: Mutex::default(),
+            log: Mutex::new(Log {
+                capacity,
+                ..Log::default()
+            }),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            handlers: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+        });
+        for _ in 0..MIN_HANDLERS {
+            spawn_handler(&Arc::downgrade(&http), &shared)?;
+        }
+        Ok(MockGti { shared, http, addr })
     }
 
     /// [`MockGti::try_start`] for tests and benchmarks.
@@ -287,7 +340,7 @@ impl MockGti {
 
     /// The key the mock accepts from now on.
     pub fn set_key(&self, key: &str) {
-        self.shared.lock().key = key.to_owned();
+        self.shared.edit_data().key = key.to_owned();
     }
 
     /// The whole `GET detections` body for `indicator_value` (use
@@ -295,7 +348,7 @@ impl MockGti {
     /// Values without one get no detections.
     pub fn set_detections(&self, indicator_value: &str, body: Value) {
         self.shared
-            .lock()
+            .edit_data()
             .detections
             .insert(indicator_value.to_owned(), body);
     }
@@ -304,7 +357,7 @@ impl MockGti {
     /// in `{"event": …}` as GTI does).
     pub fn set_detection_events(&self, detection_uuid: &str, events: Vec<Value>) {
         self.shared
-            .lock()
+            .edit_data()
             .detection_events
             .insert(detection_uuid.to_owned(), events);
     }
@@ -314,7 +367,7 @@ impl MockGti {
     /// `[start_date, end_date)`, in the order added.
     pub fn add_searched_events(&self, query: &str, events: Vec<Value>) {
         self.shared
-            .lock()
+            .edit_data()
             .searched
             .entry(query.to_owned())
             .or_default()
@@ -323,33 +376,34 @@ impl MockGti {
 
     /// The DHCP records of `ip` (each should carry `"ip": ip`).
     pub fn set_dhcp_records(&self, ip: &str, records: Vec<Value>) {
-        self.shared.lock().dhcp.insert(ip.to_owned(), records);
+        self.shared.edit_data().dhcp.insert(ip.to_owned(), records);
     }
 
     /// Injects `fault` on `endpoint` (see [`Fault`]).
     pub fn fault(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().faults.push((endpoint, fault));
+        self.shared.faults().push((endpoint, fault));
     }
 
     /// Removes every fault.
     pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        self.shared.faults().clear();
     }
 
     /// Delays every answer by `latency` (benchmarks); zero by default.
     pub fn set_latency(&self, latency: Duration) {
-        self.shared.lock().latency = latency;
+        self.shared.edit_data().latency = latency;
     }
 
-    /// Every call so far, in arrival order.
+    /// The calls so far that the log still holds (see [`MockGti`]), in
+    /// arrival order.
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.lock().calls.clone()
+        self.shared.log().calls.iter().cloned().collect()
     }
 
-    /// The calls to `endpoint` so far.
+    /// The calls to `endpoint` so far that the log still holds.
     pub fn calls_to(&self, endpoint: Endpoint) -> Vec<Call> {
         self.shared
-            .lock()
+            .log()
             .calls
             .iter()
             .filter(|call| call.endpoint == Some(endpoint))
@@ -360,16 +414,16 @@ impl MockGti {
     /// How many calls `endpoint` received.
     pub fn count(&self, endpoint: Endpoint) -> usize {
         self.shared
-            .lock()
-            .calls
-            .iter()
-            .filter(|call| call.endpoint == Some(endpoint))
-            .count()
+            .log()
+            .counts
+            .get(&endpoint)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// How many calls the mock received in all (unknown paths included).
     pub fn total_calls(&self) -> usize {
-        self.shared.lock().calls.len()
+        self.shared.log().total
     }
 
     /// The most calls the mock was answering at the same moment.
@@ -377,9 +431,13 @@ impl MockGti {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
-    /// Forgets the calls and the in-flight maximum (data and faults stay).
+    /// Forgets the calls, their counts and the in-flight maximum (data and
+    /// faults stay).
     pub fn reset_calls(&self) {
-        self.shared.lock().calls.clear();
+        let mut log = self.shared.log();
+        log.calls.clear();
+        log.counts.clear();
+        log.total = 0;
         self.shared.max_in_flight.store(0, Ordering::SeqCst);
     }
 }
@@ -387,8 +445,13 @@ impl MockGti {
 impl Drop for MockGti {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag and closes the socket.
-        let _ = TcpStream::connect(self.addr);
+        // Wake every handler waiting for a call, so that it lets go of the
+        // server; busy ones see the flag when they are done. Once the last
+        // strong reference (ours, dropped next) goes, tiny_http closes the
+        // listener.
+        for _ in 0..self.shared.handlers.load(Ordering::SeqCst) {
+            self.http.unblock();
+        }
     }
 }
 
@@ -418,34 +481,117 @@ pub fn wire_detections(detections: &[Value]) -> Value {
     json!({"detections": wire, "rules": rules})
 }
 
-#[derive(Default)]
+/// What the handler threads share with the [`MockGti`] handle.
 struct Shared {
-    state: Mutex<State>,
+    /// Read by every call, written by the test between calls: concurrent
+    /// calls build their answers side by side.
+    data: RwLock<Data>,
+    /// In the order added; each fault's `times` counts down as it applies.
+    faults: Mutex<Vec<(Endpoint, Fault)>>,
+    log: Mutex<Log>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Handler threads alive.
+    handlers: AtomicUsize,
+    /// Handler threads waiting for a call (or about to).
+    idle: AtomicUsize,
     stopping: AtomicBool,
 }
 
 impl Shared {
-    /// The state, even if a test thread panicked while holding it.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    // Each lock is taken even if a test thread panicked while holding it.
+
+    fn data(&self) -> RwLockReadGuard<'_, Data> {
+        self.data.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn edit_data(&self) -> std::sync::RwLockWriteGuard<'_, Data> {
+        self.data.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Vec<(Endpoint, Fault)>> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
+/// What the mock serves.
 #[derive(Default)]
-struct State {
+struct Data {
     key: String,
     detections: HashMap<String, Value>,
     detection_events: HashMap<String, Vec<Value>>,
     searched: HashMap<String, Vec<Value>>,
     dhcp: HashMap<String, Vec<Value>>,
-    /// In the order added; each fault's `times` counts down as it applies.
-    faults: Vec<(Endpoint, Fault)>,
     latency: Duration,
-    calls: Vec<Call>,
+}
+
+/// The calls received: exact counts, and the last `capacity` calls.
+#[derive(Default)]
+struct Log {
+    capacity: usize,
+    calls: VecDeque<Call>,
+    counts: HashMap<Endpoint, usize>,
+    total: usize,
+}
+
+impl Log {
+    fn record(&mut self, endpoint: Option<Endpoint>, call: impl FnOnce() -> Call) {
+        self.total += 1;
+        if let Some(endpoint) = endpoint {
+            *self.counts.entry(endpoint).or_default() += 1;
+        }
+        if self.capacity == 0 {
+            return;
+        }
+        if self.calls.len() == self.capacity {
+            self.calls.pop_front();
+        }
+        self.calls.push_back(call());
+    }
+}
+
+/// One request as tiny_http delivered it, body read.
+struct Incoming {
+    method: String,
+    /// Path and query string, as sent.
+    target: String,
+    headers: Vec<(String, String)>,
+    /// `None` when the body could not be read or is over the size limit.
+    body: Option<Vec<u8>>,
+}
+
+impl Incoming {
+    fn read(request: &mut tiny_http::Request) -> Incoming {
+        let headers = request
+            .headers()
+            .iter()
+            .map(|header| (header.field.to_string(), header.value.to_string()))
+            .collect();
+        let body = match request.body_length() {
+            Some(length) if length as u64 > MAX_REQUEST_BYTES => None,
+            _ => {
+                let mut body = Vec::new();
+                match request
+                    .as_reader()
+                    .take(MAX_REQUEST_BYTES + 1)
+                    .read_to_end(&mut body)
+                {
+                    Ok(read) if read as u64 <= MAX_REQUEST_BYTES => Some(body),
+                    _ => None,
+                }
+            }
+        };
+        Incoming {
+            method: request.method().as_str().to_owned(),
+            target: request.url().to_owned(),
+            headers,
+            body,
+        }
+    }
 }
 
 /// An answer, before it is written out.
@@ -454,20 +600,32 @@ struct Answer {
     body: String,
     retry_after: Option<String>,
     delivery: Delivery,
+    /// Close the connection afterwards (the request body was left unread).
+    close: bool,
 }
 
 impl Answer {
-    fn json(status: u16, body: Value) -> Answer {
+    fn new(status: u16, body: String) -> Answer {
         Answer {
             status,
-            body: body.to_string(),
+            body,
             retry_after: None,
             delivery: Delivery::Whole,
+            close: false,
         }
     }
 
+    /// `body` serialised; it is built from the mock's own data, so it
+    /// always serialises.
+    fn json(status: u16, body: &impl Serialize) -> Answer {
+        Answer::new(status, serde_json::to_string(body).unwrap_or_default())
+    }
+
     fn gti_error(status: u16, code: &str, message: &str) -> Answer {
-        Answer::json(status, json!({"error": {"code": code, "message": message}}))
+        Answer::json(
+            status,
+            &json!({"error": {"code": code, "message": message}}),
+        )
     }
 
     fn bad_request(message: &str) -> Answer {
@@ -475,222 +633,163 @@ impl Answer {
     }
 }
 
-/// One request as read off the wire.
-struct RawRequest {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    /// `None` when the body could not be read (too large, broken chunking).
-    body: Option<Vec<u8>>,
-    /// The client asked to close the connection after this answer.
-    close: bool,
+/// Starts one more handler thread.
+fn spawn_handler(http: &Weak<tiny_http::Server>, shared: &Arc<Shared>) -> std::io::Result<()> {
+    shared.handlers.fetch_add(1, Ordering::SeqCst);
+    let (http, handler_shared) = (Weak::clone(http), Arc::clone(shared));
+    thread::Builder::new()
+        .name("mock-gti".to_owned())
+        .spawn(move || handle_calls(&http, &handler_shared))
+        .map(drop)
+        .inspect_err(|_| {
+            shared.handlers.fetch_sub(1, Ordering::SeqCst);
+        })
 }
 
-fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
+/// Counts a handler thread out when it ends, even by a panic.
+struct HandlerAlive<'a>(&'a Shared);
+
+impl Drop for HandlerAlive<'_> {
+    fn drop(&mut self) {
+        self.0.handlers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A handler thread: takes calls until the mock is dropped, or until it has
+/// been idle a while with another handler waiting.
+fn handle_calls(http: &Weak<tiny_http::Server>, shared: &Arc<Shared>) {
+    let _alive = HandlerAlive(shared);
+    loop {
+        let Some(server) = http.upgrade() else { return };
         if shared.stopping.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(stream) = stream else { continue };
-        let shared = Arc::clone(shared);
-        // A thread per connection: keep-alive connections never starve others.
-        let _ = thread::Builder::new()
-            .name("mock-gti-connection".to_owned())
-            .spawn(move || connection(stream, &shared));
-    }
-}
-
-fn connection(stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let _ = stream.set_nodelay(true);
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut writer = stream;
-    loop {
-        let (answer, close) = match read_request(&mut reader) {
+        shared.idle.fetch_add(1, Ordering::SeqCst);
+        let next = server.recv_timeout(HANDLER_IDLE_EXIT);
+        drop(server);
+        let still_idle = shared.idle.fetch_sub(1, Ordering::SeqCst) - 1;
+        match next {
             Ok(Some(request)) => {
-                let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let answer = answer(shared, &request);
-                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-                (answer, request.close)
+                // Someone must wait for the next call while this one is
+                // answered (it may sleep out a latency or a fault).
+                if still_idle == 0 && shared.handlers.load(Ordering::SeqCst) < MAX_HANDLERS {
+                    // Without a thread the next calls wait their turn.
+                    let _ = spawn_handler(http, shared);
+                }
+                handle(shared, request);
             }
-            // The client closed the connection (or went idle too long).
-            Ok(None) => return,
-            Err(problem) => (Answer::bad_request(&problem), true),
-        };
-        // The client may have given up (timeout tests); that is not our error.
-        if write_answer(&mut writer, answer, close).is_err() || close {
-            return;
-        }
-    }
-}
-
-/// Reads one request; `Ok(None)` at a clean end of the connection, `Err`
-/// with what was wrong when the request is malformed.
-fn read_request(reader: &mut impl BufRead) -> Result<Option<RawRequest>, String> {
-    let Some(request_line) = read_line(reader)? else {
-        return Ok(None);
-    };
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("Malformed request line.".to_owned());
-    };
-    if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
-        return Err("Malformed request line.".to_owned());
-    }
-    let mut headers = Vec::new();
-    loop {
-        let line = read_line(reader)?.ok_or("Connection closed inside the headers.")?;
-        if line.is_empty() {
-            break;
-        }
-        let (name, value) = line.split_once(':').ok_or("Malformed header.")?;
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.to_ascii_lowercase())
-    };
-    let close =
-        header("Connection").is_some_and(|value| value.contains("close")) || version == "HTTP/1.0";
-    let body = if header("Transfer-Encoding").is_some_and(|value| value.contains("chunked")) {
-        read_chunked(reader)
-    } else {
-        match header("Content-Length").map(|value| value.parse::<u64>()) {
-            None => Some(Vec::new()),
-            Some(Ok(length)) if length <= MAX_REQUEST_BYTES => {
-                let mut body = Vec::new();
-                match reader.take(length).read_to_end(&mut body) {
-                    Ok(read) if read as u64 == length => Some(body),
-                    _ => return Err("Body shorter than its Content-Length.".to_owned()),
+            // Stopping, or idle: leave if another handler is waiting.
+            Ok(None) | Err(_) => {
+                if shared.stopping.load(Ordering::SeqCst)
+                    || (still_idle > 0 && shared.handlers.load(Ordering::SeqCst) > MIN_HANDLERS)
+                {
+                    return;
                 }
             }
-            Some(_) => return Err("Bad or excessive Content-Length.".to_owned()),
         }
+    }
+}
+
+/// Counts a call in flight while it is answered.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn start(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn handle(shared: &Shared, mut request: tiny_http::Request) {
+    let incoming = Incoming::read(&mut request);
+    let answer = {
+        let _in_flight = InFlight::start(shared);
+        answer(shared, &incoming)
     };
-    Ok(Some(RawRequest {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        headers,
-        body,
-        close,
-    }))
+    // The client may have given up (timeout tests); that is not our error.
+    let _ = send(request, answer);
 }
 
-/// One CRLF-terminated line without its terminator; `None` at end of input.
-fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, String> {
-    let mut line = Vec::new();
-    match reader.take(MAX_LINE_BYTES).read_until(b'\n', &mut line) {
-        Ok(0) => return Ok(None),
-        Ok(_) if line.ends_with(b"\n") => {}
-        Ok(_) => return Err("Line too long or cut short.".to_owned()),
-        // An idle keep-alive connection timing out ends like a close.
-        Err(_) => return Ok(None),
-    }
-    while line
-        .last()
-        .is_some_and(|byte| *byte == b'\n' || *byte == b'\r')
-    {
-        line.pop();
-    }
-    String::from_utf8(line)
-        .map(Some)
-        .map_err(|_| "Non-UTF-8 request head.".to_owned())
+fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
+    tiny_http::Header::from_bytes(name, value).ok()
 }
 
-/// A `Transfer-Encoding: chunked` body; `None` when malformed or too large.
-fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let size_line = read_line(reader).ok()??;
-        let size = u64::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            while !read_line(reader).ok()??.is_empty() {}
-            return Some(body);
-        }
-        if body.len() as u64 + size > MAX_REQUEST_BYTES {
-            return None;
-        }
-        let start = body.len();
-        reader.take(size).read_to_end(&mut body).ok()?;
-        if (body.len() - start) as u64 != size || !read_line(reader).ok()??.is_empty() {
-            return None;
-        }
-    }
-}
-
-fn write_answer(writer: &mut impl Write, answer: Answer, close: bool) -> std::io::Result<()> {
-    let reason = match answer.status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    };
-    let mut head = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        answer.status,
-        answer.body.len()
-    );
-    if let Some(retry_after) = &answer.retry_after {
-        head.push_str(&format!("Retry-After: {retry_after}\r\n"));
-    }
-    if close {
-        head.push_str("Connection: close\r\n");
-    }
-    head.push_str("\r\n");
-    writer.write_all(head.as_bytes())?;
+fn send(request: tiny_http::Request, answer: Answer) -> std::io::Result<()> {
+    let status = tiny_http::StatusCode(answer.status);
+    let mut headers: Vec<tiny_http::Header> = [
+        header("Content-Type", "application/json"),
+        answer
+            .retry_after
+            .as_deref()
+            .and_then(|value| header("Retry-After", value)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let length = answer.body.len();
+    let mut body = answer.body.into_bytes();
     match answer.delivery {
-        Delivery::Whole => {}
-        Delivery::Truncated => {
-            writer.write_all(&answer.body.as_bytes()[..answer.body.len() / 2])?;
-            writer.flush()?;
-            // An error makes the caller close the connection mid-body.
-            return Err(std::io::Error::other("answer truncated on purpose"));
+        Delivery::Whole | Delivery::Truncated => {
+            if answer.close || answer.delivery == Delivery::Truncated {
+                headers.extend(header("Connection", "close"));
+            }
+            if answer.delivery == Delivery::Truncated {
+                // The head still announces the whole body; the close that
+                // follows the response cuts it.
+                body.truncate(length / 2);
+            }
+            let response =
+                tiny_http::Response::new(status, headers, Cursor::new(body), Some(length), None)
+                    // Content-Length, as GTI sends, however long the body.
+                    .with_chunked_threshold(usize::MAX);
+            request.respond(response)
         }
         Delivery::SlowBody(delay) => {
+            // tiny_http buffers a head until the body follows, so this one
+            // is written here.
+            let mut writer = request.into_writer();
+            let mut head = format!(
+                "HTTP/1.1 {} {}\r\nContent-Length: {length}\r\n",
+                status.0,
+                status.default_reason_phrase()
+            );
+            for header in &headers {
+                head.push_str(&format!("{header}\r\n"));
+            }
+            head.push_str("\r\n");
+            writer.write_all(head.as_bytes())?;
             writer.flush()?;
             thread::sleep(delay);
+            writer.write_all(&body)?;
+            writer.flush()
         }
     }
-    writer.write_all(answer.body.as_bytes())?;
-    writer.flush()
 }
 
-fn answer(shared: &Shared, request: &RawRequest) -> Answer {
-    let method = request.method.clone();
-    let (path, raw_query) = match request.target.split_once('?') {
-        Some((path, query)) => (path.to_owned(), query.to_owned()),
-        None => (request.target.clone(), String::new()),
-    };
-    let headers = request.headers.clone();
+/// The answer to `request`, after the configured latency and faults.
+fn answer(shared: &Shared, request: &Incoming) -> Answer {
+    let (path, raw_query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((request.target.as_str(), ""));
     // `None`: a body that could not be read or is not UTF-8 (answered 400
     // below, once the call is recorded).
-    let raw_body: Option<String> = request
+    let raw_body: Option<&str> = request
         .body
-        .as_ref()
-        .and_then(|body| String::from_utf8(body.clone()).ok());
-    let query = parse_query(&raw_query);
-    let body = raw_body
         .as_deref()
-        .and_then(|text| serde_json::from_str::<Value>(text).ok());
+        .and_then(|body| std::str::from_utf8(body).ok());
+    let query = parse_query(raw_query);
+    let body = raw_body.and_then(|text| serde_json::from_str::<Value>(text).ok());
+    let method = request.method.as_str();
 
-    let route = match (path.as_str(), method.as_str()) {
+    let route = match (path, method) {
         ("/detections/v1/detections", "GET") => Ok(Endpoint::Detections),
         ("/detections/v1/events", "GET") => Ok(Endpoint::DetectionEvents),
         ("/events/v2/query", "POST") => Ok(Endpoint::EventSearch),
@@ -706,25 +805,23 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
             "client.method_not_allowed",
             "Method not allowed.",
         )),
-        _ => Err(Answer {
-            status: 404,
-            body: format!("mock GTI has no route {method} {path}"),
-            retry_after: None,
-            delivery: Delivery::Whole,
-        }),
+        _ => Err(Answer::new(
+            404,
+            format!("mock GTI has no route {method} {path}"),
+        )),
     };
     let endpoint = route.as_ref().ok().copied();
+    shared.log().record(endpoint, || Call {
+        endpoint,
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.clone().unwrap_or_default(),
+        headers: request.headers.clone(),
+        body: body.clone(),
+    });
     let (expected_key, latency) = {
-        let mut state = shared.lock();
-        state.calls.push(Call {
-            endpoint,
-            method,
-            path,
-            query: query.clone().unwrap_or_default(),
-            headers,
-            body: body.clone(),
-        });
-        (format!("IBToken {}", state.key), state.latency)
+        let data = shared.data();
+        (format!("IBToken {}", data.key), data.latency)
     };
     if !latency.is_zero() {
         thread::sleep(latency);
@@ -745,11 +842,13 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
         );
     }
     let (Some(query), Some(raw_body)) = (query, raw_body) else {
-        return Answer::bad_request("Malformed query string or body.");
+        let mut answer = Answer::bad_request("Malformed query string or body.");
+        answer.close = request.body.is_none();
+        return answer;
     };
 
     let mut delivery = Delivery::Whole;
-    if let Some(fault) = take_fault(shared, endpoint, &query, &raw_body) {
+    if let Some(fault) = take_fault(shared, endpoint, &query, raw_body) {
         if !fault.delay.is_zero() {
             thread::sleep(fault.delay);
         }
@@ -760,11 +859,12 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
                 body: fault.body.unwrap_or_default(),
                 retry_after: fault.retry_after,
                 delivery,
+                close: false,
             };
         }
     }
 
-    let state = shared.lock();
+    let data = shared.data();
     let param = |name: &str| {
         query
             .iter()
@@ -773,31 +873,27 @@ fn answer(shared: &Shared, request: &RawRequest) -> Answer {
     };
     let mut answer = match endpoint {
         Endpoint::Detections => match param("indicator_value") {
-            Some(value) => Answer::json(
-                200,
-                state
-                    .detections
-                    .get(value)
-                    .cloned()
-                    .unwrap_or_else(|| json!({"detections": [], "rules": []})),
-            ),
+            Some(value) => match data.detections.get(value) {
+                Some(detections) => Answer::json(200, detections),
+                None => Answer::json(200, &json!({"detections": [], "rules": []})),
+            },
             None => Answer::bad_request("indicator_value is required."),
         },
         Endpoint::DetectionEvents => match param("detection_uuid") {
             Some(uuid) => {
-                let events: Vec<Value> = state
+                let events = data
                     .detection_events
                     .get(uuid)
                     .into_iter()
                     .flatten()
-                    .map(|event| json!({"event": event}))
+                    .map(|event| Wrapped { event })
                     .collect();
-                Answer::json(200, json!({"events": events}))
+                Answer::json(200, &Events { events })
             }
             None => Answer::bad_request("detection_uuid is required."),
         },
-        Endpoint::EventSearch => search(&state, body.as_ref()),
-        Endpoint::Dhcp => dhcp(&state, body.as_ref()),
+        Endpoint::EventSearch => search(&data, body.as_ref()),
+        Endpoint::Dhcp => dhcp(&data, body.as_ref()),
     };
     answer.delivery = delivery;
     answer
@@ -810,15 +906,14 @@ fn take_fault(
     query: &[(String, String)],
     body: &str,
 ) -> Option<Fault> {
-    let mut state = shared.lock();
+    let mut faults = shared.faults();
     let applies = |fault: &Fault| {
         fault.times != Some(0)
             && fault.matching.as_deref().is_none_or(|needle| {
                 body.contains(needle) || query.iter().any(|(_, value)| value.contains(needle))
             })
     };
-    let (_, fault) = state
-        .faults
+    let (_, fault) = faults
         .iter_mut()
         .find(|(target, fault)| *target == endpoint && applies(fault))?;
     if let Some(left) = fault.times.as_mut() {
@@ -827,7 +922,33 @@ fn take_fault(
     Some(fault.clone())
 }
 
-fn search(state: &State, body: Option<&Value>) -> Answer {
+// The answers' shapes, borrowing the mock's data: serialised straight from
+// it, without a copy into a `Value`.
+
+/// `{"events": [...]}`.
+#[derive(Serialize)]
+struct Events<T> {
+    events: Vec<T>,
+}
+
+/// `{"event": {...}}`: how GTI wraps each event of a detection.
+#[derive(Serialize)]
+struct Wrapped<'a> {
+    event: &'a Value,
+}
+
+/// `{"entity_tracking_bulk_response": {"dhcp": [...]}}`.
+#[derive(Serialize)]
+struct DhcpAnswer<'a> {
+    entity_tracking_bulk_response: DhcpRecords<'a>,
+}
+
+#[derive(Serialize)]
+struct DhcpRecords<'a> {
+    dhcp: Vec<&'a Value>,
+}
+
+fn search(data: &Data, body: Option<&Value>) -> Answer {
     let field = |name: &str| body.and_then(|body| body.get(name)).and_then(Value::as_str);
     let (Some(query), Some(start), Some(end)) =
         (field("query"), field("start_date"), field("end_date"))
@@ -837,7 +958,7 @@ fn search(state: &State, body: Option<&Value>) -> Answer {
     let (Some(start), Some(end)) = (normalise_timestamp(start), normalise_timestamp(end)) else {
         return Answer::bad_request("start_date and end_date must be ISO 8601 timestamps.");
     };
-    let events: Vec<&Value> = state
+    let events: Vec<&Value> = data
         .searched
         .get(query)
         .into_iter()
@@ -850,10 +971,10 @@ fn search(state: &State, body: Option<&Value>) -> Answer {
                 .is_some_and(|at| start <= at && at < end)
         })
         .collect();
-    Answer::json(200, json!({"events": events}))
+    Answer::json(200, &Events { events })
 }
 
-fn dhcp(state: &State, body: Option<&Value>) -> Answer {
+fn dhcp(data: &Data, body: Option<&Value>) -> Answer {
     let entities = body
         .and_then(|body| body.get("entities"))
         .and_then(Value::as_array)
@@ -872,13 +993,15 @@ fn dhcp(state: &State, body: Option<&Value>) -> Answer {
             _ => return Answer::bad_request("Each entity needs an ip and an event_time."),
         }
     }
-    let records: Vec<&Value> = ips
+    let dhcp = ips
         .iter()
-        .flat_map(|ip| state.dhcp.get(*ip).into_iter().flatten())
+        .flat_map(|ip| data.dhcp.get(*ip).into_iter().flatten())
         .collect();
     Answer::json(
         200,
-        json!({"entity_tracking_bulk_response": {"dhcp": records}}),
+        &DhcpAnswer {
+            entity_tracking_bulk_response: DhcpRecords { dhcp },
+        },
     )
 }
 
@@ -941,4 +1064,55 @@ fn normalise_timestamp(text: &str) -> Option<String> {
     }
     let millis: String = fraction.chars().chain("000".chars()).take(3).collect();
     Some(format!("{date}T{clock}.{millis}Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    }
+
+    #[test]
+    fn the_call_log_keeps_the_last_calls_and_the_counts_stay_exact() {
+        let gti = MockGti::try_start_with_call_log(2).unwrap();
+        let urls = gti.base_urls();
+        let agent = agent();
+        for value in ["a", "b", "c"] {
+            let url = format!("{}detections?indicator_value={value}", urls.detections);
+            assert_eq!(agent.get(url).call().unwrap().status(), 401);
+        }
+        let unknown = format!("{}nowhere", urls.events);
+        assert_eq!(agent.get(unknown).call().unwrap().status(), 404);
+
+        let calls = gti.calls();
+        let kept: Vec<(Option<Endpoint>, Option<&str>)> = calls
+            .iter()
+            .map(|call| (call.endpoint, call.query_value("indicator_value")))
+            .collect();
+        assert_eq!(
+            kept,
+            [(Some(Endpoint::Detections), Some("c")), (None, None)]
+        );
+        assert_eq!(gti.count(Endpoint::Detections), 3);
+        assert_eq!(gti.total_calls(), 4);
+
+        gti.reset_calls();
+        assert!(gti.calls().is_empty());
+        assert_eq!((gti.count(Endpoint::Detections), gti.total_calls()), (0, 0));
+    }
+
+    #[test]
+    fn without_a_call_log_the_counts_are_still_kept() {
+        let gti = MockGti::try_start_with_call_log(0).unwrap();
+        let url = format!("{}events?detection_uuid=d", gti.base_urls().detections);
+        assert_eq!(agent().get(url).call().unwrap().status(), 401);
+        assert!(gti.calls().is_empty());
+        assert_eq!(gti.count(Endpoint::DetectionEvents), 1);
+        assert_eq!(gti.total_calls(), 1);
+    }
 }

@@ -1,12 +1,13 @@
 //! `gti-relay demo`: the relay with everything it talks to simulated in
 //! process, so a newcomer sees real answers without a GTI account or SecureX.
 //!
-//! It starts three servers: the simulated GTI ([`MockGti`]) loaded with the
+//! It starts three servers: the simulated GTI ([`gti::MockGti`], in
+//! [`gti`]; the integration tests and benchmarks use it too) loaded with the
 //! DEMO ONLY sample data of `src/demo/sample-data.json`, a tiny JWKS server
 //! publishing the DEMO ONLY key of `src/demo/`, both on loopback ports, and
 //! the relay itself on `HOST:PORT` (default `127.0.0.1:9090`). The relay's
 //! configuration is forced to trust nothing but that local JWKS and to ask
-//! nothing but the simulator, so the demo key can never open a real relay
+//! nothing but the simulated GTI, so the demo key can never open a real relay
 //! and the demo never reaches the internet.
 //!
 //! It prints the relay's URL and a 24-hour demo token as parseable lines
@@ -27,20 +28,23 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::config::Config;
 use crate::server::{self, Server};
-use crate::simulator::{self, MockGti};
+
+pub mod gti;
+
+use gti::MockGti;
 
 /// DEMO ONLY signing key, public by design (see `src/demo/README.md`). Only
 /// the demo's own loopback JWKS publishes its public half.
-const DEMO_KEY_PEM: &str = include_str!("demo/DEMO-ONLY-signing-key.pem");
+const DEMO_KEY_PEM: &str = include_str!("DEMO-ONLY-signing-key.pem");
 
 /// The `kid` the demo JWKS publishes the key under.
 const DEMO_KID: &str = "gti-relay-demo-only";
 
 /// DEMO ONLY sample GTI data; timestamps are `now-<n><unit>`.
-const SAMPLE_DATA: &str = include_str!("demo/sample-data.json");
+const SAMPLE_DATA: &str = include_str!("sample-data.json");
 
 /// The observables the demo looks up: the repository's sample request.
-pub const OBSERVABLES: &str = include_str!("../observables.json");
+pub const OBSERVABLES: &str = include_str!("../../observables.json");
 
 /// How long the printed demo token stays valid, in hours.
 const TOKEN_LIFETIME_HOURS: u64 = 24;
@@ -61,8 +65,10 @@ pub struct Demo {
 /// Starts the demo with `config`'s listen address, logging and limits; its
 /// GTI and JWKS settings are replaced by the local simulated ones.
 pub fn start(mut config: Config) -> Result<Demo, String> {
-    let gti =
-        MockGti::try_start().map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
+    // Nobody reads the demo's call log: keeping none keeps the demo's
+    // memory flat however long it serves.
+    let gti = MockGti::try_start_with_call_log(0)
+        .map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
     let key = load_sample_data(&gti, now_millis())?;
     let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
         .map_err(|error| format!("the demo key does not load: {error}"))?
@@ -306,7 +312,7 @@ pub fn summarise(observables: &[Value], body: &Value) -> String {
     text
 }
 
-/// Loads the DEMO ONLY sample data into the simulator, timestamps resolved
+/// Loads the DEMO ONLY sample data into the simulated GTI, timestamps resolved
 /// against `now` (milliseconds since the epoch); returns the GTI key it accepts.
 fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
     let mut data: Value = serde_json::from_str(SAMPLE_DATA)
@@ -315,7 +321,7 @@ fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
     let key = data
         .get("gti_api_key")
         .and_then(Value::as_str)
-        .unwrap_or(simulator::TEST_KEY)
+        .unwrap_or(gti::TEST_KEY)
         .to_owned();
     gti.set_key(&key);
 
@@ -460,7 +466,7 @@ fn audiences(address: SocketAddr, local: &str, configured: Option<&str>) -> Vec<
     all
 }
 
-/// A DEMO ONLY token as SecureX would send it: the simulator's GTI key,
+/// A DEMO ONLY token as SecureX would send it: the simulated GTI's key,
 /// the local JWKS host, 100 entities, test accounts not allowed.
 fn demo_token(
     signer: &RS256KeyPair,
