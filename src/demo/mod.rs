@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jwt_simple::prelude::{Claims, RS256KeyPair, RSAKeyPairLike};
 use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Encoder};
@@ -28,6 +28,7 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::config::Config;
 use crate::server::{self, Server};
+use crate::time::now_millis;
 
 pub mod gti;
 
@@ -487,12 +488,6 @@ fn demo_token(
     signer
         .sign(claims)
         .map_err(|error| format!("cannot sign the demo token: {error}"))
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 /// The demo's JWKS endpoint: one loopback tiny_http server answering every
