@@ -371,9 +371,7 @@ pub fn events_for_observable(
 mod tests {
     use super::*;
     use crate::ctim::{reference, Context, Fragment};
-    use crate::gti::model::{
-        Detection, DetectionEvent, Detections, Loose, Obj, Rule, WireDhcpRecord,
-    };
+    use crate::gti::model::{DetectionEvent, Detections, Loose, Obj, Rule, WireDhcpRecord};
     use crate::workflow::Summary;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -382,45 +380,12 @@ mod tests {
         let next = AtomicUsize::new(0);
         move |kind: &str| format!("transient:{kind}-{}", next.fetch_add(1, Ordering::SeqCst))
     }
+    use crate::workflow::fixtures::{detection, event_json, settings, typed, uuids};
     use serde_json::{json, Value};
     use std::sync::Mutex;
 
-    fn settings(limit: usize, windows: usize) -> Settings {
-        Settings {
-            entities_limit: limit,
-            allow_test_accounts: false,
-            windows: crate::gti::day_windows(1_796_001_138_123, windows as u32),
-        }
-    }
-
-    fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> T {
-        serde_json::from_str(&value.to_string()).unwrap()
-    }
-
     fn event(uuid: &str, timestamp: &str) -> Value {
-        json!({"uuid": uuid, "timestamp": timestamp, "customer_id": "acme", "event_type": "flow"})
-    }
-
-    fn uuids(findings: &Findings) -> Vec<&str> {
-        findings
-            .events
-            .iter()
-            .filter_map(|found| found.event.uuid())
-            .collect()
-    }
-
-    fn detection(
-        uuid: &str,
-        account: &str,
-        rule: &str,
-        device: &str,
-        field: &str,
-        values: &[&str],
-    ) -> Detection {
-        typed(&json!({
-            "uuid": uuid, "account_uuid": account, "rule_uuid": rule, "device_ip": device,
-            "indicators": [{"field": field, "values": values}],
-        }))
+        event_json(uuid, timestamp)
     }
 
     /// An in-memory GTI that answers from fixed data and records its calls.
@@ -534,7 +499,7 @@ mod tests {
         let shared: Arc<dyn GtiApi> = gti.clone();
         let events = events_for_observable(&shared, "key", &settings(100, 3), &observable).unwrap();
 
-        assert_eq!(uuids(&events), ["e1", "s1"]);
+        assert_eq!(uuids(&events.events), ["e1", "s1"]);
         let enriched: Vec<_> = events.enriched(&observable).collect();
         assert_eq!(
             enriched[0].dhcp[0][0].hostname,
@@ -625,7 +590,7 @@ mod tests {
             .iter()
             .map(|event| event["uuid"].as_str().unwrap())
             .collect();
-        assert_eq!(uuids(&events), expected_uuids);
+        assert_eq!(uuids(&events.events), expected_uuids);
         let mapped = |fragment: Fragment| {
             let bytes = crate::ctim::Answer::new(vec![fragment], None).to_vec();
             serde_json::from_slice::<Value>(&bytes).unwrap()
@@ -649,18 +614,12 @@ mod tests {
 
     #[test]
     fn a_detections_failure_fails_the_observable() {
-        let gti: Arc<dyn GtiApi> = Arc::new(FakeGti::default());
-        let observable = Observable {
-            kind: "domain".into(),
-            value: "example.com".into(),
-        };
-        let results = observe(
-            &CallPool::new(2),
-            &gti,
-            "key",
-            &settings(100, 1),
-            &[observable],
-            Instant::now() + Duration::from_secs(60),
+        let results = observe_ips(
+            Arc::new(FakeGti::default()),
+            2,
+            1,
+            &["1.2.3.4"],
+            Duration::from_secs(60),
             &|_, found| found.map(|findings| findings.events.len()),
         );
         assert_eq!(results, [Some(Err(GtiError::InvalidKey))]);
@@ -717,6 +676,30 @@ mod tests {
         }
     }
 
+    /// Observes `values` (IPs) with `windows` day windows on a pool of
+    /// `threads`, giving up `within` from now.
+    fn observe_ips<R: Send>(
+        gti: Arc<dyn GtiApi>,
+        threads: usize,
+        windows: usize,
+        values: &[&str],
+        within: Duration,
+        map: &MapFn<'_, R>,
+    ) -> Vec<Option<R>> {
+        let observables: Vec<Observable> = values.iter().map(|value| ip(value)).collect();
+        let deadline = Instant::now() + within;
+        let pool = CallPool::new(threads);
+        observe(
+            &pool,
+            &gti,
+            "key",
+            &settings(100, windows),
+            &observables,
+            deadline,
+            map,
+        )
+    }
+
     fn ip(value: &str) -> Observable {
         Observable {
             kind: "ip".into(),
@@ -733,15 +716,12 @@ mod tests {
             retry_after: None,
             tries: Mutex::default(),
         });
-        let shared: Arc<dyn GtiApi> = gti.clone();
-        let deadline = Instant::now() + Duration::from_millis(300);
-        let results = observe(
-            &CallPool::new(4),
-            &shared,
-            "key",
-            &settings(100, 1),
-            &[ip("1.1.1.1"), ip("2.2.2.2")],
-            deadline,
+        let results = observe_ips(
+            gti,
+            4,
+            1,
+            &["1.1.1.1", "2.2.2.2"],
+            Duration::from_millis(300),
             &|_, found| found.is_ok(),
         );
         // The slow call was given only what was left of the deadline.
@@ -757,14 +737,12 @@ mod tests {
             retry_after: Some(Duration::from_millis(20)),
             tries: Mutex::default(),
         });
-        let shared: Arc<dyn GtiApi> = retried.clone();
-        let results = observe(
-            &CallPool::new(1),
-            &shared,
-            "key",
-            &settings(100, 1),
-            &[ip("1.1.1.1")],
-            Instant::now() + Duration::from_secs(60),
+        let results = observe_ips(
+            retried.clone(),
+            1,
+            1,
+            &["1.1.1.1"],
+            Duration::from_secs(60),
             &|_, found| found.is_ok(),
         );
         assert_eq!(results, [Some(true)]);
@@ -786,14 +764,12 @@ mod tests {
             tries: Mutex::default(),
             ..*retried
         });
-        let shared: Arc<dyn GtiApi> = hopeless.clone();
-        let results = observe(
-            &CallPool::new(1),
-            &shared,
-            "key",
-            &settings(100, 0),
-            &[ip("1.1.1.1")],
-            Instant::now() + Duration::from_secs(60),
+        let results = observe_ips(
+            hopeless.clone(),
+            1,
+            0,
+            &["1.1.1.1"],
+            Duration::from_secs(60),
             &|_, found| found.map(drop),
         );
         assert_eq!(

@@ -150,47 +150,11 @@ pub fn select_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workflow::fixtures::{detection, event_json, settings, typed, uuids};
     use serde_json::{json, Value};
 
-    fn settings(limit: usize, windows: usize) -> Settings {
-        Settings {
-            entities_limit: limit,
-            allow_test_accounts: false,
-            windows: crate::gti::day_windows(1_796_001_138_123, windows as u32),
-        }
-    }
-
-    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
-        serde_json::from_str(&value.to_string()).unwrap()
-    }
-
-    fn event_json(uuid: &str, timestamp: &str) -> Value {
-        json!({"uuid": uuid, "timestamp": timestamp, "customer_id": "acme", "event_type": "flow"})
-    }
-
     fn event(uuid: &str, timestamp: &str) -> Event {
-        typed(event_json(uuid, timestamp))
-    }
-
-    fn uuids(events: &[FoundEvent]) -> Vec<&str> {
-        events
-            .iter()
-            .filter_map(|found| found.event.uuid())
-            .collect()
-    }
-
-    fn detection(
-        uuid: &str,
-        account: &str,
-        rule: &str,
-        device: &str,
-        field: &str,
-        values: &[&str],
-    ) -> Detection {
-        typed(json!({
-            "uuid": uuid, "account_uuid": account, "rule_uuid": rule, "device_ip": device,
-            "indicators": [{"field": field, "values": values}],
-        }))
+        typed(&event_json(uuid, timestamp))
     }
 
     #[test]
@@ -232,7 +196,7 @@ mod tests {
         let windows = || {
             vec![Ok(vec![
                 event("old", "2026-11-20T00:00:00.000Z"),
-                typed(demo.clone()),
+                typed(&demo),
                 event("new", "2026-11-29T12:00:00.000Z"),
             ])]
         };
@@ -269,7 +233,7 @@ mod tests {
                     &["ignored"],
                 ),
             ],
-            rules: vec![typed(json!({"uuid": "rule-1", "name": "Rule one"}))],
+            rules: vec![typed(&json!({"uuid": "rule-1", "name": "Rule one"}))],
         };
         let allowed: Vec<&Detection> = detections.detections.iter().collect();
         let read = |value: Value| DetectionEvent::from_json(&value.to_string()).unwrap();

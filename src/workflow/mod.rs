@@ -21,6 +21,8 @@ use crate::observable::Observable;
 
 pub mod dhcp;
 pub mod executor;
+#[cfg(test)]
+mod fixtures;
 pub mod merge;
 pub mod plan;
 pub mod pool;

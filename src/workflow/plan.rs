@@ -202,22 +202,15 @@ fn allowed<'d>(detections: &'d Detections, settings: &Settings) -> Vec<&'d Detec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workflow::fixtures::{self, typed};
     use serde_json::json;
 
     fn settings(windows: usize) -> Settings {
-        Settings {
-            entities_limit: 100,
-            allow_test_accounts: false,
-            windows: crate::gti::day_windows(1_796_001_138_123, windows as u32),
-        }
-    }
-
-    fn typed<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
-        serde_json::from_str(&value.to_string()).unwrap()
+        fixtures::settings(100, windows)
     }
 
     fn detections() -> Detections {
-        typed(json!({
+        typed(&json!({
             "detections": [
                 {"uuid": "d1", "account_uuid": "acme", "rule_uuid": "r", "indicators": [{"field": "dst.ip", "values": ["1.2.3.4"]}]},
                 {"uuid": "demo", "account_uuid": "dmo", "rule_uuid": "r"},
@@ -228,8 +221,10 @@ mod tests {
     }
 
     fn internal_event() -> Event {
-        typed(json!({"uuid": "e", "timestamp": "2026-11-29T00:00:00.000Z",
-                     "src": {"ip": "10.0.0.1", "internal": true}}))
+        typed(
+            &json!({"uuid": "e", "timestamp": "2026-11-29T00:00:00.000Z",
+                     "src": {"ip": "10.0.0.1", "internal": true}}),
+        )
     }
 
     #[test]
