@@ -54,7 +54,11 @@ works but is discouraged: the process list shows the key to every user of the
 machine. --key and --key-file exclude each other.
 
 All other settings come from environment variables (GTI_*_URL, GTI_TIMEOUT_SECS,
-…); see README.md. Exit codes: 0 ok, 1 GTI or relay error, 2 usage or
+…); see README.md. Capacity and bounds:
+  GTI_MAX_INFLIGHT (256)     GTI calls in flight at once, across all requests,
+                             health checks included
+  WORKERS (64)               request threads; each holds one request throughout
+  REQUEST_DEADLINE_SECS (25) a request's whole time budget, retries included Exit codes: 0 ok, 1 GTI or relay error, 2 usage or
 configuration error (a missing key, an unreadable or empty key file).";
 
 /// Where `observe` and `health` take the GTI API key from.
