@@ -37,6 +37,10 @@ pub fn http_agent(config: &Config) -> ureq::Agent {
         // Three GTI hosts plus a JWKS host or two.
         .max_idle_connections(per_host.saturating_mul(4))
         .user_agent(USER_AGENT)
+        // A POST's head and body go out in separate writes: without
+        // TCP_NODELAY the body could wait for a delayed ACK (ureq's default
+        // too, stated because the relay depends on it).
+        .no_delay(true)
         .build()
         .new_agent()
 }
@@ -199,7 +203,7 @@ impl HttpGti {
                 )
             }
             Err(error) => {
-                log::debug!(
+                log::warn!(
                     "GTI {} API: {error} after {elapsed} ms (try {})",
                     request.endpoint.name(),
                     retry + 1
@@ -504,6 +508,7 @@ mod tests {
         let settings = agent.config();
         assert_eq!(settings.timeouts().global, Some(Duration::from_secs(7)));
         assert!(!settings.http_status_as_error());
+        assert!(settings.no_delay());
         assert!(settings.max_idle_connections_per_host() >= 50);
         assert!(settings.max_idle_connections() >= settings.max_idle_connections_per_host());
     }

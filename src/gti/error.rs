@@ -138,6 +138,10 @@ pub(crate) fn api_error(status: u16, body: &[u8]) -> Option<GtiError> {
 /// What a request that got no (complete) HTTP answer means. Connection
 /// trouble and timeouts are usually transient, so they are retried; a
 /// certificate GTI cannot prove or a malformed answer will not get better.
+/// Where a caller is sent for what the HTTP and TLS stacks said: their
+/// words are internal detail, logged with each failed try.
+const SEE_LOG: &str = "the relay's log has the reason";
+
 pub(crate) fn classify_failure(
     endpoint: Endpoint,
     error: &ureq::Error,
@@ -163,23 +167,23 @@ pub(crate) fn classify_failure(
         }
         ureq::Error::Rustls(tls) => match certificate_reason(&tls.to_string()) {
             Some(reason) => Attempt::Done(Err(GtiError::Certificate { reason })),
-            None => retry(format!("TLS failed: {tls}")),
+            None => retry(format!("the TLS handshake failed ({SEE_LOG})")),
         },
         ureq::Error::BodyExceedsLimit(_) => invalid(format!(
             "the body is larger than {} MiB",
             MAX_RESPONSE_BYTES >> 20
         )),
         ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
-            invalid(format!("not a valid HTTP answer ({error})"))
+            invalid(format!("not a valid HTTP answer ({SEE_LOG})"))
         }
         ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => {
-            invalid(format!("unexpected redirect ({error})"))
+            invalid(format!("unexpected redirect ({SEE_LOG})"))
         }
         // Bad URLs, TLS set-up and the like: configuration faults that no
-        // retry fixes. The detail goes to the caller, who needs it to act.
+        // retry fixes. ureq's own words go to the log, for the operator.
         _ => Attempt::Done(Err(GtiError::Unavailable {
             endpoint,
-            detail: error.to_string(),
+            detail: format!("the request could not be made ({SEE_LOG})"),
         })),
     }
 }
@@ -239,8 +243,8 @@ fn io_detail(error: &std::io::Error) -> String {
         ErrorKind::HostUnreachable => "host unreachable".to_owned(),
         ErrorKind::NetworkUnreachable => "network unreachable".to_owned(),
         // E.g. a TLS handshake that failed for a reason other than the
-        // certificate: "received corrupt message of type InvalidContentType".
-        _ => format!("connection failed: {error}"),
+        // certificate ("received corrupt message of type InvalidContentType").
+        _ => format!("connection failed: {SEE_LOG}"),
     }
 }
 
