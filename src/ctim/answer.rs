@@ -31,13 +31,16 @@ struct Docs {
 
 impl Docs {
     fn push(&mut self, doc: &impl Serialize) {
+        let start = self.bytes.len();
         if self.count > 0 {
             self.bytes.push(b',');
         }
         // Writing to a Vec cannot fail, and the entities hold only strings,
-        // numbers and GTI's own (valid) JSON: serialisation cannot either.
-        if serde_json::to_writer(&mut self.bytes, doc).is_ok() {
-            self.count += 1;
+        // numbers and GTI's own (valid) JSON, so this cannot either; should
+        // it, the half-written entity is taken back rather than sent.
+        match serde_json::to_writer(&mut self.bytes, doc) {
+            Ok(()) => self.count += 1,
+            Err(_) => self.bytes.truncate(start),
         }
     }
 }

@@ -44,6 +44,8 @@ struct State {
     next_lane: u64,
     threads: usize,
     idle: usize,
+    /// Calls in the lanes' queues (not the later ones).
+    queued: usize,
     stopped: bool,
 }
 
@@ -66,6 +68,7 @@ impl State {
         } else {
             queue.normal.push_back(job);
         }
+        self.queued += 1;
         if !queue.waiting {
             queue.waiting = true;
             self.turns.push_back(lane);
@@ -88,6 +91,7 @@ impl State {
                 self.turns.push_back(lane);
             }
             if job.is_some() {
+                self.queued -= 1;
                 return job;
             }
         }
@@ -153,14 +157,15 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Wakes an idle thread for new work, or starts one if none is idle and
-    /// the pool is not full.
+    /// Wakes an idle thread for new work, and starts one more while the
+    /// queued calls outnumber the idle threads and the pool is not full.
+    /// (Counting idle threads alone would not do: a burst of calls sees the
+    /// same idle threads, which have not woken yet, again and again.)
     fn wake_or_start(self: &Arc<Self>, state: &mut State) {
         if state.idle > 0 {
             self.wake.notify_one();
-            return;
         }
-        if state.threads >= self.size || state.stopped {
+        if state.queued <= state.idle || state.threads >= self.size || state.stopped {
             return;
         }
         let shared = Arc::clone(self);
@@ -244,6 +249,9 @@ impl Lane {
         let (queue, later) = {
             let mut state = self.shared.lock();
             let queue = state.lanes.remove(&self.id);
+            if let Some(queue) = &queue {
+                state.queued -= queue.urgent.len() + queue.normal.len();
+            }
             let mut later = Vec::new();
             let mut index = 0;
             while index < state.later.len() {
@@ -395,6 +403,29 @@ mod tests {
             finished.recv().unwrap();
         }
         assert_eq!(pool.threads(), 3);
+    }
+
+    #[test]
+    fn a_burst_beside_idle_threads_still_starts_threads_up_to_the_size() {
+        let pool = CallPool::new(4);
+        let (done, finished) = mpsc::channel();
+        let lane = pool.lane();
+        // One thread, idle again after its call.
+        lane.submit(false, reporting(&done, "first"));
+        finished.recv().unwrap();
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        for _ in 0..4 {
+            lane.submit(false, gated(&gate, &done, "job"));
+        }
+        assert_eq!(
+            pool.threads(),
+            4,
+            "the burst is not left to the idle thread"
+        );
+        open(&gate);
+        for _ in 0..4 {
+            finished.recv().unwrap();
+        }
     }
 
     #[test]
