@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::response::Response;
 use super::{authenticate, observables, Request};
 use crate::app::App;
-use crate::error::{envelope, RelayError};
+use crate::error::{envelope_or_data, RelayError};
 
 pub(super) fn deliberate(
     app: &App,
@@ -25,7 +25,7 @@ pub(super) fn deliberate(
 }
 
 /// `{"verdicts":{"count","docs"}}`, or `{}` when there are none.
-pub(crate) fn verdicts_data(verdicts: &[crate::ctim::Verdict]) -> Value {
+pub fn verdicts_data(verdicts: &[crate::ctim::Verdict]) -> Value {
     if verdicts.is_empty() {
         return json!({});
     }
@@ -37,6 +37,6 @@ pub(super) fn with_errors(data: Value, errors: &[RelayError]) -> Response {
     if errors.is_empty() {
         Response::data(data)
     } else {
-        Response::ok(envelope(errors, Some(data)))
+        Response::ok(envelope_or_data(errors, data))
     }
 }

@@ -22,6 +22,7 @@ mod respond;
 mod response;
 mod tiles;
 
+pub use deliberate::verdicts_data;
 pub use request::{Body, Request};
 pub use response::{Content, Response};
 
