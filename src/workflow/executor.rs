@@ -368,8 +368,11 @@ struct Once {
     caller: Arc<Caller>,
     index: usize,
     call: OwnedCall,
-    done: Mutex<Option<Sender<(usize, Result<Answer, GtiError>)>>>,
+    done: Mutex<Option<Sender<Numbered>>>,
 }
+
+/// A call's result with the call's index.
+type Numbered = (usize, Result<Answer, GtiError>);
 
 impl Once {
     fn submit(self: Arc<Self>, attempt: u32, due: Option<Instant>) {
