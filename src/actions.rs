@@ -158,10 +158,19 @@ pub fn parse_trigger(body: &[u8]) -> Result<Trigger, RelayError> {
     }
 }
 
-/// `text` as a JSON string literal, so that whatever a caller sent stays
-/// one readable token inside the message.
-fn quoted(text: &str) -> String {
-    Value::String(text.to_owned()).to_string()
+/// `text` in single quotes, control characters and quotes escaped, so that
+/// whatever a caller sent stays one readable token inside the message (and
+/// the message's own JSON-like detail stays well formed).
+pub(crate) fn quoted(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .flat_map(|c| match c {
+            '"' | '\'' | '\\' => vec!['\\', c],
+            c if c.is_control() => c.escape_default().collect(),
+            c => vec![c],
+        })
+        .collect();
+    format!("'{escaped}'")
 }
 
 #[cfg(test)]
@@ -236,15 +245,14 @@ mod tests {
             json!({"action-id": "gti-nope", "observable_type": "ip", "observable_value": "x"}),
         );
         assert!(
-            unknown.contains(r#"Unknown action \"gti-nope\""#)
-                || unknown.contains(r#"Unknown action "gti-nope""#),
+            unknown.contains(r#"Unknown action 'gti-nope'"#),
             "{unknown}"
         );
         let unsupported = message(
             json!({"action-id": "gti-resolve-false-positive", "observable_type": "url", "observable_value": "x"}),
         );
         assert!(
-            unsupported.contains(r#"Unsupported type "url""#),
+            unsupported.contains(r#"Unsupported type 'url'"#),
             "{unsupported}"
         );
         let blank = message(

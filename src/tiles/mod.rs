@@ -168,7 +168,7 @@ pub fn parse_request(body: &[u8]) -> Result<(Tile, Period), RelayError> {
         Some(Value::String(id)) => Tile::find(id).ok_or_else(|| {
             invalid(format!(
                 r#"{{"tile_id": ["Unknown tile {}; the tiles are {}."]}}"#,
-                Value::String(id.clone()),
+                crate::actions::quoted(id),
                 known_tiles.join(", ")
             ))
         })?,
@@ -189,7 +189,7 @@ pub fn parse_request(body: &[u8]) -> Result<(Tile, Period), RelayError> {
                 let known: Vec<&str> = tile.periods().iter().map(|period| period.id()).collect();
                 invalid(format!(
                     r#"{{"period": ["Unknown period {} for tile {}; its periods are {}."]}}"#,
-                    Value::String(id.clone()),
+                    crate::actions::quoted(id),
                     tile.id(),
                     known.join(", ")
                 ))
@@ -242,14 +242,14 @@ mod tests {
             Ok((Tile::PerDay, Period::Last7Days))
         );
         let message = |body: &[u8]| parse_request(body).unwrap_err().message();
-        assert!(message(br#"{"tile_id": "gti-nope"}"#).contains(r#"Unknown tile "gti-nope""#));
+        assert!(message(br#"{"tile_id": "gti-nope"}"#).contains(r#"Unknown tile 'gti-nope'"#));
         assert!(
             message(br#"{"tile_id": "gti-detections-per-day", "period": "last_24_hours"}"#)
-                .contains(r#"Unknown period "last_24_hours" for tile gti-detections-per-day"#)
+                .contains(r#"Unknown period 'last_24_hours' for tile gti-detections-per-day"#)
         );
         assert!(
             message(br#"{"tile_id": "gti-top-rules", "period": "last_year"}"#)
-                .contains(r#"Unknown period "last_year""#)
+                .contains(r#"Unknown period 'last_year'"#)
         );
         assert!(message(b"{}").contains("tile_id"));
         assert!(message(b"[]").starts_with("Invalid JSON payload received."));

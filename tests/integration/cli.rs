@@ -562,7 +562,7 @@ fn deliberate_respond_and_tiles_print_the_endpoints_json() {
         .run();
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("Unknown tile \"gti-nope\""),
+        out.stderr.contains("Unknown tile 'gti-nope'"),
         "{}",
         out.stderr
     );
@@ -571,7 +571,7 @@ fn deliberate_respond_and_tiles_print_the_endpoints_json() {
         .run();
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("Unknown period \"last_24_hours\""),
+        out.stderr.contains("Unknown period 'last_24_hours'"),
         "{}",
         out.stderr
     );

@@ -281,17 +281,17 @@ fn a_resolve_is_retried_on_5xx() {
 fn bad_bodies_are_invalid_payloads_before_the_token() {
     let stack = stack();
     let cases = [
-        ("/respond/trigger", trigger_body("gti-nope", "10.0.0.66"), "Unknown action \"gti-nope\""),
+        ("/respond/trigger", trigger_body("gti-nope", "10.0.0.66"), "Unknown action 'gti-nope'"),
         (
             "/respond/trigger",
             json!({"action-id": "gti-resolve-false-positive", "observable_type": "url", "observable_value": "x"}).to_string(),
-            "Unsupported type \"url\"",
+            "Unsupported type 'url'",
         ),
         ("/respond/trigger", json!({"action-id": "gti-resolve-false-positive", "observable_type": "ip", "observable_value": " "}).to_string(), "Field may not be blank."),
         ("/respond/trigger", json!({"observable_type": "ip", "observable_value": "x"}).to_string(), "\"action-id\": [\"Missing data for required field.\"]"),
-        ("/tiles/tile-data", json!({"tile_id": "gti-nope"}).to_string(), "Unknown tile \"gti-nope\""),
-        ("/tiles/tile-data", json!({"tile_id": "gti-detections-per-day", "period": "last_24_hours"}).to_string(), "Unknown period \"last_24_hours\""),
-        ("/tiles/tile", json!({"tile_id": "gti-nope"}).to_string(), "Unknown tile \"gti-nope\""),
+        ("/tiles/tile-data", json!({"tile_id": "gti-nope"}).to_string(), "Unknown tile 'gti-nope'"),
+        ("/tiles/tile-data", json!({"tile_id": "gti-detections-per-day", "period": "last_24_hours"}).to_string(), "Unknown period 'last_24_hours'"),
+        ("/tiles/tile", json!({"tile_id": "gti-nope"}).to_string(), "Unknown tile 'gti-nope'"),
         ("/deliberate/observables", "{}".to_owned(), "Invalid JSON payload received."),
         ("/respond/observables", "{}".to_owned(), "Invalid JSON payload received."),
     ];
