@@ -2,7 +2,12 @@
 //! mode, the integration tests and the benchmarks. Production never starts
 //! it: the relay only talks to it when a configuration points there.
 //!
-//! It serves GTI's four endpoints from data the caller gives it, checks the
+//! It serves GTI's endpoints from data the caller gives it — detections by
+//! indicator value, the detections listing by creation date (every
+//! detection it knows, paged), `PUT detections/<uuid>/resolve` (which marks
+//! a detection resolved, so no later answer lists it; see
+//! [`MockGti::resolutions`]), detection events, the event search and the
+//! DHCP look-up — checks the
 //! `Authorization: IBToken <key>` header, injects faults on demand, counts
 //! every call and keeps a bounded log of them (see [`MockGti`]). HTTP is
 //! the vendored tiny_http's, the relay's own server; this module only
@@ -24,7 +29,8 @@
 //! assert_eq!(gti.count(Endpoint::EventSearch), 2);
 //! ```
 //!
-//! Layout: `{base}/detections/v1/` (`detections`, `events`), `{base}/events/v2/`
+//! Layout: `{base}/detections/v1/` (`detections`, `detections/<uuid>/resolve`,
+//! `events`), `{base}/events/v2/`
 //! (`query`) and `{base}/entity/v2/` (`entity/tracking/bulk/get/ip`).
 //! Requests GTI would refuse get a 400 with a GTI error body; the mock never
 //! panics on what a client sends.
