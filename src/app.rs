@@ -10,15 +10,18 @@ use std::time::Instant;
 use log::warn;
 use serde_json::Value;
 
+use crate::actions::{self, Action, Trigger};
 use crate::auth::{Authenticator, Credentials};
 use crate::config::Config;
 use crate::ctim::{self, Answer, Fragment};
 use crate::error::RelayError;
-use crate::gti::{self, GtiApi, GtiError, HttpGti};
+use crate::gti::model::Rule;
+use crate::gti::{self, GtiApi, GtiError, HttpGti, LIST_PAGE_SIZE, MAX_LIST_PAGES};
 use crate::metrics::Metrics;
 use crate::observable::Observable;
+use crate::tiles::{self, Listing, Period, Tile, TileCache};
 use crate::time::now_millis;
-use crate::workflow::{self, CallPool, Findings, OwnedCall, Settings};
+use crate::workflow::{self, allowed_detections, CallPool, Findings, OwnedCall, Settings};
 
 /// The observable the health check asks GTI about.
 const HEALTH_CHECK_IP: &str = "8.8.8.8";
@@ -34,6 +37,9 @@ pub struct App {
     /// This relay's counters, served by `GET /metrics`. Per app, not global,
     /// so that relays sharing a process (tests) keep separate counts.
     pub metrics: Arc<Metrics>,
+    /// The dashboard tiles' listings, shared by the tiles of one key and
+    /// period for a minute; keyed by a hash, never by the key.
+    pub tiles: TileCache,
 }
 
 /// An `/observe` answer and the errors in it.
@@ -71,6 +77,7 @@ impl App {
             gti,
             calls,
             metrics,
+            tiles: TileCache::default(),
         }
     }
 
@@ -181,6 +188,275 @@ impl App {
             answer: Answer::new(fragments, errors_json),
             errors,
         }
+    }
+}
+
+/// What `/deliberate/observables` found: the verdicts in request order, and
+/// one error per distinct failure.
+#[derive(Debug, Default)]
+pub struct Deliberation {
+    pub verdicts: Vec<ctim::Verdict>,
+    pub errors: Vec<RelayError>,
+}
+
+/// What `/respond/observables` offers: the actions in request order, and
+/// one error per distinct failure.
+#[derive(Debug, Default)]
+pub struct Offer {
+    pub actions: Vec<Action>,
+    pub errors: Vec<RelayError>,
+}
+
+/// Adds `error` to `errors` unless an equal one is there.
+fn note(errors: &mut Vec<RelayError>, error: RelayError) {
+    if !errors.contains(&error) {
+        errors.push(error);
+    }
+}
+
+impl App {
+    /// Every call of `calls` at once through the pool, within `deadline`:
+    /// the one door of deliberate, respond and the tiles to GTI. A call not
+    /// done by the deadline is the deadline's error.
+    fn call_gti(
+        &self,
+        key: &str,
+        calls: Vec<OwnedCall>,
+        deadline: Instant,
+    ) -> Vec<Result<gti::Answer, RelayError>> {
+        workflow::call_all(&self.calls, &self.gti, key, calls, deadline)
+            .into_iter()
+            .map(|result| match result {
+                Some(result) => result.map_err(RelayError::Gti),
+                None => Err(RelayError::Deadline {
+                    budget: self.config.request_deadline,
+                }),
+            })
+            .collect()
+    }
+
+    /// "The value's detections" of each supported observable (what observe
+    /// reads first), all at once, test accounts dropped unless allowed.
+    fn detections_of(
+        &self,
+        credentials: &Credentials,
+        observables: &[Observable],
+        deadline: Instant,
+    ) -> Vec<(Observable, Result<gti::Detections, RelayError>)> {
+        let supported: Vec<Observable> = observables
+            .iter()
+            .filter(|observable| observable.is_supported())
+            .cloned()
+            .collect();
+        let calls = supported
+            .iter()
+            .map(|observable| OwnedCall::Detections {
+                value: observable.value.clone(),
+            })
+            .collect();
+        let results = self.call_gti(&credentials.key, calls, deadline);
+        supported
+            .into_iter()
+            .zip(results)
+            .map(|(observable, result)| {
+                let detections = result.and_then(|answer| match answer {
+                    gti::Answer::Detections(mut detections) => {
+                        let allowed: Vec<_> = allowed_detections(
+                            &detections.detections,
+                            credentials.allow_test_accounts,
+                        )
+                        .cloned()
+                        .collect();
+                        detections.detections = allowed;
+                        Ok(detections)
+                    }
+                    other => Err(RelayError::Gti(gti::wrong_answer(
+                        gti::Endpoint::Detections,
+                        &other,
+                    ))),
+                });
+                (observable, detections)
+            })
+            .collect()
+    }
+
+    /// The verdicts of `/deliberate/observables` and `gti-relay deliberate`
+    /// (SPEC §6), the observables looked up in parallel.
+    pub fn deliberate(
+        &self,
+        credentials: &Credentials,
+        observables: &[Observable],
+        deadline: Instant,
+    ) -> Deliberation {
+        let now = now_millis();
+        let mut deliberation = Deliberation::default();
+        for (observable, detections) in self.detections_of(credentials, observables, deadline) {
+            match detections {
+                Ok(detections) => {
+                    let rules: Vec<&Rule> = detections
+                        .rules
+                        .iter()
+                        .filter_map(|rule| rule.get())
+                        .collect();
+                    deliberation.verdicts.extend(ctim::verdict(
+                        &observable,
+                        &detections.detections,
+                        &rules,
+                        now,
+                    ));
+                }
+                Err(error) => {
+                    warn!("deliberate {} failed: {}", observable.kind, error.message());
+                    note(&mut deliberation.errors, error);
+                }
+            }
+        }
+        deliberation
+    }
+
+    /// The response actions of `/respond/observables` and `gti-relay
+    /// respond`: three resolves per observable with active detections.
+    pub fn respond_actions(
+        &self,
+        credentials: &Credentials,
+        observables: &[Observable],
+        deadline: Instant,
+    ) -> Offer {
+        let mut offer = Offer::default();
+        for (observable, detections) in self.detections_of(credentials, observables, deadline) {
+            match detections {
+                Ok(detections) => offer
+                    .actions
+                    .extend(actions::actions(&observable, detections.detections.len())),
+                Err(error) => {
+                    warn!("respond {} failed: {}", observable.kind, error.message());
+                    note(&mut offer.errors, error);
+                }
+            }
+        }
+        offer
+    }
+
+    /// `/respond/trigger`: re-reads the observable's active detections and
+    /// resolves each, all at once. `Ok` when every resolve succeeded (none
+    /// needed included), else one error per distinct failure. When anything
+    /// was resolved, the key's cached tiles are dropped.
+    pub fn trigger(
+        &self,
+        credentials: &Credentials,
+        trigger: &Trigger,
+        deadline: Instant,
+    ) -> Result<usize, Vec<RelayError>> {
+        let observable = std::slice::from_ref(&trigger.observable);
+        let detections = match self.detections_of(credentials, observable, deadline).pop() {
+            Some((_, Ok(detections))) => detections,
+            Some((_, Err(error))) => return Err(vec![error]),
+            None => return Ok(0),
+        };
+        let calls: Vec<OwnedCall> = detections
+            .detections
+            .iter()
+            .map(|detection| OwnedCall::Resolve {
+                detection_uuid: detection.uuid.clone(),
+                resolution: trigger.action.resolution.to_owned(),
+            })
+            .collect();
+        let mut errors = Vec::new();
+        let mut resolved = 0;
+        for (detection, result) in
+            detections
+                .detections
+                .iter()
+                .zip(self.call_gti(&credentials.key, calls, deadline))
+        {
+            match result {
+                Ok(_) => resolved += 1,
+                Err(error) => {
+                    warn!(
+                        "resolving detection {} failed: {}",
+                        detection.uuid,
+                        error.message()
+                    );
+                    note(&mut errors, error);
+                }
+            }
+        }
+        if resolved > 0 {
+            self.tiles.forget(&credentials.key);
+        }
+        if errors.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The data of `tile` over `period` for `/tiles/tile-data` and
+    /// `gti-relay tiles TILE`, from the key's cached listing or a new one.
+    pub fn tile_data(
+        &self,
+        credentials: &Credentials,
+        tile: Tile,
+        period: Period,
+        deadline: Instant,
+    ) -> Result<Value, RelayError> {
+        let listing = self.tiles.get_or_fetch(&credentials.key, period, || {
+            self.list_detections(&credentials.key, period, deadline)
+        })?;
+        Ok(tiles::tile_data(
+            tile,
+            period,
+            &listing,
+            credentials.allow_test_accounts,
+            now_millis(),
+            &self.config.portal_url,
+        ))
+    }
+
+    /// The active detections created or shared in `period`, page after page
+    /// until a short one, at most [`MAX_LIST_PAGES`].
+    fn list_detections(
+        &self,
+        key: &str,
+        period: Period,
+        deadline: Instant,
+    ) -> Result<Listing, RelayError> {
+        let window = gti::span_window(now_millis(), period.days());
+        let mut listing = Listing::default();
+        for page in 0..MAX_LIST_PAGES {
+            let call = OwnedCall::DetectionList {
+                window: window.clone(),
+                offset: page * LIST_PAGE_SIZE,
+            };
+            let answer = self
+                .call_gti(key, vec![call], deadline)
+                .pop()
+                .unwrap_or(Err(RelayError::Deadline {
+                    budget: self.config.request_deadline,
+                }))?;
+            let gti::Answer::DetectionList(found) = answer else {
+                return Err(RelayError::Gti(gti::wrong_answer(
+                    gti::Endpoint::DetectionList,
+                    &answer,
+                )));
+            };
+            let full = found.detections.len() >= LIST_PAGE_SIZE;
+            listing.detections.extend(found.detections);
+            for rule in found.rules.into_iter().filter_map(|rule| rule.0) {
+                if !listing
+                    .rules
+                    .iter()
+                    .any(|known| known.uuid() == rule.uuid())
+                {
+                    listing.rules.push(rule);
+                }
+            }
+            if !full {
+                return Ok(listing);
+            }
+        }
+        listing.capped = true;
+        Ok(listing)
     }
 }
 

@@ -42,12 +42,20 @@ Usage:
                                  look up observables (a JSON array as SecureX sends it)
                                  and print the CTIM bundle of /observe/observables
   gti-relay refer FILE|-         print the pivot links of /refer/observables
+  gti-relay deliberate [--key-file PATH] [--allow-test-accounts] FILE|-
+                                 print the verdicts of /deliberate/observables
+  gti-relay respond [--key-file PATH] [--allow-test-accounts] FILE|-
+                                 print the response actions of /respond/observables
+  gti-relay tiles                print the dashboard tile definitions of /tiles
+  gti-relay tiles [--key-file PATH] [--allow-test-accounts] TILE [PERIOD]
+                                 print a tile's data as /tiles/tile-data answers it
+                                 (PERIOD: last_24_hours, last_7_days (default), last_30_days)
   gti-relay health [--key-file PATH]
                                  check that GTI accepts the API key
   gti-relay healthcheck          GET /watchdog of the relay on localhost:$PORT (containers)
   gti-relay --help | --version
 
-The GTI API key of observe and health comes from --key-file PATH (a file that
+The GTI API key of observe, deliberate, respond, tiles and health comes from --key-file PATH (a file that
 holds only the key, such as a mounted Kubernetes secret; surrounding whitespace
 is ignored), else from the GTI_API_KEY environment variable. --key KEY still
 works but is discouraged: the process list shows the key to every user of the
@@ -107,9 +115,59 @@ pub enum Command {
     Health {
         key: KeySource,
     },
+    /// `deliberate` and `respond`: a lookup of observables in FILE.
+    Lookup {
+        kind: Lookup,
+        key: KeySource,
+        allow_test_accounts: bool,
+        input: String,
+    },
+    /// `tiles` (definitions) or `tiles TILE [PERIOD]` (its data).
+    Tiles {
+        key: KeySource,
+        allow_test_accounts: bool,
+        tile: Option<String>,
+        period: Option<String>,
+    },
     Healthcheck,
     Help,
     Version,
+}
+
+/// Which lookup [`Command::Lookup`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Deliberate,
+    Respond,
+}
+
+/// The options of `deliberate`, `respond` and `tiles` (`--key-file`,
+/// `--key`, `--allow-test-accounts`) and their other words, in order.
+fn parse_lookup_words(
+    command: &str,
+    rest: &[String],
+) -> Result<(KeySource, bool, Vec<String>), String> {
+    let mut key = KeySource::Environment;
+    let mut allow_test_accounts = false;
+    let mut words_left = Vec::new();
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        let (name, inline) = split_option(word);
+        if key_option(name, inline, &mut words, &mut key)? {
+            continue;
+        }
+        match name {
+            "--allow-test-accounts" if inline.is_none() => allow_test_accounts = true,
+            "--allow-test-accounts" => {
+                return Err("--allow-test-accounts takes no value".to_owned())
+            }
+            option if option.starts_with("--") => {
+                return Err(format!("unknown option {option:?} for {command}"))
+            }
+            other => words_left.push(other.to_owned()),
+        }
+    }
+    Ok((key, allow_test_accounts, words_left))
 }
 
 /// Parses the arguments after the program name; the error is for stderr.
@@ -131,6 +189,43 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             [] => Err("refer needs a FILE (or - for stdin)".to_owned()),
             _ => Err(format!("refer takes one FILE, got {rest:?}")),
         },
+        "deliberate" | "respond" => {
+            let (key, allow_test_accounts, words) = parse_lookup_words(first, rest)?;
+            let kind = if first == "deliberate" {
+                Lookup::Deliberate
+            } else {
+                Lookup::Respond
+            };
+            match words.as_slice() {
+                [input] => Ok(Command::Lookup {
+                    kind,
+                    key,
+                    allow_test_accounts,
+                    input: input.clone(),
+                }),
+                [] => Err(format!("{first} needs a FILE (or - for stdin)")),
+                _ => Err(format!("{first} takes one FILE, got {words:?}")),
+            }
+        }
+        "tiles" => {
+            let (key, allow_test_accounts, words) = parse_lookup_words(first, rest)?;
+            let (tile, period) = match words.as_slice() {
+                [] => (None, None),
+                [tile] => (Some(tile.clone()), None),
+                [tile, period] => (Some(tile.clone()), Some(period.clone())),
+                _ => {
+                    return Err(format!(
+                        "tiles takes a TILE and a PERIOD at most, got {words:?}"
+                    ))
+                }
+            };
+            Ok(Command::Tiles {
+                key,
+                allow_test_accounts,
+                tile,
+                period,
+            })
+        }
         "health" => {
             let mut key = KeySource::Environment;
             let mut words = rest.iter();
@@ -312,7 +407,94 @@ pub fn run(args: &[String]) -> u8 {
                 Err(error) => failure(&error.to_string()),
             }
         }),
+        Command::Lookup {
+            kind,
+            key,
+            allow_test_accounts,
+            input,
+        } => with_config(Config::from_env(), |config| {
+            let command = match kind {
+                Lookup::Deliberate => "deliberate",
+                Lookup::Respond => "respond",
+            };
+            let key = match resolve_key(&key, command) {
+                Ok(key) => key,
+                Err(problem) => return usage(&problem),
+            };
+            let credentials = Credentials {
+                key,
+                entities_limit: 100,
+                allow_test_accounts,
+            };
+            lookup(config, kind, &credentials, &input)
+        }),
+        Command::Tiles {
+            key,
+            allow_test_accounts,
+            tile,
+            period,
+        } => with_config(Config::from_env(), |config| {
+            let Some(tile) = tile else {
+                print_json(&json!({"data": crate::tiles::definitions()}));
+                return EXIT_OK;
+            };
+            let body = json!({"tile_id": tile, "period": period});
+            let (tile, period) = match crate::tiles::parse_request(body.to_string().as_bytes()) {
+                Ok(asked) => asked,
+                Err(error) => return usage(&error.message()),
+            };
+            let key = match resolve_key(&key, "tiles") {
+                Ok(key) => key,
+                Err(problem) => return usage(&problem),
+            };
+            let credentials = Credentials {
+                key,
+                entities_limit: 100,
+                allow_test_accounts,
+            };
+            let app = App::new(config);
+            match app.tile_data(&credentials, tile, period, app.deadline()) {
+                Ok(data) => {
+                    print_json(&json!({ "data": data }));
+                    EXIT_OK
+                }
+                Err(error) => failure(&error.to_string()),
+            }
+        }),
         Command::Healthcheck => with_config(Config::from_env(), healthcheck),
+    }
+}
+
+/// `deliberate` and `respond`: the endpoint's JSON on stdout (data kept
+/// beside errors, as the endpoint answers), each error on stderr too.
+fn lookup(config: Config, kind: Lookup, credentials: &Credentials, input: &str) -> u8 {
+    let observables = match read_observables(input) {
+        Ok(observables) => observables,
+        Err(problem) => return failure(&problem),
+    };
+    let app = App::new(config);
+    let deadline = app.deadline();
+    let (data, errors) = match kind {
+        Lookup::Deliberate => {
+            let deliberation = app.deliberate(credentials, &observables, deadline);
+            (
+                crate::routes::verdicts_data(&deliberation.verdicts),
+                deliberation.errors,
+            )
+        }
+        Lookup::Respond => {
+            let offer = app.respond_actions(credentials, &observables, deadline);
+            (json!(offer.actions), offer.errors)
+        }
+    };
+    print_json(&crate::error::envelope_or_data(&errors, data));
+    for error in &errors {
+        eprintln!("gti-relay: {error}");
+    }
+    if errors.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
     }
 }
 

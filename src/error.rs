@@ -131,6 +131,16 @@ pub fn envelope(errors: &[RelayError], data: Option<Value>) -> Value {
     Value::Object(body)
 }
 
+/// `{"data": data}` when there are no errors, else the envelope with
+/// `data` beside them.
+pub fn envelope_or_data(errors: &[RelayError], data: Value) -> Value {
+    if errors.is_empty() {
+        json!({ "data": data })
+    } else {
+        envelope(errors, Some(data))
+    }
+}
+
 fn normalize_code(code: &str) -> String {
     code.replace('.', " : ").replace('_', " ")
 }

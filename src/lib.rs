@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -30,6 +31,7 @@ pub mod observable;
 pub mod route;
 pub mod routes;
 pub mod server;
+pub mod tiles;
 pub mod time;
 pub mod workflow;
 

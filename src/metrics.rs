@@ -47,18 +47,20 @@ const BUCKETS: [(u64, &str); 12] = [
 ];
 
 /// The route slots: every [`Route`] plus `unknown` (404) last.
-const ROUTE_SLOTS: usize = 7;
+const ROUTE_SLOTS: usize = Route::ALL.len() + 1;
 
 /// The status codes counted under their own label; anything else (which the
 /// handlers do not produce today) is counted as `status="other"`.
 const STATUSES: [u16; 7] = [200, 400, 404, 405, 413, 500, 503];
 const STATUS_SLOTS: usize = STATUSES.len() + 1;
 
-const ENDPOINTS: [Endpoint; 4] = [
+const ENDPOINTS: [Endpoint; 6] = [
     Endpoint::Detections,
     Endpoint::DetectionEvents,
     Endpoint::EventSearch,
     Endpoint::Dhcp,
+    Endpoint::DetectionList,
+    Endpoint::Resolve,
 ];
 
 /// Every outcome, in the order of their counters.
@@ -418,20 +420,18 @@ fn route_slot(route: Option<Route>) -> usize {
         Some(Route::Version) => 3,
         Some(Route::Watchdog) => 4,
         Some(Route::Metrics) => 5,
-        None => 6,
+        Some(Route::Deliberate) => 6,
+        Some(Route::RespondObservables) => 7,
+        Some(Route::RespondTrigger) => 8,
+        Some(Route::Tiles) => 9,
+        Some(Route::Tile) => 10,
+        Some(Route::TileData) => 11,
+        None => 12,
     }
 }
 
 fn route_label(slot: usize) -> &'static str {
-    const ROUTES: [Route; ROUTE_SLOTS - 1] = [
-        Route::Health,
-        Route::Observe,
-        Route::Refer,
-        Route::Version,
-        Route::Watchdog,
-        Route::Metrics,
-    ];
-    ROUTES.get(slot).map_or("unknown", |route| route.name())
+    Route::ALL.get(slot).map_or("unknown", |route| route.name())
 }
 
 fn endpoint_slot(endpoint: Endpoint) -> usize {
@@ -440,6 +440,8 @@ fn endpoint_slot(endpoint: Endpoint) -> usize {
         Endpoint::DetectionEvents => 1,
         Endpoint::EventSearch => 2,
         Endpoint::Dhcp => 3,
+        Endpoint::DetectionList => 4,
+        Endpoint::Resolve => 5,
     }
 }
 
@@ -450,6 +452,8 @@ fn endpoint_label(endpoint: Endpoint) -> &'static str {
         Endpoint::DetectionEvents => "detection_events",
         Endpoint::EventSearch => "event_search",
         Endpoint::Dhcp => "dhcp",
+        Endpoint::DetectionList => "detection_list",
+        Endpoint::Resolve => "resolve",
     }
 }
 
@@ -472,6 +476,9 @@ mod tests {
             Route::Metrics,
         ] {
             assert_eq!(route_label(route_slot(Some(route))), route.name());
+        }
+        for (slot, route) in Route::ALL.iter().enumerate() {
+            assert_eq!(route_slot(Some(*route)), slot);
         }
         assert_eq!(route_label(route_slot(None)), "unknown");
         for (slot, endpoint) in ENDPOINTS.iter().enumerate() {

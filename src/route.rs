@@ -11,9 +11,31 @@ pub enum Route {
     Version,
     Watchdog,
     Metrics,
+    Deliberate,
+    RespondObservables,
+    RespondTrigger,
+    Tiles,
+    Tile,
+    TileData,
 }
 
 impl Route {
+    /// Every route, in the order `metrics` keeps their counters.
+    pub const ALL: [Route; 12] = [
+        Route::Health,
+        Route::Observe,
+        Route::Refer,
+        Route::Version,
+        Route::Watchdog,
+        Route::Metrics,
+        Route::Deliberate,
+        Route::RespondObservables,
+        Route::RespondTrigger,
+        Route::Tiles,
+        Route::Tile,
+        Route::TileData,
+    ];
+
     /// The route of `path`, or `None` for an unknown one (404).
     pub fn find(path: &str) -> Option<Route> {
         // A trailing slash is accepted, as Flask's non-strict slashes do.
@@ -28,6 +50,12 @@ impl Route {
             "/version" => Some(Route::Version),
             "/watchdog" => Some(Route::Watchdog),
             "/metrics" => Some(Route::Metrics),
+            "/deliberate/observables" => Some(Route::Deliberate),
+            "/respond/observables" => Some(Route::RespondObservables),
+            "/respond/trigger" => Some(Route::RespondTrigger),
+            "/tiles" => Some(Route::Tiles),
+            "/tiles/tile" => Some(Route::Tile),
+            "/tiles/tile-data" => Some(Route::TileData),
             _ => None,
         }
     }
@@ -35,7 +63,16 @@ impl Route {
     pub fn method(self) -> &'static str {
         match self {
             Route::Watchdog | Route::Metrics => "GET",
-            Route::Health | Route::Observe | Route::Refer | Route::Version => "POST",
+            Route::Health
+            | Route::Observe
+            | Route::Refer
+            | Route::Version
+            | Route::Deliberate
+            | Route::RespondObservables
+            | Route::RespondTrigger
+            | Route::Tiles
+            | Route::Tile
+            | Route::TileData => "POST",
         }
     }
 
@@ -48,6 +85,12 @@ impl Route {
             Route::Version => "version",
             Route::Watchdog => "watchdog",
             Route::Metrics => "metrics",
+            Route::Deliberate => "deliberate",
+            Route::RespondObservables => "respond_observables",
+            Route::RespondTrigger => "respond_trigger",
+            Route::Tiles => "tiles",
+            Route::Tile => "tile",
+            Route::TileData => "tile_data",
         }
     }
 }

@@ -35,6 +35,38 @@ pub fn format_timestamp(millis: u64) -> String {
     )
 }
 
+/// Milliseconds since the Unix epoch of an ISO 8601 UTC timestamp as GTI
+/// writes them (`2024-01-02T03:04:05Z`, with or without fractions, `Z` or
+/// `+00:00`); `None` for anything else.
+pub fn parse_timestamp(text: &str) -> Option<u64> {
+    let text = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-');
+    let year: i64 = date.next()?.parse().ok()?;
+    let month: u32 = date.next()?.parse().ok()?;
+    let day: u32 = date.next()?.parse().ok()?;
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock = clock.splitn(3, ':');
+    let hour: u64 = clock.next()?.parse().ok()?;
+    let minute: u64 = clock.next()?.parse().ok()?;
+    let second: u64 = clock.next()?.parse().ok()?;
+    let digits = fraction.get(..fraction.len().min(3))?;
+    if !fraction.bytes().all(|byte| byte.is_ascii_digit())
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let millis: u64 = format!("{digits:0<3}").parse().ok()?;
+    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
+    Some(days * DAY_MILLIS + ((hour * 60 + minute) * 60 + second) * 1000 + millis)
+}
+
 /// Seconds since the Unix epoch of an IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`), `None` for anything else.
 pub fn parse_http_date(value: &str) -> Option<u64> {
@@ -107,6 +139,30 @@ mod tests {
             format_timestamp(1_796_001_138_123),
             "2026-11-30T01:12:18.123Z"
         );
+    }
+
+    #[test]
+    fn gti_timestamps_parse_back() {
+        for millis in [0, 951_782_400_000, 1_796_001_138_123] {
+            assert_eq!(parse_timestamp(&format_timestamp(millis)), Some(millis));
+        }
+        assert_eq!(
+            parse_timestamp("2026-11-30T01:12:18Z"),
+            Some(1_796_001_138_000)
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-30T01:12:18.1234+00:00"),
+            Some(1_796_001_138_123)
+        );
+        for bad in [
+            "",
+            "2026-11-30",
+            "2026-13-01T00:00:00Z",
+            "2026-11-30T01:12:18",
+            "x",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod sighting;
 mod table;
 mod targets;
 pub mod url;
+pub mod verdict;
 
 pub use answer::{Answer, Fragment};
 pub use indicator::{indicator, indicator_id, Indicator};
@@ -47,6 +48,7 @@ pub use refer::refer_link;
 pub use relationship::{relationship, Relationship};
 pub use sighting::{sighting, Sighting};
 pub use url::rebuild_url;
+pub use verdict::{verdict, Verdict};
 
 pub use crate::encoding::quote_plus;
 

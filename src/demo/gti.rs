@@ -2,7 +2,12 @@
 //! mode, the integration tests and the benchmarks. Production never starts
 //! it: the relay only talks to it when a configuration points there.
 //!
-//! It serves GTI's four endpoints from data the caller gives it, checks the
+//! It serves GTI's endpoints from data the caller gives it — detections by
+//! indicator value, the detections listing by creation date (every
+//! detection it knows, paged), `PUT detections/<uuid>/resolve` (which marks
+//! a detection resolved, so no later answer lists it; see
+//! [`MockGti::resolutions`]), detection events, the event search and the
+//! DHCP look-up — checks the
 //! `Authorization: IBToken <key>` header, injects faults on demand, counts
 //! every call and keeps a bounded log of them (see [`MockGti`]). HTTP is
 //! the vendored tiny_http's, the relay's own server; this module only
@@ -24,7 +29,8 @@
 //! assert_eq!(gti.count(Endpoint::EventSearch), 2);
 //! ```
 //!
-//! Layout: `{base}/detections/v1/` (`detections`, `events`), `{base}/events/v2/`
+//! Layout: `{base}/detections/v1/` (`detections`, `detections/<uuid>/resolve`,
+//! `events`), `{base}/events/v2/`
 //! (`query`) and `{base}/entity/v2/` (`entity/tracking/bulk/get/ip`).
 //! Requests GTI would refuse get a 400 with a GTI error body; the mock never
 //! panics on what a client sends.
@@ -431,6 +437,19 @@ impl MockGti {
         self.shared.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// The detections resolved so far (`uuid`, resolution), sorted by uuid.
+    pub fn resolutions(&self) -> Vec<(String, String)> {
+        let mut resolved: Vec<(String, String)> = self
+            .shared
+            .data()
+            .resolved
+            .iter()
+            .map(|(uuid, resolution)| (uuid.clone(), resolution.clone()))
+            .collect();
+        resolved.sort();
+        resolved
+    }
+
     /// Forgets the calls, their counts and the in-flight maximum (data and
     /// faults stay).
     pub fn reset_calls(&self) {
@@ -526,6 +545,9 @@ struct Data {
     detection_events: HashMap<String, Vec<Value>>,
     searched: HashMap<String, Vec<Value>>,
     dhcp: HashMap<String, Vec<Value>>,
+    /// Detections resolved through `PUT detections/<uuid>/resolve`, with
+    /// their resolution: no longer active, so no listing shows them.
+    resolved: HashMap<String, String>,
     latency: Duration,
 }
 
@@ -789,8 +811,21 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
     let body = raw_body.and_then(|text| serde_json::from_str::<Value>(text).ok());
     let method = request.method.as_str();
 
+    let listing = query
+        .as_ref()
+        .is_some_and(|query| !query.iter().any(|(name, _)| name == "indicator_value"));
+    let resolve = path
+        .strip_prefix("/detections/v1/detections/")
+        .and_then(|rest| rest.strip_suffix("/resolve"));
     let route = match (path, method) {
+        ("/detections/v1/detections", "GET") if listing => Ok(Endpoint::DetectionList),
         ("/detections/v1/detections", "GET") => Ok(Endpoint::Detections),
+        (_, "PUT") if resolve.is_some() => Ok(Endpoint::Resolve),
+        _ if resolve.is_some() => Err(Answer::gti_error(
+            405,
+            "client.method_not_allowed",
+            "Method not allowed.",
+        )),
         ("/detections/v1/events", "GET") => Ok(Endpoint::DetectionEvents),
         ("/events/v2/query", "POST") => Ok(Endpoint::EventSearch),
         ("/entity/v2/entity/tracking/bulk/get/ip", "POST") => Ok(Endpoint::Dhcp),
@@ -848,7 +883,7 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
     };
 
     let mut delivery = Delivery::Whole;
-    if let Some(fault) = take_fault(shared, endpoint, &query, raw_body) {
+    if let Some(fault) = take_fault(shared, endpoint, path, &query, raw_body) {
         if !fault.delay.is_zero() {
             thread::sleep(fault.delay);
         }
@@ -864,6 +899,10 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
         }
     }
 
+    if endpoint == Endpoint::Resolve {
+        let uuid = resolve.and_then(percent_decode).unwrap_or_default();
+        return resolve_detection(&mut shared.edit_data(), &uuid, body.as_ref(), delivery);
+    }
     let data = shared.data();
     let param = |name: &str| {
         query
@@ -874,11 +913,15 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
     let mut answer = match endpoint {
         Endpoint::Detections => match param("indicator_value") {
             Some(value) => match data.detections.get(value) {
-                Some(detections) => Answer::json(200, detections),
+                Some(detections) if data.resolved.is_empty() => Answer::json(200, detections),
+                Some(detections) => Answer::json(200, &still_active(&data, detections)),
                 None => Answer::json(200, &json!({"detections": [], "rules": []})),
             },
             None => Answer::bad_request("indicator_value is required."),
         },
+        Endpoint::DetectionList => list_detections(&data, &param),
+        // Answered above, with the data writable.
+        Endpoint::Resolve => Answer::bad_request("resolve"),
         Endpoint::DetectionEvents => match param("detection_uuid") {
             Some(uuid) => {
                 let events = data
@@ -903,6 +946,7 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
 fn take_fault(
     shared: &Shared,
     endpoint: Endpoint,
+    path: &str,
     query: &[(String, String)],
     body: &str,
 ) -> Option<Fault> {
@@ -910,7 +954,9 @@ fn take_fault(
     let applies = |fault: &Fault| {
         fault.times != Some(0)
             && fault.matching.as_deref().is_none_or(|needle| {
-                body.contains(needle) || query.iter().any(|(_, value)| value.contains(needle))
+                body.contains(needle)
+                    || path.contains(needle)
+                    || query.iter().any(|(_, value)| value.contains(needle))
             })
     };
     let (_, fault) = faults
@@ -946,6 +992,138 @@ struct DhcpAnswer<'a> {
 #[derive(Serialize)]
 struct DhcpRecords<'a> {
     dhcp: Vec<&'a Value>,
+}
+
+/// A `GET detections` body without the detections resolved since.
+fn still_active(data: &Data, body: &Value) -> Value {
+    let mut body = body.clone();
+    if let Some(detections) = body.get_mut("detections").and_then(Value::as_array_mut) {
+        detections.retain(|detection| {
+            detection
+                .get("uuid")
+                .and_then(Value::as_str)
+                .is_none_or(|uuid| !data.resolved.contains_key(uuid))
+        });
+    }
+    body
+}
+
+/// The resolutions GTI accepts.
+const RESOLUTIONS: [&str; 3] = [
+    "true_positive_mitigated",
+    "true_positive_no_action",
+    "false_positive",
+];
+
+/// `PUT detections/<uuid>/resolve`: marks a known, active detection resolved.
+fn resolve_detection(
+    data: &mut Data,
+    uuid: &str,
+    body: Option<&Value>,
+    delivery: Delivery,
+) -> Answer {
+    let resolution = body
+        .and_then(|body| body.get("resolution"))
+        .and_then(Value::as_str)
+        .filter(|resolution| RESOLUTIONS.contains(resolution));
+    let Some(resolution) = resolution else {
+        return Answer::bad_request("resolution must be one of true_positive_mitigated, true_positive_no_action, false_positive.");
+    };
+    let known = data.detections.values().any(|body| {
+        body.get("detections")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|detection| detection.get("uuid").and_then(Value::as_str) == Some(uuid))
+    });
+    if !known {
+        return Answer::gti_error(404, "client.not_found", "Detection not found.");
+    }
+    data.resolved.insert(uuid.to_owned(), resolution.to_owned());
+    let mut answer = Answer::json(
+        200,
+        &json!({"detection": {"uuid": uuid, "status": "resolved"}}),
+    );
+    answer.delivery = delivery;
+    answer
+}
+
+/// The listing by creation date: every detection the mock knows (once per
+/// uuid), active ones whose `created` lies in `[start, end]`, newest
+/// `first_seen` first, one page of `limit` from `offset`, with their rules.
+fn list_detections<'a>(data: &'a Data, param: &dyn Fn(&str) -> Option<&'a str>) -> Answer {
+    let window = (
+        param("created_or_shared_start_date").and_then(normalise_timestamp),
+        param("created_or_shared_end_date").and_then(normalise_timestamp),
+    );
+    let (Some(start), Some(end)) = window else {
+        return Answer::bad_request(
+            "created_or_shared_start_date and created_or_shared_end_date must be ISO 8601 timestamps.",
+        );
+    };
+    let number = |name: &str, default: usize| match param(name) {
+        None => Some(default),
+        Some(text) => text.parse::<usize>().ok(),
+    };
+    let (Some(limit), Some(offset)) = (number("limit", 100), number("offset", 0)) else {
+        return Answer::bad_request("limit and offset must be numbers.");
+    };
+    let text =
+        |value: &Value, name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+    let mut seen = std::collections::HashSet::new();
+    let mut rules: HashMap<String, &Value> = HashMap::new();
+    let mut listed: Vec<(String, &Value)> = Vec::new();
+    // Sorted keys: the listing does not depend on the map's order.
+    let mut bodies: Vec<(&String, &Value)> = data.detections.iter().collect();
+    bodies.sort_by(|a, b| a.0.cmp(b.0));
+    for (_, body) in bodies {
+        for rule in body
+            .get("rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(uuid) = text(rule, "uuid") {
+                rules.entry(uuid).or_insert(rule);
+            }
+        }
+        for detection in body
+            .get("detections")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(uuid) = text(detection, "uuid") else {
+                continue;
+            };
+            let created = text(detection, "created").and_then(|at| normalise_timestamp(&at));
+            let in_window = created.is_some_and(|at| start <= at && at <= end);
+            if in_window && !data.resolved.contains_key(&uuid) && seen.insert(uuid) {
+                let first_seen = text(detection, "first_seen")
+                    .and_then(|at| normalise_timestamp(&at))
+                    .unwrap_or_default();
+                listed.push((first_seen, detection));
+            }
+        }
+    }
+    listed.sort_by(|a, b| b.0.cmp(&a.0));
+    let page: Vec<&Value> = listed
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, d)| *d)
+        .collect();
+    let wanted: std::collections::HashSet<String> =
+        page.iter().filter_map(|d| text(d, "rule_uuid")).collect();
+    let mut page_rules: Vec<&Value> = wanted
+        .iter()
+        .filter_map(|uuid| rules.get(uuid).copied())
+        .collect();
+    page_rules.sort_by_key(|rule| text(rule, "uuid"));
+    Answer::json(
+        200,
+        &json!({"detections": page, "rules": page_rules, "total_count": listed.len()}),
+    )
 }
 
 fn search(data: &Data, body: Option<&Value>) -> Answer {

@@ -47,6 +47,10 @@ const SAMPLE_DATA: &str = include_str!("sample-data.json");
 /// The observables the demo looks up: the repository's sample request.
 pub const OBSERVABLES: &str = include_str!("../../observables.json");
 
+/// The sample IP with a high-severity, high-confidence detection: a
+/// Malicious verdict, three resolve actions, a trigger to try.
+pub const DEMO_VERDICT_IP: &str = "198.51.100.20";
+
 /// How long the printed demo token stays valid, in hours.
 const TOKEN_LIFETIME_HOURS: u64 = 24;
 
@@ -115,23 +119,49 @@ impl Demo {
         drop(self.jwks);
     }
 
-    /// The ready-to-paste commands, one per endpoint.
+    /// The ready-to-paste commands: the token into `$TOKEN` once, then one
+    /// `curl` per endpoint (a trigger resolves the sample IP's detections,
+    /// so the verdict and actions before it are gone after it).
     pub fn curl_commands(&self) -> Vec<String> {
         let url = &self.relay_url;
-        let token = &self.token;
-        vec![
+        let auth = "-H \"Authorization: Bearer $TOKEN\"";
+        let json = "-H 'Content-Type: application/json'";
+        let ip = format!("'[{{\"type\":\"ip\",\"value\":\"{DEMO_VERDICT_IP}\"}}]'");
+        let post =
+            |path: &str, body: &str| format!("curl -s -X POST {auth} {json} -d {body} {url}{path}");
+        let mut commands = vec![
+            format!("export TOKEN='{}'", self.token),
             format!("curl -s -X POST {url}/version"),
             format!("curl -s -H 'Health-Check: ok' {url}/watchdog"),
-            format!("curl -s -X POST -H 'Authorization: Bearer {token}' {url}/health"),
+            format!("curl -s -X POST {auth} {url}/health"),
+            post("/observe/observables", "'[{\"type\":\"ip\",\"value\":\"8.8.8.8\"}]'"),
             format!(
-                "curl -s -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
-                 -d '[{{\"type\":\"ip\",\"value\":\"8.8.8.8\"}}]' {url}/observe/observables"
-            ),
-            format!(
-                "curl -s -X POST -H 'Content-Type: application/json' \
+                "curl -s -X POST {json} \
                  -d '[{{\"type\":\"domain\",\"value\":\"google.com\"}}]' {url}/refer/observables"
             ),
-        ]
+            post("/deliberate/observables", &ip),
+            post("/respond/observables", &ip),
+            post(
+                "/respond/trigger",
+                &format!(
+                    "'{{\"action-id\":\"gti-resolve-false-positive\",\"observable_type\":\"ip\",\"observable_value\":\"{DEMO_VERDICT_IP}\"}}'"
+                ),
+            ),
+            format!("curl -s -X POST {auth} {url}/tiles"),
+        ];
+        for tile in crate::tiles::TILES {
+            for period in tile.periods() {
+                commands.push(post(
+                    "/tiles/tile-data",
+                    &format!(
+                        "'{{\"tile_id\":\"{}\",\"period\":\"{}\"}}'",
+                        tile.id(),
+                        period.id()
+                    ),
+                ));
+            }
+        }
+        commands
     }
 
     /// Looks up [`OBSERVABLES`] through the relay's HTTP API, as SecureX

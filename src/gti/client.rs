@@ -154,8 +154,18 @@ impl HttpGti {
         retry: u32,
     ) -> (Attempt, UpstreamOutcome) {
         let started = Instant::now();
-        let sent = match &request.json {
-            None => self
+        let sent = match (&request.json, request.put) {
+            (Some(json), true) => self
+                .agent
+                .put(&request.url)
+                .header("Authorization", authorization)
+                .header("User-Agent", USER_AGENT)
+                .header("Content-Type", "application/json")
+                .config()
+                .timeout_global(Some(budget))
+                .build()
+                .send(json.as_bytes()),
+            (None, _) => self
                 .agent
                 .get(&request.url)
                 .header("Authorization", authorization)
@@ -164,7 +174,7 @@ impl HttpGti {
                 .timeout_global(Some(budget))
                 .build()
                 .call(),
-            Some(json) => self
+            (Some(json), false) => self
                 .agent
                 .post(&request.url)
                 .header("Authorization", authorization)
@@ -219,6 +229,7 @@ impl HttpGti {
 impl GtiApi for HttpGti {
     fn try_call(&self, key: &str, call: &Call<'_>, attempt: u32, budget: Duration) -> Try {
         let endpoint = call.endpoint();
+        let mut put = false;
         let (url, json) = match *call {
             Call::Detections { value } => (detections_url(&self.detections_url, value), None),
             Call::DetectionEvents { detection_uuid } => (
@@ -236,11 +247,26 @@ impl GtiApi for HttpGti {
                 format!("{}entity/tracking/bulk/get/ip", self.entity_url),
                 Some(dhcp_body(lookups)),
             ),
+            Call::DetectionList { window, offset } => (
+                detection_list_url(&self.detections_url, window, offset),
+                None,
+            ),
+            Call::Resolve {
+                detection_uuid,
+                resolution,
+            } => {
+                put = true;
+                (
+                    resolve_url(&self.detections_url, detection_uuid),
+                    Some(resolve_body(resolution)),
+                )
+            }
         };
         let request = Request {
             endpoint,
             url,
             json,
+            put,
         };
         self.try_request(key, &request, attempt, budget, |body| {
             decode_answer(endpoint, body)
@@ -256,6 +282,9 @@ impl GtiApi for HttpGti {
 fn decode_answer(endpoint: Endpoint, body: &[u8]) -> Result<Answer, GtiError> {
     match endpoint {
         Endpoint::Detections => decode(endpoint, body).map(Answer::Detections),
+        Endpoint::DetectionList => decode(endpoint, body).map(Answer::DetectionList),
+        // A 2xx is the whole answer: what GTI says beside it is not needed.
+        Endpoint::Resolve => Ok(Answer::Resolved),
         Endpoint::DetectionEvents => {
             let page: DetectionEventPage = decode(endpoint, body)?;
             page.events
@@ -297,8 +326,10 @@ struct Request {
     endpoint: Endpoint,
     /// Full URL, query string included.
     url: String,
-    /// The JSON body of a POST; `None` sends a GET.
+    /// The JSON body of a POST (or a PUT); `None` sends a GET.
     json: Option<String>,
+    /// Send the body with PUT rather than POST.
+    put: bool,
 }
 
 /// `{"events":[{"event":{…}}, …]}` of `GET events`. Each event is kept as
@@ -375,6 +406,36 @@ fn detection_events_url(base: &str, detection_uuid: &str) -> String {
     format!("{base}events?detection_uuid={}", quote(detection_uuid))
 }
 
+fn detection_list_url(base: &str, window: &DayWindow, offset: usize) -> String {
+    format!(
+        "{base}detections?status=active&include=rules\
+         &created_or_shared_start_date={}&created_or_shared_end_date={}\
+         &sort_by=first_seen&sort_order=desc&limit={}&offset={offset}",
+        quote(&window.start),
+        quote(&window.end),
+        super::LIST_PAGE_SIZE
+    )
+}
+
+fn resolve_url(base: &str, detection_uuid: &str) -> String {
+    format!("{base}detections/{}/resolve", quote(detection_uuid))
+}
+
+/// What GTI's resolve is told; the comment says where it came from.
+pub const RESOLUTION_COMMENT: &str = "Resolved from Cisco XDR (gti-relay)";
+
+fn resolve_body(resolution: &str) -> String {
+    #[derive(Serialize)]
+    struct Resolve<'a> {
+        resolution: &'a str,
+        resolution_comment: &'a str,
+    }
+    to_json(&Resolve {
+        resolution,
+        resolution_comment: RESOLUTION_COMMENT,
+    })
+}
+
 fn search_body(query: &str, window: &DayWindow) -> String {
     #[derive(Serialize)]
     struct Search<'a> {
@@ -430,6 +491,30 @@ mod tests {
         assert_eq!(
             detection_events_url("https://d/v1/", "9bd7362e-e3aa"),
             "https://d/v1/events?detection_uuid=9bd7362e-e3aa"
+        );
+    }
+
+    #[test]
+    fn the_listing_and_resolve_have_gti_s_urls_and_body() {
+        let window = DayWindow {
+            start: "2021-01-13T03:21:34.123Z".into(),
+            end: "2021-01-14T03:21:34.123Z".into(),
+        };
+        assert_eq!(
+            detection_list_url("https://d/v1/", &window, 2000),
+            "https://d/v1/detections?status=active&include=rules\
+             &created_or_shared_start_date=2021-01-13T03%3A21%3A34.123Z\
+             &created_or_shared_end_date=2021-01-14T03%3A21%3A34.123Z\
+             &sort_by=first_seen&sort_order=desc&limit=1000&offset=2000"
+        );
+        assert_eq!(
+            resolve_url("https://d/v1/", "9bd7362e/x"),
+            "https://d/v1/detections/9bd7362e%2Fx/resolve"
+        );
+        let body: Value = serde_json::from_str(&resolve_body("false_positive")).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"resolution": "false_positive", "resolution_comment": "Resolved from Cisco XDR (gti-relay)"})
         );
     }
 

@@ -29,8 +29,15 @@ pub const SUPPORTED_TYPES: [&str; 5] = ["ip", "domain", "md5", "sha1", "sha256"]
 /// yet small enough that a misbehaving upstream cannot exhaust memory.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One day of the event search, both ends formatted the way GTI wants them
-/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+/// Detections per page of the detections listing.
+pub const LIST_PAGE_SIZE: usize = 1000;
+
+/// The most pages of the listing read for one period: beyond
+/// `LIST_PAGE_SIZE × MAX_LIST_PAGES` detections the tiles say they are capped.
+pub const MAX_LIST_PAGES: usize = 10;
+
+/// One day of the event search (or any span of the detections listing),
+/// both ends formatted the way GTI wants them (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayWindow {
     pub start: String,
@@ -58,6 +65,19 @@ pub enum Call<'a> {
     },
     /// DHCP records for internal IPs.
     Dhcp { lookups: &'a [DhcpLookup] },
+    /// One page (`offset`, [`LIST_PAGE_SIZE`] long) of the active
+    /// detections created or shared within `window`, newest `first_seen`
+    /// first, with their rules: what the dashboard tiles count.
+    DetectionList {
+        window: &'a DayWindow,
+        offset: usize,
+    },
+    /// Resolves one detection with `resolution` (`true_positive_mitigated`,
+    /// `true_positive_no_action` or `false_positive`).
+    Resolve {
+        detection_uuid: &'a str,
+        resolution: &'a str,
+    },
 }
 
 impl Call<'_> {
@@ -68,6 +88,8 @@ impl Call<'_> {
             Call::DetectionEvents { .. } => Endpoint::DetectionEvents,
             Call::Search { .. } => Endpoint::EventSearch,
             Call::Dhcp { .. } => Endpoint::Dhcp,
+            Call::DetectionList { .. } => Endpoint::DetectionList,
+            Call::Resolve { .. } => Endpoint::Resolve,
         }
     }
 }
@@ -79,6 +101,10 @@ pub enum Answer {
     DetectionEvents(Vec<DetectionEvent>),
     Events(Vec<Event>),
     Dhcp(Vec<DhcpRecord>),
+    /// A page of the detections listing (the same shape as `Detections`).
+    DetectionList(Detections),
+    /// GTI accepted a resolve (its body is not read).
+    Resolved,
 }
 
 /// How one try of a call ended.
@@ -191,6 +217,8 @@ pub fn wrong_answer(endpoint: Endpoint, answer: &Answer) -> GtiError {
         Answer::DetectionEvents(_) => "detection events",
         Answer::Events(_) => "events",
         Answer::Dhcp(_) => "DHCP records",
+        Answer::DetectionList(_) => "a detections page",
+        Answer::Resolved => "a resolve",
     };
     GtiError::InvalidResponse {
         endpoint,
@@ -205,6 +233,10 @@ pub enum Endpoint {
     DetectionEvents,
     EventSearch,
     Dhcp,
+    /// `GET detections` by creation date (the dashboard tiles).
+    DetectionList,
+    /// `PUT detections/<uuid>/resolve` (the response actions).
+    Resolve,
 }
 
 impl Endpoint {
@@ -214,6 +246,8 @@ impl Endpoint {
             Endpoint::DetectionEvents => "detection events",
             Endpoint::EventSearch => "event search",
             Endpoint::Dhcp => "DHCP look-up",
+            Endpoint::DetectionList => "detections listing",
+            Endpoint::Resolve => "detection resolve",
         }
     }
 }
@@ -285,6 +319,15 @@ pub fn day_windows(now_millis: u64, day_range: u32) -> Vec<DayWindow> {
             }
         })
         .collect()
+}
+
+/// The `days` × 24 h ending at `now_millis`, as one window (the detections
+/// listing of a tile period).
+pub fn span_window(now_millis: u64, days: u32) -> DayWindow {
+    DayWindow {
+        start: format_timestamp(now_millis.saturating_sub(u64::from(days) * DAY_MILLIS)),
+        end: format_timestamp(now_millis),
+    }
 }
 
 #[cfg(test)]

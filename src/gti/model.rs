@@ -171,6 +171,14 @@ fn keep_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Loose>
     Loose::deserialize(deserializer).map(Some)
 }
 
+/// A string, or `None` for anything else (`null`, a number, an object):
+/// for fields the relay only reads when they make sense.
+fn text_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Loose::deserialize(deserializer)?
+        .as_str()
+        .map(str::to_owned))
+}
+
 /// Accepts `null` where a list (or other defaultable value) is expected.
 pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
@@ -314,6 +322,13 @@ pub struct Detection {
     pub rule_uuid: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub indicators: Vec<DetectionIndicator>,
+    /// When GTI first saw the detection's activity (ISO 8601); read
+    /// leniently: anything but a string is absent.
+    #[serde(default, deserialize_with = "text_or_none")]
+    pub first_seen: Option<String>,
+    /// When GTI created the detection (ISO 8601); lenient as `first_seen`.
+    #[serde(default, deserialize_with = "text_or_none")]
+    pub created: Option<String>,
 }
 
 /// Which event field made a detection fire, and with which values.

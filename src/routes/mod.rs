@@ -13,12 +13,16 @@ use crate::observable::{parse_observables, Observable};
 use crate::route::Route;
 
 mod about;
+mod deliberate;
 mod health;
 mod observe;
 mod refer;
 mod request;
+mod respond;
 mod response;
+mod tiles;
 
+pub use deliberate::verdicts_data;
 pub use request::{Body, Request};
 pub use response::{Content, Response};
 
@@ -39,6 +43,12 @@ pub fn handle(app: &App, request: &Request) -> Response {
         Route::Version => Ok(about::version()),
         Route::Watchdog => health::watchdog(request),
         Route::Metrics => Ok(about::metrics(app)),
+        Route::Deliberate => deliberate::deliberate(app, request, deadline),
+        Route::RespondObservables => respond::observables_actions(app, request, deadline),
+        Route::RespondTrigger => respond::trigger(app, request, deadline),
+        Route::Tiles => tiles::tiles(app, request, deadline),
+        Route::Tile => tiles::tile(app, request, deadline),
+        Route::TileData => tiles::tile_data(app, request, deadline),
     };
     answer.unwrap_or_else(|error| {
         warn!("{} failed: {error}", route.name());
@@ -48,8 +58,13 @@ pub fn handle(app: &App, request: &Request) -> Response {
 
 /// The observables of an `/observe`-style body.
 fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {
+    parse_observables(body_bytes(request)?)
+}
+
+/// The body, or the invalid-payload error saying why there is none.
+fn body_bytes(request: &Request) -> Result<&[u8], RelayError> {
     match &request.body {
-        Body::Bytes(bytes) => parse_observables(bytes),
+        Body::Bytes(bytes) => Ok(bytes),
         Body::TooLarge { limit } => Err(RelayError::InvalidPayload(format!(
             r#"{{"_schema": ["Request body is larger than {limit} bytes."]}}"#
         ))),

@@ -115,27 +115,63 @@ pub fn call_once(
     call: OwnedCall,
     deadline: Instant,
 ) -> Result<Answer, GtiError> {
-    let (done, answered) = mpsc::channel();
-    let once = Arc::new(Once {
-        caller: Caller {
-            gti: Arc::clone(gti),
-            key: key.to_owned(),
-            deadline,
-            lane: pool.lane(),
-        },
-        call,
-        done: Mutex::new(Some(done)),
-    });
-    Arc::clone(&once).submit(0, None);
-    let left = deadline.saturating_duration_since(Instant::now());
-    let answer = answered
-        .recv_timeout(left)
-        .unwrap_or_else(|_| Err(deadline_passed(once.call.endpoint())));
-    once.caller.lane.close();
-    answer
+    let endpoint = call.endpoint();
+    call_all(pool, gti, key, vec![call], deadline)
+        .pop()
+        .flatten()
+        .unwrap_or_else(|| Err(deadline_passed(endpoint)))
 }
 
-/// A call that owns what it is about, for [`call_once`].
+/// Independent GTI calls, all at once through the pool (each with the same
+/// limiter, retries and deadline as an observe request's): their results in
+/// the order of `calls`, `None` for a call not done when `deadline` passed.
+pub fn call_all(
+    pool: &CallPool,
+    gti: &Arc<dyn GtiApi>,
+    key: &str,
+    calls: Vec<OwnedCall>,
+    deadline: Instant,
+) -> Vec<Option<Result<Answer, GtiError>>> {
+    let mut results: Vec<Option<Result<Answer, GtiError>>> = calls.iter().map(|_| None).collect();
+    if calls.is_empty() {
+        return results;
+    }
+    let (done, answered) = mpsc::channel();
+    let caller = Arc::new(Caller {
+        gti: Arc::clone(gti),
+        key: key.to_owned(),
+        deadline,
+        lane: pool.lane(),
+    });
+    for (index, call) in calls.into_iter().enumerate() {
+        Arc::new(Once {
+            caller: Arc::clone(&caller),
+            index,
+            call,
+            done: Mutex::new(Some(done.clone())),
+        })
+        .submit(0, None);
+    }
+    drop(done);
+    let mut pending = results.len();
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match answered.recv_timeout(left) {
+            Ok((index, result)) => {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(result);
+                }
+                pending -= 1;
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Calls still queued are not needed any more.
+    caller.lane.close();
+    results
+}
+
+/// A call that owns what it is about, for [`call_once`] and [`call_all`].
 #[derive(Debug, Clone)]
 pub enum OwnedCall {
     Detections {
@@ -145,6 +181,14 @@ pub enum OwnedCall {
         query: String,
         window: crate::gti::DayWindow,
     },
+    DetectionList {
+        window: crate::gti::DayWindow,
+        offset: usize,
+    },
+    Resolve {
+        detection_uuid: String,
+        resolution: String,
+    },
 }
 
 impl OwnedCall {
@@ -152,6 +196,17 @@ impl OwnedCall {
         match self {
             OwnedCall::Detections { value } => Call::Detections { value },
             OwnedCall::Search { query, window } => Call::Search { query, window },
+            OwnedCall::DetectionList { window, offset } => Call::DetectionList {
+                window,
+                offset: *offset,
+            },
+            OwnedCall::Resolve {
+                detection_uuid,
+                resolution,
+            } => Call::Resolve {
+                detection_uuid,
+                resolution,
+            },
         }
     }
 
@@ -308,12 +363,16 @@ fn outcome(step: &Step, result: Result<Answer, GtiError>) -> Outcome {
     }
 }
 
-/// A single call and where its answer goes.
+/// A single call and where its answer goes (with its index).
 struct Once {
-    caller: Caller,
+    caller: Arc<Caller>,
+    index: usize,
     call: OwnedCall,
-    done: Mutex<Option<Sender<Result<Answer, GtiError>>>>,
+    done: Mutex<Option<Sender<Numbered>>>,
 }
+
+/// A call's result with the call's index.
+type Numbered = (usize, Result<Answer, GtiError>);
 
 impl Once {
     fn submit(self: Arc<Self>, attempt: u32, due: Option<Instant>) {
@@ -329,7 +388,7 @@ impl Once {
         match self.caller.attempt(&self.call.call(), attempt) {
             Ok(result) => {
                 if let Some(done) = lock(&self.done).take() {
-                    drop(done.send(result));
+                    drop(done.send((self.index, result)));
                 }
             }
             Err(due) => self.submit(attempt + 1, Some(due)),
@@ -442,6 +501,14 @@ mod tests {
                             .filter_map(|record| typed::<WireDhcpRecord>(record).checked())
                             .collect(),
                     ))
+                }
+                Call::DetectionList { offset, .. } => {
+                    self.record(format!("list {offset}"));
+                    Ok(Answer::DetectionList(Detections::default()))
+                }
+                Call::Resolve { detection_uuid, .. } => {
+                    self.record(format!("resolve {detection_uuid}"));
+                    Ok(Answer::Resolved)
                 }
             })
         }
@@ -667,6 +734,8 @@ mod tests {
                     Call::DetectionEvents { .. } => Answer::DetectionEvents(Vec::new()),
                     Call::Search { .. } => Answer::Events(Vec::new()),
                     Call::Dhcp { .. } => Answer::Dhcp(Vec::new()),
+                    Call::DetectionList { .. } => Answer::DetectionList(Detections::default()),
+                    Call::Resolve { .. } => Answer::Resolved,
                 })),
             }
         }

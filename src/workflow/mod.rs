@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use crate::gti::model::{DhcpRecord, Event, Rule, Side};
+use crate::gti::model::{Detection, DhcpRecord, Event, Rule, Side};
 use crate::gti::DayWindow;
 use crate::observable::Observable;
 
@@ -28,7 +28,7 @@ pub mod plan;
 pub mod pool;
 
 pub use dhcp::{dhcp_lookups, DhcpIndex};
-pub use executor::{call_once, events_for_observable, observe, OwnedCall};
+pub use executor::{call_all, call_once, events_for_observable, observe, OwnedCall};
 pub use merge::{match_detection_events, select_events};
 pub use pool::CallPool;
 
@@ -50,6 +50,18 @@ pub struct Settings {
     pub allow_test_accounts: bool,
     /// The event search's windows, newest first; empty when the search is off.
     pub windows: Vec<DayWindow>,
+}
+
+/// The detections whose account may be shown: test accounts dropped unless
+/// `allow_test_accounts` (deliberate, respond and the tiles read the same
+/// detections observe does, with the same rule).
+pub fn allowed_detections(
+    detections: &[Detection],
+    allow_test_accounts: bool,
+) -> impl Iterator<Item = &Detection> {
+    detections.iter().filter(move |detection| {
+        allow_test_accounts || !TEST_ACCOUNTS.contains(&detection.account_uuid.as_str())
+    })
 }
 
 impl Settings {

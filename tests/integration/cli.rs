@@ -504,3 +504,86 @@ fn the_key_appears_in_no_output_when_things_go_wrong() {
     assert!(out.stderr.contains("service unavailable"), "{}", out.stderr);
     assert_no_key(&out);
 }
+
+/// A mock GTI with one high/high detection of `1.2.3.4`, created an hour ago.
+fn gti_with_detection() -> MockGti {
+    let gti = MockGti::start();
+    gti.set_detections(
+        "1.2.3.4",
+        json!({
+            "detections": [{"uuid": "d-1", "account_uuid": "acme", "rule_uuid": "r-1",
+                            "device_ip": "10.0.0.1", "first_seen": hours_ago(2), "created": hours_ago(1),
+                            "indicators": [{"field": "dst.ip", "values": ["1.2.3.4"]}]}],
+            "rules": [{"uuid": "r-1", "name": "C2", "severity": "high", "confidence": "high"}]
+        }),
+    );
+    gti
+}
+
+#[test]
+fn deliberate_respond_and_tiles_print_the_endpoints_json() {
+    let gti = gti_with_detection();
+    let out = bin(&gti, &["deliberate", "-"])
+        .env("GTI_API_KEY", TEST_KEY)
+        .stdin(OBSERVABLES)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let body = json_of(&out.stdout);
+    assert_eq!(
+        body["data"]["verdicts"]["docs"][0]["disposition_name"], "Malicious",
+        "{body}"
+    );
+
+    let out = bin(&gti, &["respond", "-"])
+        .env("GTI_API_KEY", TEST_KEY)
+        .stdin(OBSERVABLES)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        json_of(&out.stdout)["data"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    let out = Bin::new(&["tiles"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        json_of(&out.stdout)["data"].as_array().map(Vec::len),
+        Some(4)
+    );
+
+    let out = bin(&gti, &["tiles", "gti-detection-summary", "last_24_hours"])
+        .env("GTI_API_KEY", TEST_KEY)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout)["data"]["data"][0]["value"], 1);
+
+    let out = bin(&gti, &["tiles", "gti-nope"])
+        .env("GTI_API_KEY", TEST_KEY)
+        .run();
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("Unknown tile 'gti-nope'"),
+        "{}",
+        out.stderr
+    );
+    let out = bin(&gti, &["tiles", "gti-detections-per-day", "last_24_hours"])
+        .env("GTI_API_KEY", TEST_KEY)
+        .run();
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("Unknown period 'last_24_hours'"),
+        "{}",
+        out.stderr
+    );
+
+    let out = bin(&gti, &["deliberate", "-"])
+        .env("GTI_API_KEY", "wrong")
+        .stdin(OBSERVABLES)
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Authorization failed"),
+        "{}",
+        out.stderr
+    );
+}

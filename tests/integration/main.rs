@@ -17,3 +17,4 @@ mod properties;
 mod relay_auth;
 mod secrets;
 mod shutdown;
+mod xdr;

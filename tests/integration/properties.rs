@@ -517,6 +517,8 @@ fn detection_strategy() -> impl Strategy<Value = Detection> {
                         values: values.iter().map(typed::<Loose>).collect(),
                     })
                     .collect(),
+                first_seen: None,
+                created: None,
             },
         )
 }
