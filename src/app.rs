@@ -86,7 +86,7 @@ impl App {
     pub fn check_health(&self, key: &str, deadline: Instant) -> Result<(), RelayError> {
         // One call proves the key: the event search over the last day, or the
         // detections API where the event search is switched off.
-        let call = match self.config.events_url {
+        let call = match self.config.default_urls().events {
             Some(_) => match gti::day_windows(now_millis(), 1).pop() {
                 Some(window) => OwnedCall::Search {
                     query: format!("ip = '{HEALTH_CHECK_IP}'"),
@@ -127,13 +127,13 @@ impl App {
         let settings = Settings {
             entities_limit: credentials.entities_limit,
             allow_test_accounts: credentials.allow_test_accounts,
-            windows: match self.config.events_url {
+            windows: match self.config.default_urls().events {
                 Some(_) => gti::day_windows(now_millis(), self.config.day_range),
                 None => Vec::new(),
             },
         };
         let context = ctim::Context {
-            portal_url: &self.config.portal_url,
+            portal_url: &self.config.default_urls().portal,
             new_id: &ctim::random_id,
         };
         let map = |observable: &Observable, findings: Result<Findings, GtiError>| {

@@ -295,7 +295,9 @@ pub fn run(args: &[String]) -> u8 {
                 Ok(observables) => observables,
                 Err(problem) => return failure(&problem),
             };
-            print_json(&json!({"data": crate::app::refer_links(&config.portal_url, &observables)}));
+            print_json(
+                &json!({"data": crate::app::refer_links(&config.default_urls().portal, &observables)}),
+            );
             EXIT_OK
         }),
         Command::Health { key } => with_config(Config::from_env(), |config| {

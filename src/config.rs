@@ -3,9 +3,16 @@
 //!
 //! No other module reads the environment. Tests build a `Config` with
 //! [`Config::from_vars`] (or [`Config::default`]) and adjust its public fields.
+//!
+//! GTI's URLs come per region (SPEC §7): each region starts from the table
+//! of [`crate::region`]; the unprefixed `GTI_*_URL` variables override the
+//! default region's (`GTI_REGION`), `GTI_US_*_URL` and `GTI_EU_*_URL` one
+//! region's, and naming the same region and API both ways is an error.
 
 use std::fmt;
 use std::time::Duration;
+
+use crate::region::{self, PerRegion, Region, RegionUrls};
 
 /// The relay's validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,14 +22,11 @@ pub struct Config {
     /// The public URL the JWT `aud` must equal; `None` derives it per request
     /// from `X-Forwarded-Proto` and `Host`. Stored without a trailing `/`.
     pub relay_url: Option<String>,
-    /// Base of `detections` and `events`, ending in `/`.
-    pub detections_url: String,
-    /// Base of `query`, ending in `/`; `None` disables the event search.
-    pub events_url: Option<String>,
-    /// Base of `entity/tracking/bulk/get/ip`, ending in `/`.
-    pub entity_url: String,
-    /// Base of the links into the GTI portal, without a trailing `/`.
-    pub portal_url: String,
+    /// The region of tokens whose `GTI_REGION` claim names none.
+    pub region: Region,
+    /// Each region's GTI bases and portal (`GTI_*_URL`, `GTI_US_*_URL`,
+    /// `GTI_EU_*_URL` over the table of SPEC §7); see [`Config::urls`].
+    pub regions: PerRegion<RegionUrls>,
     /// How many one-day windows the event search covers.
     pub day_range: u32,
     /// One upstream call's time limit (connect + read).
@@ -75,10 +79,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("PORT", "9090"),
     ("HOST", "0.0.0.0"),
     ("RELAY_URL", ""),
-    ("GTI_DETECTIONS_URL", "https://detections.icebrg.io/v1/"),
-    ("GTI_EVENTS_URL", "https://events.icebrg.io/v2/"),
-    ("GTI_ENTITY_URL", "https://entity.icebrg.io/v2/"),
-    ("GTI_PORTAL_URL", "https://portal.icebrg.io"),
+    ("GTI_REGION", "us"),
     ("GTI_DAY_RANGE", "7"),
     ("GTI_TIMEOUT_SECS", "30"),
     ("GTI_RETRIES", "2"),
@@ -95,9 +96,51 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("LOG_LEVEL", "info"),
 ];
 
+/// One of a region's four URLs, and the variables that set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Detections,
+    Events,
+    Entity,
+    Portal,
+}
+
+impl Api {
+    const ALL: [Api; 4] = [Api::Detections, Api::Events, Api::Entity, Api::Portal];
+
+    /// The variable for this API of `region`, or of the default region
+    /// when `None` (the unprefixed form).
+    fn variable(self, region: Option<Region>) -> &'static str {
+        match (self, region) {
+            (Api::Detections, None) => "GTI_DETECTIONS_URL",
+            (Api::Events, None) => "GTI_EVENTS_URL",
+            (Api::Entity, None) => "GTI_ENTITY_URL",
+            (Api::Portal, None) => "GTI_PORTAL_URL",
+            (Api::Detections, Some(Region::Us)) => "GTI_US_DETECTIONS_URL",
+            (Api::Events, Some(Region::Us)) => "GTI_US_EVENTS_URL",
+            (Api::Entity, Some(Region::Us)) => "GTI_US_ENTITY_URL",
+            (Api::Portal, Some(Region::Us)) => "GTI_US_PORTAL_URL",
+            (Api::Detections, Some(Region::Eu)) => "GTI_EU_DETECTIONS_URL",
+            (Api::Events, Some(Region::Eu)) => "GTI_EU_EVENTS_URL",
+            (Api::Entity, Some(Region::Eu)) => "GTI_EU_ENTITY_URL",
+            (Api::Portal, Some(Region::Eu)) => "GTI_EU_PORTAL_URL",
+        }
+    }
+}
+
+/// The URL variables, unprefixed first, then each region's.
+fn url_variables() -> impl Iterator<Item = &'static str> {
+    [None, Some(Region::Us), Some(Region::Eu)]
+        .into_iter()
+        .flat_map(|region| Api::ALL.into_iter().map(move |api| api.variable(region)))
+}
+
 /// The names of every variable the relay reads.
 pub fn variable_names() -> impl Iterator<Item = &'static str> {
-    DEFAULTS.iter().map(|(name, _)| *name)
+    DEFAULTS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(url_variables())
 }
 
 impl Default for Config {
@@ -145,21 +188,39 @@ impl Config {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut raw: Vec<(&'static str, String)> = DEFAULTS
-            .iter()
-            .map(|(name, default)| (*name, (*default).to_owned()))
-            .collect();
+        // The variables given, each once (the last value wins).
+        let mut given: Vec<(&'static str, String)> = Vec::new();
         for (name, value) in vars {
-            if let Some(slot) = raw.iter_mut().find(|(known, _)| *known == name.as_ref()) {
-                slot.1 = value.as_ref().trim().to_owned();
+            let Some(known) = variable_names().find(|known| *known == name.as_ref()) else {
+                continue;
+            };
+            let value = value.as_ref().trim().to_owned();
+            match given.iter_mut().find(|(name, _)| *name == known) {
+                Some(slot) => slot.1 = value,
+                None => given.push((known, value)),
             }
         }
-        let get = |name: &str| -> &str {
-            raw.iter()
+        let set = |name: &str| -> Option<&str> {
+            given
+                .iter()
                 .find(|(known, _)| *known == name)
                 .map(|(_, value)| value.as_str())
+        };
+        let get = |name: &str| -> &str {
+            set(name)
+                .or_else(|| {
+                    DEFAULTS
+                        .iter()
+                        .find(|(known, _)| *known == name)
+                        .map(|(_, default)| *default)
+                })
                 .unwrap_or_default()
         };
+        let region = parse_region(get("GTI_REGION"))?;
+        let mut regions = PerRegion::new(Region::default_urls);
+        for each in Region::ALL {
+            *regions.get_mut(each) = region_urls(each, each == region, &set)?;
+        }
 
         Ok(Config {
             host: parse_host(get("HOST"))?,
@@ -172,15 +233,8 @@ impl Config {
                         .to_owned(),
                 ),
             },
-            detections_url: parse_base_url("GTI_DETECTIONS_URL", get("GTI_DETECTIONS_URL"))?,
-            events_url: match get("GTI_EVENTS_URL") {
-                "" => None,
-                url => Some(parse_base_url("GTI_EVENTS_URL", url)?),
-            },
-            entity_url: parse_base_url("GTI_ENTITY_URL", get("GTI_ENTITY_URL"))?,
-            portal_url: parse_url("GTI_PORTAL_URL", get("GTI_PORTAL_URL"))?
-                .trim_end_matches('/')
-                .to_owned(),
+            region,
+            regions,
             day_range: parse_number("GTI_DAY_RANGE", get("GTI_DAY_RANGE"), 1, 365)? as u32,
             gti_timeout: Duration::from_secs(parse_number(
                 "GTI_TIMEOUT_SECS",
@@ -217,6 +271,16 @@ impl Config {
         })
     }
 
+    /// Where `region`'s GTI APIs and portal are.
+    pub fn urls(&self, region: Region) -> &RegionUrls {
+        self.regions.get(region)
+    }
+
+    /// The default region's URLs: those of tokens that name no region.
+    pub fn default_urls(&self) -> &RegionUrls {
+        self.urls(self.region)
+    }
+
     /// The address to listen on, as `host:port` (IPv6 hosts bracketed).
     pub fn listen_address(&self) -> String {
         if self.host.contains(':') {
@@ -233,6 +297,61 @@ fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {
         value: value.to_owned(),
         expected: expected.to_owned(),
     }
+}
+
+fn parse_region(value: &str) -> Result<Region, ConfigError> {
+    Region::parse(value).ok_or_else(|| {
+        invalid(
+            "GTI_REGION",
+            value,
+            &format!("one of {} (any case)", region::ACCEPTED),
+        )
+    })
+}
+
+/// `region`'s URLs: the table's, overridden by `GTI_<REGION>_*_URL`, or for
+/// the default region by the unprefixed `GTI_*_URL` (not both). `set` gives
+/// a variable's value when it was set at all (even empty).
+fn region_urls<'a>(
+    region: Region,
+    is_default: bool,
+    set: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<RegionUrls, ConfigError> {
+    let mut urls = region.default_urls();
+    for api in Api::ALL {
+        let own = api.variable(Some(region));
+        let plain = api.variable(None);
+        let plain_value = if is_default { set(plain) } else { None };
+        let (variable, value) = match (set(own), plain_value) {
+            (Some(value), Some(_)) => {
+                return Err(invalid(
+                    own,
+                    value,
+                    &format!(
+                        "{own} or {plain} (which sets the default region's, GTI_REGION={region}), not both"
+                    ),
+                ))
+            }
+            (Some(value), None) => (own, value),
+            (None, Some(value)) => (plain, value),
+            (None, None) => continue,
+        };
+        match api {
+            Api::Detections => urls.detections = parse_base_url(variable, value)?,
+            Api::Events => {
+                urls.events = match value {
+                    // Empty: no event search in this region or account.
+                    "" => None,
+                    url => Some(parse_base_url(variable, url)?),
+                }
+            }
+            Api::Entity => urls.entity = parse_base_url(variable, value)?,
+            Api::Portal => {
+                urls.portal = parse_url(variable, value)?.trim_end_matches('/').to_owned()
+            }
+        }
+    }
+    Ok(urls)
 }
 
 fn parse_number(
@@ -352,13 +471,16 @@ mod tests {
         assert_eq!(config.port, 9090);
         assert_eq!(config.host, "0.0.0.0");
         assert_eq!(config.relay_url, None);
-        assert_eq!(config.detections_url, "https://detections.icebrg.io/v1/");
         assert_eq!(
-            config.events_url.as_deref(),
+            config.default_urls().detections,
+            "https://detections.icebrg.io/v1/"
+        );
+        assert_eq!(
+            config.default_urls().events.as_deref(),
             Some("https://events.icebrg.io/v2/")
         );
-        assert_eq!(config.entity_url, "https://entity.icebrg.io/v2/");
-        assert_eq!(config.portal_url, "https://portal.icebrg.io");
+        assert_eq!(config.default_urls().entity, "https://entity.icebrg.io/v2/");
+        assert_eq!(config.default_urls().portal, "https://portal.icebrg.io");
         assert_eq!(config.day_range, 7);
         assert_eq!(config.gti_timeout, Duration::from_secs(30));
         assert_eq!(config.gti_retries, 2);
@@ -402,9 +524,12 @@ mod tests {
             config.relay_url.as_deref(),
             Some("https://relay.example.com")
         );
-        assert_eq!(config.detections_url, "http://127.0.0.1:5000/v1/");
-        assert_eq!(config.events_url, None);
-        assert_eq!(config.portal_url, "https://portal.example.com");
+        assert_eq!(
+            config.default_urls().detections,
+            "http://127.0.0.1:5000/v1/"
+        );
+        assert_eq!(config.default_urls().events, None);
+        assert_eq!(config.default_urls().portal, "https://portal.example.com");
         assert_eq!(config.workers, 3);
         assert_eq!(config.log_level, log::LevelFilter::Debug);
         assert_eq!(
@@ -437,6 +562,12 @@ mod tests {
             ("MAX_BODY_BYTES", "0"),
             ("WORKERS", "many"),
             ("LOG_LEVEL", "verbose"),
+            ("GTI_REGION", "usa"),
+            ("GTI_REGION", ""),
+            ("GTI_US_DETECTIONS_URL", "detections.icebrg.io"),
+            ("GTI_EU_ENTITY_URL", ""),
+            ("GTI_EU_PORTAL_URL", "portal"),
+            ("GTI_EU_EVENTS_URL", "ftp://events/"),
         ];
         for (name, value) in cases {
             let error = with(name, value).expect_err(name);
@@ -446,5 +577,120 @@ mod tests {
             assert!(line.contains("expected "), "{line}");
             assert!(!line.contains('\n'), "{line}");
         }
+    }
+
+    #[test]
+    fn each_region_starts_from_the_table() {
+        let config = Config::default();
+        assert_eq!(config.region, Region::Us);
+        for region in Region::ALL {
+            assert_eq!(*config.urls(region), region.default_urls());
+        }
+        let eu = Config::from_vars([("GTI_REGION", "EU")]).unwrap();
+        assert_eq!(eu.region, Region::Eu);
+        assert_eq!(eu.default_urls().events, None);
+        assert_eq!(
+            eu.default_urls().portal,
+            "https://portal-eu.fortindr.forticloud.com"
+        );
+    }
+
+    #[test]
+    fn unprefixed_urls_override_the_default_region_only() {
+        let vars = [
+            ("GTI_DETECTIONS_URL", "http://127.0.0.1:1/d"),
+            ("GTI_EVENTS_URL", ""),
+            ("GTI_ENTITY_URL", "http://127.0.0.1:1/e/"),
+            ("GTI_PORTAL_URL", "https://portal.example/"),
+        ];
+        let us = Config::from_vars(vars).unwrap();
+        let overridden = RegionUrls {
+            detections: "http://127.0.0.1:1/d/".into(),
+            events: None,
+            entity: "http://127.0.0.1:1/e/".into(),
+            portal: "https://portal.example".into(),
+        };
+        assert_eq!(*us.urls(Region::Us), overridden);
+        assert_eq!(*us.urls(Region::Eu), Region::Eu.default_urls());
+
+        let mut eu_vars = vars.to_vec();
+        eu_vars.push(("GTI_REGION", "eu"));
+        let eu = Config::from_vars(eu_vars).unwrap();
+        assert_eq!(*eu.urls(Region::Eu), overridden);
+        assert_eq!(*eu.urls(Region::Us), Region::Us.default_urls());
+    }
+
+    #[test]
+    fn prefixed_urls_override_their_region_whatever_the_default() {
+        for default in ["us", "eu"] {
+            let config = Config::from_vars([
+                ("GTI_REGION", default),
+                ("GTI_US_EVENTS_URL", ""),
+                ("GTI_US_PORTAL_URL", "https://us.portal.example"),
+                ("GTI_EU_DETECTIONS_URL", "http://127.0.0.1:2/v1"),
+                ("GTI_EU_EVENTS_URL", "http://127.0.0.1:2/events/v2/"),
+            ])
+            .unwrap();
+            let us = config.urls(Region::Us);
+            assert_eq!(us.events, None, "{default}");
+            assert_eq!(us.portal, "https://us.portal.example");
+            assert_eq!(us.detections, Region::Us.default_urls().detections);
+            let eu = config.urls(Region::Eu);
+            assert_eq!(eu.detections, "http://127.0.0.1:2/v1/");
+            assert_eq!(eu.events.as_deref(), Some("http://127.0.0.1:2/events/v2/"));
+            assert_eq!(eu.entity, Region::Eu.default_urls().entity);
+        }
+        // The unprefixed form for the default region beside the other
+        // region's prefixed form is no conflict.
+        let config = Config::from_vars([
+            ("GTI_PORTAL_URL", "https://default.example"),
+            ("GTI_EU_PORTAL_URL", "https://eu.example"),
+        ])
+        .unwrap();
+        assert_eq!(config.urls(Region::Us).portal, "https://default.example");
+        assert_eq!(config.urls(Region::Eu).portal, "https://eu.example");
+    }
+
+    #[test]
+    fn both_forms_for_one_region_and_api_are_refused_naming_both() {
+        let cases = [
+            (None, "GTI_DETECTIONS_URL", "GTI_US_DETECTIONS_URL"),
+            (Some("us"), "GTI_EVENTS_URL", "GTI_US_EVENTS_URL"),
+            (Some("eu"), "GTI_ENTITY_URL", "GTI_EU_ENTITY_URL"),
+            (Some("EU"), "GTI_PORTAL_URL", "GTI_EU_PORTAL_URL"),
+            // An empty value is set too.
+            (Some("eu"), "GTI_EVENTS_URL", "GTI_EU_EVENTS_URL"),
+        ];
+        for (region, plain, own) in cases {
+            let mut vars = vec![(plain, "https://a.example/"), (own, "")];
+            vars.extend(region.map(|region| ("GTI_REGION", region)));
+            let error = Config::from_vars(vars).expect_err(own);
+            assert_eq!(error.variable, own);
+            let line = error.to_string();
+            assert!(line.contains(plain) && line.contains(own), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn every_url_variable_is_read_from_the_environment() {
+        let names: Vec<&str> = variable_names().collect();
+        for name in [
+            "GTI_REGION",
+            "GTI_DETECTIONS_URL",
+            "GTI_PORTAL_URL",
+            "GTI_US_DETECTIONS_URL",
+            "GTI_US_EVENTS_URL",
+            "GTI_US_ENTITY_URL",
+            "GTI_US_PORTAL_URL",
+            "GTI_EU_DETECTIONS_URL",
+            "GTI_EU_EVENTS_URL",
+            "GTI_EU_ENTITY_URL",
+            "GTI_EU_PORTAL_URL",
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
+        let unique: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
     }
 }

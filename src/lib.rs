@@ -27,6 +27,7 @@ pub mod error;
 pub mod gti;
 pub mod metrics;
 pub mod observable;
+pub mod region;
 pub mod route;
 pub mod routes;
 pub mod server;

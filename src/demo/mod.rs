@@ -77,9 +77,10 @@ pub fn start(mut config: Config) -> Result<Demo, String> {
     let jwks = JwksServer::start(&jwks_document(&signer)?)?;
 
     let urls = gti.base_urls();
-    config.detections_url = urls.detections;
-    config.events_url = Some(urls.events);
-    config.entity_url = urls.entity;
+    let region = config.regions.get_mut(config.region);
+    region.detections = urls.detections;
+    region.events = Some(urls.events);
+    region.entity = urls.entity;
     config.jwks_url_template = "http://{jwks_host}/.well-known/jwks".to_owned();
     config.jwks_allowed_hosts = vec![jwks.host()];
 

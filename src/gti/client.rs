@@ -16,6 +16,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::encoding::quote;
+use crate::region::Region;
 use crate::time::since_epoch;
 
 /// The User-Agent GTI sees on every call (the reference relay's).
@@ -72,12 +73,19 @@ impl std::fmt::Debug for HttpGti {
 }
 
 impl HttpGti {
+    /// The client of the default region (`GTI_REGION`).
     pub fn new(config: &Config, agent: ureq::Agent) -> HttpGti {
+        HttpGti::for_region(config, config.region, agent)
+    }
+
+    /// The client of `region`: its calls go to that region's hosts only.
+    pub fn for_region(config: &Config, region: Region, agent: ureq::Agent) -> HttpGti {
+        let urls = config.urls(region);
         HttpGti {
             agent,
-            detections_url: config.detections_url.clone(),
-            events_url: config.events_url.clone(),
-            entity_url: config.entity_url.clone(),
+            detections_url: urls.detections.clone(),
+            events_url: urls.events.clone(),
+            entity_url: urls.entity.clone(),
             timeout: config.gti_timeout,
             retries: config.gti_retries,
             backoff_base: BACKOFF_BASE,

@@ -8,7 +8,7 @@ use crate::error::RelayError;
 pub(super) fn refer(app: &App, request: &Request) -> Result<Response, RelayError> {
     let observables = observables(request)?;
     Ok(Response::data(refer_links(
-        &app.config.portal_url,
+        &app.config.default_urls().portal,
         &observables,
     )))
 }

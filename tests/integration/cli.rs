@@ -118,7 +118,7 @@ fn observe_reads_a_file_and_matches_the_http_endpoint() {
     sighting["id"] = json!("id");
     let expected = gti_relay::ctim::reference::sighting(
         &gti_relay::ctim::Context {
-            portal_url: &Config::default().portal_url,
+            portal_url: &Config::default().default_urls().portal,
             new_id: &|_| "id".to_owned(),
         },
         &json!({"event_type": "flow", "uuid": "e-1", "customer_id": "cstmr",
