@@ -1,8 +1,12 @@
 //! The relay's shared state, built once from [`Config`] and handed to every
-//! request: the authenticator (with its JWKS cache), the GTI client, the
-//! pool whose threads make the GTI calls (its size bounds the calls in
-//! flight), and the metrics they all record into; and the use-cases that
-//! the routes and the command line both call.
+//! request: the authenticator (with its JWKS cache), one GTI client per
+//! region, the pool whose threads make the GTI calls (its size bounds the
+//! calls in flight), and the metrics they all record into; and the
+//! use-cases that the routes and the command line both call.
+//!
+//! A request uses one region throughout (its token's, SPEC §7): every GTI
+//! call goes through that region's client and every portal link names that
+//! region's portal, so concurrent requests of different regions never mix.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +21,7 @@ use crate::error::RelayError;
 use crate::gti::{self, GtiApi, GtiError, HttpGti};
 use crate::metrics::Metrics;
 use crate::observable::Observable;
+use crate::region::{PerRegion, Region};
 use crate::time::now_millis;
 use crate::workflow::{self, CallPool, Findings, OwnedCall, Settings};
 
@@ -27,7 +32,10 @@ const HEALTH_CHECK_IP: &str = "8.8.8.8";
 pub struct App {
     pub config: Config,
     pub auth: Authenticator,
-    pub gti: Arc<dyn GtiApi>,
+    /// Each region's GTI client, built from that region's URLs; they share
+    /// one agent (so one connection pool) and make their calls through
+    /// `calls`, so the in-flight cap holds across regions.
+    pub gti: PerRegion<Arc<dyn GtiApi>>,
     /// Makes every GTI call, observe and health check alike: at most
     /// `GTI_MAX_INFLIGHT` at once, shared fairly between requests.
     pub calls: CallPool,
@@ -46,21 +54,26 @@ pub struct Observation {
 }
 
 impl App {
-    /// The production relay: GTI and JWKS reached through one pooled agent.
+    /// The production relay: GTI (every region) and JWKS reached through
+    /// one pooled agent.
     pub fn new(config: Config) -> App {
         let agent = gti::http_agent(&config);
         let metrics = Arc::new(Metrics::new());
-        let gti = HttpGti::new(&config, agent.clone()).with_observer(Arc::clone(&metrics) as _);
-        App::with_gti(config, agent, Arc::new(gti), metrics)
+        let gti = PerRegion::new(|region| {
+            let client = HttpGti::for_region(&config, region, agent.clone())
+                .with_observer(Arc::clone(&metrics) as _);
+            Arc::new(client) as Arc<dyn GtiApi>
+        });
+        App::with_gti(config, agent, gti, metrics)
     }
 
-    /// A relay with another GTI implementation (tests, demo). `metrics` is
-    /// the registry `/metrics` serves; give `gti` the same one (e.g.
-    /// [`HttpGti::with_observer`]) to see its calls there.
+    /// A relay with other GTI implementations, one per region (tests).
+    /// `metrics` is the registry `/metrics` serves; give the clients the
+    /// same one (e.g. [`HttpGti::with_observer`]) to see their calls there.
     pub fn with_gti(
         config: Config,
         agent: ureq::Agent,
-        gti: Arc<dyn GtiApi>,
+        gti: PerRegion<Arc<dyn GtiApi>>,
         metrics: Arc<Metrics>,
     ) -> App {
         let calls = CallPool::new(config.gti_max_inflight);
@@ -81,12 +94,17 @@ impl App {
     }
 
     /// The health check behind `POST /health` and `gti-relay health`: one
-    /// GTI call that proves `key` works, through the same limiter as every
-    /// other call.
-    pub fn check_health(&self, key: &str, deadline: Instant) -> Result<(), RelayError> {
+    /// call to `region`'s GTI that proves `key` works there, through the
+    /// same limiter as every other call.
+    pub fn check_health(
+        &self,
+        region: Region,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<(), RelayError> {
         // One call proves the key: the event search over the last day, or the
         // detections API where the event search is switched off.
-        let call = match self.config.default_urls().events {
+        let call = match self.config.urls(region).events {
             Some(_) => match gti::day_windows(now_millis(), 1).pop() {
                 Some(window) => OwnedCall::Search {
                     query: format!("ip = '{HEALTH_CHECK_IP}'"),
@@ -98,7 +116,7 @@ impl App {
                 value: HEALTH_CHECK_IP.to_owned(),
             },
         };
-        workflow::call_once(&self.calls, &self.gti, key, call, deadline)
+        workflow::call_once(&self.calls, self.gti.get(region), key, call, deadline)
             .map(drop)
             .map_err(RelayError::Gti)
     }
@@ -111,7 +129,8 @@ impl App {
     /// in parallel with the others; only the serialised entities are kept,
     /// so a request holds at most the answer plus what is in flight. When
     /// `deadline` passes first, the answer holds the observables that were
-    /// done, and one error names the deadline.
+    /// done, and one error names the deadline. GTI calls and portal links
+    /// are those of the credentials' region only.
     pub fn observe(
         &self,
         credentials: &Credentials,
@@ -124,16 +143,18 @@ impl App {
             .cloned()
             .collect();
 
+        let region = credentials.region;
+        let urls = self.config.urls(region);
         let settings = Settings {
             entities_limit: credentials.entities_limit,
             allow_test_accounts: credentials.allow_test_accounts,
-            windows: match self.config.default_urls().events {
+            windows: match urls.events {
                 Some(_) => gti::day_windows(now_millis(), self.config.day_range),
                 None => Vec::new(),
             },
         };
         let context = ctim::Context {
-            portal_url: &self.config.default_urls().portal,
+            portal_url: &urls.portal,
             new_id: &ctim::random_id,
         };
         let map = |observable: &Observable, findings: Result<Findings, GtiError>| {
@@ -141,7 +162,7 @@ impl App {
         };
         let results = workflow::observe(
             &self.calls,
-            &self.gti,
+            self.gti.get(region),
             &credentials.key,
             &settings,
             &observables,

@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::auth::Credentials;
 use crate::config::Config;
 use crate::observable::{parse_observables, Observable};
+use crate::region::{self, Region};
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -38,11 +39,13 @@ Usage:
   gti-relay                      serve the relay API on HOST:PORT (default 0.0.0.0:9090)
   gti-relay demo                 serve with a simulated GTI and a demo token (HOST:PORT,
                                  default 127.0.0.1:9090); prints ready-to-paste curls
-  gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts] FILE|-
+  gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts]
+                    [--region us|eu] FILE|-
                                  look up observables (a JSON array as SecureX sends it)
                                  and print the CTIM bundle of /observe/observables
-  gti-relay refer FILE|-         print the pivot links of /refer/observables
-  gti-relay health [--key-file PATH]
+  gti-relay refer [--region us|eu] FILE|-
+                                 print the pivot links of /refer/observables
+  gti-relay health [--key-file PATH] [--region us|eu]
                                  check that GTI accepts the API key
   gti-relay healthcheck          GET /watchdog of the relay on localhost:$PORT (containers)
   gti-relay --help | --version
@@ -95,17 +98,21 @@ const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 pub enum Command {
     Serve,
     Demo,
+    /// `region`: `--region`, else the relay's default (`GTI_REGION`).
     Observe {
         key: KeySource,
         limit: usize,
         allow_test_accounts: bool,
+        region: Option<Region>,
         input: String,
     },
     Refer {
+        region: Option<Region>,
         input: String,
     },
     Health {
         key: KeySource,
+        region: Option<Region>,
     },
     Healthcheck,
     Help,
@@ -124,23 +131,41 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "demo" => no_more(rest, Command::Demo),
         "healthcheck" => no_more(rest, Command::Healthcheck),
         "observe" => parse_observe(rest),
-        "refer" => match rest {
-            [input] => Ok(Command::Refer {
-                input: input.clone(),
-            }),
-            [] => Err("refer needs a FILE (or - for stdin)".to_owned()),
-            _ => Err(format!("refer takes one FILE, got {rest:?}")),
-        },
-        "health" => {
-            let mut key = KeySource::Environment;
+        "refer" => {
+            let mut region = None;
+            let mut input = None;
             let mut words = rest.iter();
             while let Some(word) = words.next() {
                 let (name, inline) = split_option(word);
-                if !key_option(name, inline, &mut words, &mut key)? {
+                if region_option(name, inline, &mut words, &mut region)? {
+                    continue;
+                }
+                match name {
+                    option if option.starts_with("--") => {
+                        return Err(format!("unknown option {option:?} for refer"))
+                    }
+                    path if input.is_none() => input = Some(path.to_owned()),
+                    extra => return Err(format!("refer takes one FILE, got also {extra:?}")),
+                }
+            }
+            Ok(Command::Refer {
+                region,
+                input: input.ok_or("refer needs a FILE (or - for stdin)")?,
+            })
+        }
+        "health" => {
+            let mut key = KeySource::Environment;
+            let mut region = None;
+            let mut words = rest.iter();
+            while let Some(word) = words.next() {
+                let (name, inline) = split_option(word);
+                if !key_option(name, inline, &mut words, &mut key)?
+                    && !region_option(name, inline, &mut words, &mut region)?
+                {
                     return Err(format!("unknown argument {name:?} for health"));
                 }
             }
-            Ok(Command::Health { key })
+            Ok(Command::Health { key, region })
         }
         other => Err(format!("unknown command {other:?}")),
     }
@@ -207,15 +232,41 @@ fn key_option<'a>(
     Ok(true)
 }
 
+/// Reads `--region` into `region`; `false` when `name` is another option.
+fn region_option<'a>(
+    name: &str,
+    inline: Option<&'a str>,
+    words: &mut impl Iterator<Item = &'a String>,
+    region: &mut Option<Region>,
+) -> Result<bool, String> {
+    if name != "--region" {
+        return Ok(false);
+    }
+    let value = value_of(name, inline, words)?;
+    if region.is_some() {
+        return Err("--region is given twice".to_owned());
+    }
+    *region = Some(Region::parse(value).ok_or_else(|| {
+        format!(
+            "--region must be one of {} (any case), not {value:?}",
+            region::ACCEPTED
+        )
+    })?);
+    Ok(true)
+}
+
 fn parse_observe(rest: &[String]) -> Result<Command, String> {
     let mut key = KeySource::Environment;
     let mut limit = 100;
     let mut allow_test_accounts = false;
+    let mut region = None;
     let mut input = None;
     let mut words = rest.iter();
     while let Some(word) = words.next() {
         let (name, inline) = split_option(word);
-        if key_option(name, inline, &mut words, &mut key)? {
+        if key_option(name, inline, &mut words, &mut key)?
+            || region_option(name, inline, &mut words, &mut region)?
+        {
             continue;
         }
         match name {
@@ -243,6 +294,7 @@ fn parse_observe(rest: &[String]) -> Result<Command, String> {
         key,
         limit,
         allow_test_accounts,
+        region,
         input: input.ok_or("observe needs a FILE (or - for stdin)")?,
     })
 }
@@ -277,6 +329,7 @@ pub fn run(args: &[String]) -> u8 {
             key,
             limit,
             allow_test_accounts,
+            region,
             input,
         } => with_config(Config::from_env(), |config| {
             let key = match resolve_key(&key, "observe") {
@@ -287,26 +340,27 @@ pub fn run(args: &[String]) -> u8 {
                 key,
                 entities_limit: limit,
                 allow_test_accounts,
+                region: region.unwrap_or(config.region),
             };
             observe(config, &credentials, &input)
         }),
-        Command::Refer { input } => with_config(Config::from_env(), |config| {
+        Command::Refer { region, input } => with_config(Config::from_env(), |config| {
             let observables = match read_observables(&input) {
                 Ok(observables) => observables,
                 Err(problem) => return failure(&problem),
             };
-            print_json(
-                &json!({"data": crate::app::refer_links(&config.default_urls().portal, &observables)}),
-            );
+            let portal = &config.urls(region.unwrap_or(config.region)).portal;
+            print_json(&json!({"data": crate::app::refer_links(portal, &observables)}));
             EXIT_OK
         }),
-        Command::Health { key } => with_config(Config::from_env(), |config| {
+        Command::Health { key, region } => with_config(Config::from_env(), |config| {
             let key = match resolve_key(&key, "health") {
                 Ok(key) => key,
                 Err(problem) => return usage(&problem),
             };
+            let region = region.unwrap_or(config.region);
             let app = App::new(config);
-            match app.check_health(&key, app.deadline()) {
+            match app.check_health(region, &key, app.deadline()) {
                 Ok(()) => {
                     print_json(&json!({"data": {"status": "ok"}}));
                     EXIT_OK
@@ -565,6 +619,7 @@ mod tests {
                 key: KeySource::Argument("k".to_owned()),
                 limit: 5,
                 allow_test_accounts: true,
+                region: None,
                 input: "-".to_owned(),
             })
         );
@@ -580,14 +635,16 @@ mod tests {
         assert_eq!(
             health(&[]),
             Ok(Command::Health {
-                key: KeySource::Environment
+                key: KeySource::Environment,
+                region: None,
             })
         );
         for words in [&["--key-file", "/run/key"][..], &["--key-file=/run/key"]] {
             assert_eq!(
                 health(words),
                 Ok(Command::Health {
-                    key: KeySource::File("/run/key".to_owned())
+                    key: KeySource::File("/run/key".to_owned()),
+                    region: None,
                 }),
                 "{words:?}"
             );
@@ -595,7 +652,8 @@ mod tests {
         assert_eq!(
             health(&["--key=a=b"]),
             Ok(Command::Health {
-                key: KeySource::Argument("a=b".to_owned())
+                key: KeySource::Argument("a=b".to_owned()),
+                region: None,
             })
         );
         let Ok(Command::Observe { key, .. }) = parse(&args(&["observe", "--key-file", "f", "-"]))
@@ -632,6 +690,7 @@ mod tests {
     fn debug_output_never_shows_a_key() {
         let command = Command::Health {
             key: KeySource::Argument("SECRET".to_owned()),
+            region: None,
         };
         assert!(!format!("{command:?}").contains("SECRET"));
         assert!(format!("{command:?}").contains("Argument"));
@@ -648,6 +707,50 @@ mod tests {
         assert!(key_in_file(b"ab\xffc").is_err());
         let huge = vec![b'k'; MAX_KEY_FILE_BYTES as usize + 1];
         assert!(key_in_file(&huge).is_err());
+    }
+
+    #[test]
+    fn region_picks_one_of_the_relays_regions() {
+        assert_eq!(
+            parse(&args(&["refer", "--region", "EU", "-"])),
+            Ok(Command::Refer {
+                region: Some(Region::Eu),
+                input: "-".to_owned()
+            })
+        );
+        assert_eq!(
+            parse(&args(&["refer", "f"])),
+            Ok(Command::Refer {
+                region: None,
+                input: "f".to_owned()
+            })
+        );
+        assert_eq!(
+            parse(&args(&["health", "--region=us", "--key-file", "k"])),
+            Ok(Command::Health {
+                key: KeySource::File("k".to_owned()),
+                region: Some(Region::Us),
+            })
+        );
+        let Ok(Command::Observe { region, input, .. }) =
+            parse(&args(&["observe", "-", "--region", "eu"]))
+        else {
+            panic!("observe takes --region");
+        };
+        assert_eq!((region, input.as_str()), (Some(Region::Eu), "-"));
+        for bad in [
+            &["refer", "--region", "apjc", "-"][..],
+            &["refer", "--region", "-"],
+            &["refer", "--region", "us", "--region", "eu", "-"],
+            &["health", "--region"],
+            &["observe", "--region=", "-"],
+            &["refer", "--limit", "5", "-"],
+            &["refer", "a", "b"],
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad:?}");
+        }
+        let problem = parse(&args(&["refer", "--region", "apjc", "-"])).unwrap_err();
+        assert!(problem.contains("us, eu"), "{problem}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gti_relay::config::Config;
+use gti_relay::gti::Endpoint;
 use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
@@ -190,6 +191,63 @@ fn refer_prints_the_pivot_links() {
         links["data"][0]["url"],
         "https://portal.icebrg.io/search?query=a+b.example"
     );
+}
+
+#[test]
+fn region_picks_the_portal_of_refer_and_the_gti_of_observe_and_health() {
+    let body = r#"[{"type": "ip", "value": "1.2.3.4"}]"#;
+    let link = |out: &Output| json_of(&out.stdout)["data"][0]["url"].clone();
+    let out = Bin::new(&["refer", "--region", "eu", "-"])
+        .stdin(body)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        link(&out),
+        "https://portal-eu.fortindr.forticloud.com/search?query=1.2.3.4"
+    );
+    let out = Bin::new(&["refer", "-"])
+        .env("GTI_REGION", "eu")
+        .stdin(body)
+        .run();
+    assert_eq!(
+        link(&out),
+        "https://portal-eu.fortindr.forticloud.com/search?query=1.2.3.4"
+    );
+    let out = Bin::new(&["refer", "--region=US", "-"])
+        .env("GTI_REGION", "eu")
+        .stdin(body)
+        .run();
+    assert_eq!(link(&out), "https://portal.icebrg.io/search?query=1.2.3.4");
+
+    // GTI of the US region on one mock, the EU region's on another (no
+    // search there): --region decides which one the command asks.
+    let us = gti();
+    let eu = gti();
+    let urls = eu.base_urls();
+    let both = |args: &[&str]| {
+        bin(&us, args)
+            .env("GTI_EU_DETECTIONS_URL", &urls.detections)
+            .env("GTI_EU_ENTITY_URL", &urls.entity)
+            .env("GTI_API_KEY", TEST_KEY)
+    };
+    eu.set_detections("8.8.8.8", json!({"detections": [], "rules": []}));
+    let out = both(&["health", "--region", "eu"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!((us.total_calls(), eu.count(Endpoint::Detections)), (0, 1));
+    let out = both(&["observe", "--region", "eu", "-"]).stdin(body).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout), json!({"data": {}}), "no EU search");
+    assert_eq!(us.total_calls(), 0);
+    let out = both(&["observe", "-"]).stdin(body).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout)["data"]["sightings"]["count"], 1);
+    assert!(us.count(Endpoint::EventSearch) > 0);
+
+    let out = Bin::new(&["refer", "--region", "apjc", "-"])
+        .stdin(body)
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("us, eu"), "{}", out.stderr);
 }
 
 #[test]

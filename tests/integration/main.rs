@@ -14,6 +14,7 @@ mod http_hardening;
 mod metrics;
 mod observe;
 mod properties;
+mod regions;
 mod relay_auth;
 mod secrets;
 mod shutdown;
