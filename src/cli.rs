@@ -485,9 +485,12 @@ fn demo(config: Config) -> u8 {
     );
     println!("relay: {}", demo.relay_url);
     println!("token: {}", demo.token);
-    println!("\nTry it (the token is valid for 24 hours; it names localhost, 127.0.0.1 and [::1]");
-    println!("as the audience: calling through another name or port, such as a container's");
-    println!("published port, needs RELAY_URL set to that URL before the demo starts):");
+    println!("eu-token: {}", demo.eu_token);
+    println!("\nTry it (the tokens are valid for 24 hours; `token` is a tenant of the default");
+    println!("region, `eu-token` one of the EU region (claim GTI_REGION \"eu\"), whose links");
+    println!("point at the EU portal. Both name localhost, 127.0.0.1 and [::1] as the audience:");
+    println!("calling through another name or port, such as a container's published port,");
+    println!("needs RELAY_URL set to that URL before the demo starts):");
     for command in demo.curl_commands() {
         println!("  {command}");
     }
