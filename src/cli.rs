@@ -568,6 +568,9 @@ fn healthcheck(config: Config) -> u8 {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
+        // The relay on this machine: never through a proxy from the
+        // environment.
+        .proxy(None)
         .build()
         .new_agent();
     let probe = "healthcheck";

@@ -12,6 +12,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::egress::{redact_credentials, Egress, ExtraRoots, NoProxy, ProxyUrl};
 use crate::region::{self, PerRegion, Region, RegionUrls};
 
 /// The relay's validated settings.
@@ -48,6 +49,10 @@ pub struct Config {
     /// Request worker threads.
     pub workers: usize,
     pub log_level: log::LevelFilter,
+    /// Proxies (the `*_PROXY` variables, as curl reads them) and extra
+    /// trusted roots (`GTI_CA_FILE`) for GTI and JWKS calls. `Debug` shows
+    /// no proxy credentials.
+    pub egress: Egress,
 }
 
 /// A variable with a value the relay cannot use.
@@ -94,7 +99,21 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("MAX_BODY_BYTES", "1048576"),
     ("WORKERS", ""),
     ("LOG_LEVEL", "info"),
+    // Egress (SPEC §1): as curl, the lower-case name before the upper-case.
+    ("https_proxy", ""),
+    ("HTTPS_PROXY", ""),
+    ("http_proxy", ""),
+    ("HTTP_PROXY", ""),
+    ("all_proxy", ""),
+    ("ALL_PROXY", ""),
+    ("no_proxy", ""),
+    ("NO_PROXY", ""),
+    ("GTI_CA_FILE", ""),
 ];
+
+/// A `GTI_CA_FILE` larger than this is not a CA bundle (Mozilla's whole
+/// set is about 250 KB) and is not read.
+const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One of a region's four URLs, and the variables that set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,6 +287,7 @@ impl Config {
                 value => parse_number("WORKERS", value, 1, 4096)? as usize,
             },
             log_level: parse_log_level(get("LOG_LEVEL"))?,
+            egress: parse_egress(&set)?,
         })
     }
 
@@ -352,6 +372,69 @@ fn region_urls<'a>(
         }
     }
     Ok(urls)
+}
+
+/// The proxies, read as curl reads them: for `https://` URLs `https_proxy`
+/// then `HTTPS_PROXY`, for `http://` URLs `http_proxy` then `HTTP_PROXY`
+/// (curl reads only the lower-case one, against CGI's `HTTP_PROXY` header
+/// variable; the relay is no CGI program and SPEC §1 names it), either way
+/// `all_proxy` then `ALL_PROXY` when neither is set; `no_proxy` then
+/// `NO_PROXY`. An empty value counts as unset. Then `GTI_CA_FILE`, read and
+/// checked now so that a bad one stops start-up.
+fn parse_egress<'a>(set: &impl Fn(&str) -> Option<&'a str>) -> Result<Egress, ConfigError> {
+    let first = |names: [&'static str; 2]| {
+        names.into_iter().find_map(|name| {
+            set(name)
+                .filter(|value| !value.is_empty())
+                .map(|value| (name, value))
+        })
+    };
+    let proxy = |names: [&'static str; 2]| -> Result<Option<ProxyUrl>, ConfigError> {
+        match first(names) {
+            None => Ok(None),
+            Some((name, value)) => ProxyUrl::parse(value)
+                .map(Some)
+                // The value is shown without the credentials it may hold.
+                .map_err(|expected| invalid(name, &redact_credentials(value), &expected)),
+        }
+    };
+    let all = proxy(["all_proxy", "ALL_PROXY"])?;
+    let https_proxy = proxy(["https_proxy", "HTTPS_PROXY"])?.or_else(|| all.clone());
+    let http_proxy = proxy(["http_proxy", "HTTP_PROXY"])?.or(all);
+    let no_proxy = first(["no_proxy", "NO_PROXY"])
+        .map(|(_, value)| NoProxy::parse(value))
+        .unwrap_or_default();
+    let extra_roots = match set("GTI_CA_FILE") {
+        None | Some("") => None,
+        Some(path) => Some(load_roots(path)?),
+    };
+    Ok(Egress {
+        https_proxy,
+        http_proxy,
+        no_proxy,
+        extra_roots,
+    })
+}
+
+/// The certificates of the PEM bundle at `path` (`GTI_CA_FILE`).
+fn load_roots(path: &str) -> Result<ExtraRoots, ConfigError> {
+    use std::io::Read;
+    let problem = |detail: String| invalid("GTI_CA_FILE", path, &detail);
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem))
+        .map_err(|error| problem(format!("a readable PEM file of CA certificates ({error})")))?;
+    if pem.is_empty() {
+        return Err(problem(
+            "a PEM file of CA certificates, not an empty file".to_owned(),
+        ));
+    }
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(problem(format!(
+            "a PEM file of CA certificates of at most {MAX_CA_FILE_BYTES} bytes"
+        )));
+    }
+    ExtraRoots::from_pem(path, &pem).map_err(problem)
 }
 
 fn parse_number(
@@ -692,5 +775,85 @@ mod tests {
         }
         let unique: std::collections::HashSet<&&str> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
+    }
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn proxy_host(proxy: &Option<ProxyUrl>) -> Option<String> {
+        proxy.as_ref().map(|proxy| proxy.proxy().host().to_owned())
+    }
+
+    #[test]
+    fn proxies_are_read_as_curl_reads_them() {
+        let none = Config::default().egress;
+        assert_eq!(none, Egress::default());
+
+        let config = Config::from_vars([
+            ("HTTPS_PROXY", "http://upper:3128"),
+            ("https_proxy", "http://lower:3128"),
+            ("ALL_PROXY", "http://all:3128"),
+            ("NO_PROXY", "internal.example"),
+        ])
+        .unwrap();
+        let egress = &config.egress;
+        assert_eq!(proxy_host(&egress.https_proxy).as_deref(), Some("lower"));
+        assert_eq!(proxy_host(&egress.http_proxy).as_deref(), Some("all"));
+        assert!(egress.no_proxy.matches("api.internal.example"));
+
+        let config = Config::from_vars([
+            ("http_proxy", ""),
+            ("HTTP_PROXY", "plain:8080"),
+            ("all_proxy", "http://all:1"),
+            ("no_proxy", "a.example"),
+            ("NO_PROXY", "b.example"),
+        ])
+        .unwrap();
+        let egress = &config.egress;
+        assert_eq!(proxy_host(&egress.http_proxy).as_deref(), Some("plain"));
+        assert_eq!(proxy_host(&egress.https_proxy).as_deref(), Some("all"));
+        assert!(egress.no_proxy.matches("a.example"));
+        assert!(!egress.no_proxy.matches("b.example"));
+    }
+
+    #[test]
+    fn proxy_credentials_are_never_shown() {
+        let config =
+            Config::from_vars([("HTTPS_PROXY", "http://relay:pr0xy-s3cret@proxy:3128")]).unwrap();
+        assert!(!format!("{config:?}").contains("pr0xy-s3cret"));
+        assert!(format!("{config:?}").contains("http://***@proxy:3128"));
+        let error = with("ALL_PROXY", "socks5://relay:pr0xy-s3cret@proxy:1080").unwrap_err();
+        assert_eq!(error.variable, "ALL_PROXY");
+        assert!(!error.to_string().contains("pr0xy-s3cret"), "{error}");
+        assert!(!format!("{error:?}").contains("pr0xy-s3cret"), "{error:?}");
+        assert!(error.to_string().contains("socks"), "{error}");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_certificates() {
+        let config = with("GTI_CA_FILE", &fixture("test-ca-cert.pem")).unwrap();
+        let roots = config.egress.extra_roots.expect("roots");
+        assert_eq!(roots.len(), 1);
+        assert_eq!(with("GTI_CA_FILE", "").unwrap().egress.extra_roots, None);
+
+        let empty =
+            std::env::temp_dir().join(format!("gti-relay-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, b"").unwrap();
+        let empty = empty.to_string_lossy().into_owned();
+        for path in [
+            "/nonexistent/ca.pem",
+            empty.as_str(),
+            &fixture("test-ca-server-key.pem"),
+            &fixture("README.md"),
+            "/",
+        ] {
+            let error = with("GTI_CA_FILE", path).expect_err(path);
+            assert_eq!(error.variable, "GTI_CA_FILE");
+            let line = error.to_string();
+            assert!(line.starts_with("invalid GTI_CA_FILE="), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+        let _ = std::fs::remove_file(&empty);
     }
 }

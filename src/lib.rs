@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod ctim;
 pub mod demo;
+pub mod egress;
 pub mod encoding;
 pub mod error;
 pub mod gti;

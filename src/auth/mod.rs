@@ -58,7 +58,8 @@ impl fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// Builds an authenticator from the JWKS settings of `config`; `http` is
-    /// the agent keys are fetched with (its timeouts apply).
+    /// the agent keys are fetched with (its timeouts and roots apply; the
+    /// proxy is `config.egress`'s choice for each URL).
     pub fn new(config: &Config, http: ureq::Agent) -> Self {
         Authenticator {
             allowed_hosts: config
@@ -66,7 +67,12 @@ impl Authenticator {
                 .iter()
                 .map(|pattern| pattern.to_ascii_lowercase())
                 .collect(),
-            keys: KeyCache::new(http, config.jwks_url_template.clone(), config.jwks_cache),
+            keys: KeyCache::new(
+                http,
+                config.egress.clone(),
+                config.jwks_url_template.clone(),
+                config.jwks_cache,
+            ),
             default_region: config.region,
         }
     }

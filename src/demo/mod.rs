@@ -178,6 +178,9 @@ impl Demo {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
+            // The relay on this machine: never through a proxy from the
+            // environment.
+            .proxy(None)
             .build()
             .new_agent();
         let mut response = agent

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod cli;
 mod demo;
+mod egress;
 mod endpoints;
 mod faults;
 mod gti_client;

@@ -6,6 +6,7 @@ pub mod jwks;
 pub mod logs;
 pub mod mock_gti;
 pub mod process;
+pub mod proxy;
 pub mod regions;
 pub mod relay;
 pub mod stack;
