@@ -56,13 +56,30 @@ is ignored), else from the GTI_API_KEY environment variable. --key KEY still
 works but is discouraged: the process list shows the key to every user of the
 machine. --key and --key-file exclude each other.
 
-All other settings come from environment variables (GTI_*_URL, GTI_TIMEOUT_SECS,
-…); see README.md. Capacity and bounds:
+--region us|eu picks the FortiNDR Cloud region of observe, health and refer
+(default GTI_REGION), as a token's GTI_REGION claim does for the relay API.
+
+All other settings come from environment variables (GTI_TIMEOUT_SECS, …); see
+README.md. Regions and egress:
+  GTI_REGION (us)            the region of tokens without a GTI_REGION claim: us, eu
+  GTI_DETECTIONS_URL, GTI_EVENTS_URL, GTI_ENTITY_URL, GTI_PORTAL_URL
+                             override the default region's URLs
+  GTI_US_<API>_URL, GTI_EU_<API>_URL (API = DETECTIONS, EVENTS, ENTITY, PORTAL)
+                             override one region's (not both forms for one region
+                             and API); an empty events URL switches the search off
+                             (the EU region has none by default)
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+                             egress proxy for GTI and JWKS calls, read as curl does
+  GTI_CA_FILE                PEM bundle of extra root certificates (a TLS-
+                             intercepting proxy's), trusted beside the built-in ones
+Capacity and bounds:
   GTI_MAX_INFLIGHT (256)     GTI calls in flight at once, across all requests,
                              health checks included
   WORKERS (64)               request threads; each holds one request throughout
-  REQUEST_DEADLINE_SECS (25) a request's whole time budget, retries included Exit codes: 0 ok, 1 GTI or relay error, 2 usage or
-configuration error (a missing key, an unreadable or empty key file).";
+  REQUEST_DEADLINE_SECS (25) a request's whole time budget, retries included
+
+Exit codes: 0 ok, 1 GTI or relay error, 2 usage or configuration error (a
+missing key, an unreadable or empty key file).";
 
 /// Where `observe` and `health` take the GTI API key from.
 #[derive(Clone, PartialEq, Eq)]

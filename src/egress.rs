@@ -45,6 +45,35 @@ impl Egress {
     }
 }
 
+/// One line for the start-up log: each scheme's proxy (credentials
+/// hidden), whether `NO_PROXY` is set, and the extra roots.
+impl fmt::Display for Egress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let route = |proxy: &Option<ProxyUrl>| match proxy {
+            Some(proxy) => format!("via {proxy}"),
+            None => "direct".to_owned(),
+        };
+        write!(
+            f,
+            "https:// {}, http:// {}",
+            route(&self.https_proxy),
+            route(&self.http_proxy)
+        )?;
+        if self.no_proxy != NoProxy::default() {
+            f.write_str(", except NO_PROXY hosts")?;
+        }
+        match &self.extra_roots {
+            Some(roots) => write!(
+                f,
+                "; TLS trusts the built-in roots and {} from {}",
+                roots.len(),
+                roots.path
+            ),
+            None => f.write_str("; TLS trusts the built-in roots"),
+        }
+    }
+}
+
 /// A proxy's URL, parsed; shown without its credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProxyUrl {
@@ -303,6 +332,15 @@ mod tests {
         assert_eq!(host("ftp://x/"), None);
         assert_eq!(host("not a url"), None);
         assert_eq!(Egress::default().proxy_for("https://a.example/"), None);
+        assert_eq!(
+            egress.to_string(),
+            "https:// via http://secure-proxy:3128, http:// via http://plain-proxy:8080, \
+             except NO_PROXY hosts; TLS trusts the built-in roots"
+        );
+        assert_eq!(
+            Egress::default().to_string(),
+            "https:// direct, http:// direct; TLS trusts the built-in roots"
+        );
     }
 
     #[test]

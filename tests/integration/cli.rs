@@ -334,12 +334,45 @@ fn help_and_version_exit_with_0() {
     for words in ["--key-file PATH", "GTI_API_KEY", "process list"] {
         assert!(out.stdout.contains(words), "{words}: {}", out.stdout);
     }
+    for words in [
+        "--region us|eu",
+        "GTI_REGION (us)",
+        "GTI_PORTAL_URL",
+        "GTI_US_<API>_URL",
+        "GTI_EU_<API>_URL",
+        "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY",
+        "GTI_CA_FILE",
+    ] {
+        assert!(out.stdout.contains(words), "{words}: {}", out.stdout);
+    }
     let out = Bin::new(&["--version"]).run();
     assert_eq!(out.code, 0);
     assert_eq!(
         out.stdout.trim(),
         format!("gti-relay {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn the_readme_names_every_variable_and_module_type_offers_the_region() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    for name in gti_relay::config::variable_names() {
+        assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+    }
+    let module_type: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/module_type.json")).unwrap())
+            .unwrap();
+    let field = module_type["configuration_spec"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|field| field["key"] == "custom_GTI_REGION")
+        .cloned()
+        .expect("custom_GTI_REGION in module_type.json");
+    assert_eq!(field["required"], false);
+    let tooltip = field["tooltip"].as_str().unwrap_or_default();
+    assert!(tooltip.starts_with("us or eu"), "{tooltip}");
 }
 
 /// The key the mock GTI accepts in the key tests: distinctive, so that a
