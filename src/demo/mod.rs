@@ -9,8 +9,8 @@
 //! key of `src/demo/`, all on loopback ports; and the relay itself on
 //! `HOST:PORT` (default `127.0.0.1:9090`). The relay's configuration is
 //! forced to trust nothing but that local JWKS and to ask nothing but the
-//! simulated GTIs, so the demo key can never open a real relay and the demo
-//! never reaches the internet. Portal links keep each region's portal, so an
+//! simulated GTIs, straight (the proxy variables do not apply), so the demo
+//! key can never open a real relay and the demo never reaches the internet. Portal links keep each region's portal, so an
 //! EU token's links point at the EU portal.
 //!
 //! It prints the relay's URL and two 24-hour demo tokens as parseable lines
@@ -31,6 +31,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::egress::Egress;
 use crate::region::Region;
 use crate::server::{self, Server};
 use crate::time::now_millis;
@@ -99,6 +100,9 @@ pub fn start(mut config: Config) -> Result<Demo, String> {
     let jwks = JwksServer::start(&jwks_document(&signer)?)?;
 
     config.jwks_url_template = "http://{jwks_host}/.well-known/jwks".to_owned();
+    // Everything the demo calls is on loopback: no proxy of the shell's
+    // applies, and no extra roots are needed.
+    config.egress = Egress::default();
     config.jwks_allowed_hosts = vec![jwks.host()];
 
     let configured_relay_url = config.relay_url.clone();
@@ -372,8 +376,9 @@ pub fn summarise_region(region: Region, body: &Value) -> String {
         })
         .unwrap_or(link);
     format!(
-        "  {region} tenant (eu-token): {count} sightings (its region's simulated GTI, no event search \
-         there: detection events only); links point at {portal}\n"
+        "  {} tenant (eu-token): {count} sightings (its region's simulated GTI, no event search \
+         there: detection events only); links point at {portal}\n",
+        region.name().to_uppercase()
     )
 }
 

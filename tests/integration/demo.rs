@@ -43,6 +43,8 @@ fn demo_serves_every_event_type_and_stops_on_sigterm() {
     let mut demo = Bin::new(&["demo"])
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
+        // A proxy in the shell must not take the demo's loopback calls.
+        .env("ALL_PROXY", "http://127.0.0.1:9")
         .spawn();
     let stdout = demo.child().stdout.take().expect("stdout is piped");
     let (send, lines) = mpsc::channel();
@@ -162,7 +164,7 @@ fn demo_serves_every_event_type_and_stops_on_sigterm() {
     assert!(
         printed
             .iter()
-            .any(|line| line.contains("eu tenant")
+            .any(|line| line.contains("EU tenant")
                 && line.contains("portal-eu.fortindr.forticloud.com")),
         "{printed:#?}"
     );
