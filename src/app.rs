@@ -1,8 +1,12 @@
 //! The relay's shared state, built once from [`Config`] and handed to every
-//! request: the authenticator (with its JWKS cache), the GTI client, the
-//! pool whose threads make the GTI calls (its size bounds the calls in
-//! flight), and the metrics they all record into; and the use-cases that
-//! the routes and the command line both call.
+//! request: the authenticator (with its JWKS cache), one GTI client per
+//! region, the pool whose threads make the GTI calls (its size bounds the
+//! calls in flight), and the metrics they all record into; and the
+//! use-cases that the routes and the command line both call.
+//!
+//! A request uses one region throughout (its token's, SPEC §7): every GTI
+//! call goes through that region's client and every portal link names that
+//! region's portal, so concurrent requests of different regions never mix.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +23,7 @@ use crate::gti::model::Rule;
 use crate::gti::{self, GtiApi, GtiError, HttpGti, LIST_PAGE_SIZE, MAX_LIST_PAGES};
 use crate::metrics::Metrics;
 use crate::observable::Observable;
+use crate::region::{PerRegion, Region};
 use crate::tiles::{self, Listing, Period, Tile, TileCache};
 use crate::time::now_millis;
 use crate::workflow::{self, allowed_detections, CallPool, Findings, OwnedCall, Settings};
@@ -30,7 +35,10 @@ const HEALTH_CHECK_IP: &str = "8.8.8.8";
 pub struct App {
     pub config: Config,
     pub auth: Authenticator,
-    pub gti: Arc<dyn GtiApi>,
+    /// Each region's GTI client, built from that region's URLs; they share
+    /// one agent (so one connection pool) and make their calls through
+    /// `calls`, so the in-flight cap holds across regions.
+    pub gti: PerRegion<Arc<dyn GtiApi>>,
     /// Makes every GTI call, observe and health check alike: at most
     /// `GTI_MAX_INFLIGHT` at once, shared fairly between requests.
     pub calls: CallPool,
@@ -52,21 +60,26 @@ pub struct Observation {
 }
 
 impl App {
-    /// The production relay: GTI and JWKS reached through one pooled agent.
+    /// The production relay: GTI (every region) and JWKS reached through
+    /// one pooled agent.
     pub fn new(config: Config) -> App {
         let agent = gti::http_agent(&config);
         let metrics = Arc::new(Metrics::new());
-        let gti = HttpGti::new(&config, agent.clone()).with_observer(Arc::clone(&metrics) as _);
-        App::with_gti(config, agent, Arc::new(gti), metrics)
+        let gti = PerRegion::new(|region| {
+            let client = HttpGti::for_region(&config, region, agent.clone())
+                .with_observer(Arc::clone(&metrics) as _);
+            Arc::new(client) as Arc<dyn GtiApi>
+        });
+        App::with_gti(config, agent, gti, metrics)
     }
 
-    /// A relay with another GTI implementation (tests, demo). `metrics` is
-    /// the registry `/metrics` serves; give `gti` the same one (e.g.
-    /// [`HttpGti::with_observer`]) to see its calls there.
+    /// A relay with other GTI implementations, one per region (tests).
+    /// `metrics` is the registry `/metrics` serves; give the clients the
+    /// same one (e.g. [`HttpGti::with_observer`]) to see their calls there.
     pub fn with_gti(
         config: Config,
         agent: ureq::Agent,
-        gti: Arc<dyn GtiApi>,
+        gti: PerRegion<Arc<dyn GtiApi>>,
         metrics: Arc<Metrics>,
     ) -> App {
         let calls = CallPool::new(config.gti_max_inflight);
@@ -88,12 +101,17 @@ impl App {
     }
 
     /// The health check behind `POST /health` and `gti-relay health`: one
-    /// GTI call that proves `key` works, through the same limiter as every
-    /// other call.
-    pub fn check_health(&self, key: &str, deadline: Instant) -> Result<(), RelayError> {
+    /// call to `region`'s GTI that proves `key` works there, through the
+    /// same limiter as every other call.
+    pub fn check_health(
+        &self,
+        region: Region,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<(), RelayError> {
         // One call proves the key: the event search over the last day, or the
         // detections API where the event search is switched off.
-        let call = match self.config.events_url {
+        let call = match self.config.urls(region).events {
             Some(_) => match gti::day_windows(now_millis(), 1).pop() {
                 Some(window) => OwnedCall::Search {
                     query: format!("ip = '{HEALTH_CHECK_IP}'"),
@@ -105,7 +123,7 @@ impl App {
                 value: HEALTH_CHECK_IP.to_owned(),
             },
         };
-        workflow::call_once(&self.calls, &self.gti, key, call, deadline)
+        workflow::call_once(&self.calls, self.gti.get(region), key, call, deadline)
             .map(drop)
             .map_err(RelayError::Gti)
     }
@@ -118,7 +136,8 @@ impl App {
     /// in parallel with the others; only the serialised entities are kept,
     /// so a request holds at most the answer plus what is in flight. When
     /// `deadline` passes first, the answer holds the observables that were
-    /// done, and one error names the deadline.
+    /// done, and one error names the deadline. GTI calls and portal links
+    /// are those of the credentials' region only.
     pub fn observe(
         &self,
         credentials: &Credentials,
@@ -131,16 +150,18 @@ impl App {
             .cloned()
             .collect();
 
+        let region = credentials.region;
+        let urls = self.config.urls(region);
         let settings = Settings {
             entities_limit: credentials.entities_limit,
             allow_test_accounts: credentials.allow_test_accounts,
-            windows: match self.config.events_url {
+            windows: match urls.events {
                 Some(_) => gti::day_windows(now_millis(), self.config.day_range),
                 None => Vec::new(),
             },
         };
         let context = ctim::Context {
-            portal_url: &self.config.portal_url,
+            portal_url: &urls.portal,
             new_id: &ctim::random_id,
         };
         let map = |observable: &Observable, findings: Result<Findings, GtiError>| {
@@ -148,7 +169,7 @@ impl App {
         };
         let results = workflow::observe(
             &self.calls,
-            &self.gti,
+            self.gti.get(region),
             &credentials.key,
             &settings,
             &observables,
@@ -220,11 +241,12 @@ impl App {
     /// done by the deadline is the deadline's error.
     fn call_gti(
         &self,
+        region: Region,
         key: &str,
         calls: Vec<OwnedCall>,
         deadline: Instant,
     ) -> Vec<Result<gti::Answer, RelayError>> {
-        workflow::call_all(&self.calls, &self.gti, key, calls, deadline)
+        workflow::call_all(&self.calls, self.gti.get(region), key, calls, deadline)
             .into_iter()
             .map(|result| match result {
                 Some(result) => result.map_err(RelayError::Gti),
@@ -254,7 +276,7 @@ impl App {
                 value: observable.value.clone(),
             })
             .collect();
-        let results = self.call_gti(&credentials.key, calls, deadline);
+        let results = self.call_gti(credentials.region, &credentials.key, calls, deadline);
         supported
             .into_iter()
             .zip(results)
@@ -363,12 +385,12 @@ impl App {
             .collect();
         let mut errors = Vec::new();
         let mut resolved = 0;
-        for (detection, result) in
-            detections
-                .detections
-                .iter()
-                .zip(self.call_gti(&credentials.key, calls, deadline))
-        {
+        for (detection, result) in detections.detections.iter().zip(self.call_gti(
+            credentials.region,
+            &credentials.key,
+            calls,
+            deadline,
+        )) {
             match result {
                 Ok(_) => resolved += 1,
                 Err(error) => {
@@ -382,7 +404,8 @@ impl App {
             }
         }
         if resolved > 0 {
-            self.tiles.forget(&credentials.key);
+            self.tiles
+                .forget(&(credentials.region, credentials.key.as_str()));
         }
         if errors.is_empty() {
             Ok(resolved)
@@ -400,8 +423,9 @@ impl App {
         period: Period,
         deadline: Instant,
     ) -> Result<Value, RelayError> {
-        let listing = self.tiles.get_or_fetch(&credentials.key, period, || {
-            self.list_detections(&credentials.key, period, deadline)
+        let owner = (credentials.region, credentials.key.as_str());
+        let listing = self.tiles.get_or_fetch(&owner, period, || {
+            self.list_detections(credentials.region, &credentials.key, period, deadline)
         })?;
         Ok(tiles::tile_data(
             tile,
@@ -409,7 +433,7 @@ impl App {
             &listing,
             credentials.allow_test_accounts,
             now_millis(),
-            &self.config.portal_url,
+            &self.config.urls(credentials.region).portal,
         ))
     }
 
@@ -417,6 +441,7 @@ impl App {
     /// until a short one, at most [`MAX_LIST_PAGES`].
     fn list_detections(
         &self,
+        region: Region,
         key: &str,
         period: Period,
         deadline: Instant,
@@ -429,7 +454,7 @@ impl App {
                 offset: page * LIST_PAGE_SIZE,
             };
             let answer = self
-                .call_gti(key, vec![call], deadline)
+                .call_gti(region, key, vec![call], deadline)
                 .pop()
                 .unwrap_or(Err(RelayError::Deadline {
                     budget: self.config.request_deadline,

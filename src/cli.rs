@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::auth::Credentials;
 use crate::config::Config;
 use crate::observable::{parse_observables, Observable};
+use crate::region::{self, Region};
 
 /// Success.
 pub const EXIT_OK: u8 = 0;
@@ -38,19 +39,21 @@ Usage:
   gti-relay                      serve the relay API on HOST:PORT (default 0.0.0.0:9090)
   gti-relay demo                 serve with a simulated GTI and a demo token (HOST:PORT,
                                  default 127.0.0.1:9090); prints ready-to-paste curls
-  gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts] FILE|-
+  gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts]
+                    [--region us|eu] FILE|-
                                  look up observables (a JSON array as SecureX sends it)
                                  and print the CTIM bundle of /observe/observables
-  gti-relay refer FILE|-         print the pivot links of /refer/observables
-  gti-relay deliberate [--key-file PATH] [--allow-test-accounts] FILE|-
+  gti-relay refer [--region us|eu] FILE|-
+                                 print the pivot links of /refer/observables
+  gti-relay deliberate [--key-file PATH] [--allow-test-accounts] [--region us|eu] FILE|-
                                  print the verdicts of /deliberate/observables
-  gti-relay respond [--key-file PATH] [--allow-test-accounts] FILE|-
+  gti-relay respond [--key-file PATH] [--allow-test-accounts] [--region us|eu] FILE|-
                                  print the response actions of /respond/observables
   gti-relay tiles                print the dashboard tile definitions of /tiles
-  gti-relay tiles [--key-file PATH] [--allow-test-accounts] TILE [PERIOD]
+  gti-relay tiles [--key-file PATH] [--allow-test-accounts] [--region us|eu] TILE [PERIOD]
                                  print a tile's data as /tiles/tile-data answers it
                                  (PERIOD: last_24_hours, last_7_days (default), last_30_days)
-  gti-relay health [--key-file PATH]
+  gti-relay health [--key-file PATH] [--region us|eu]
                                  check that GTI accepts the API key
   gti-relay healthcheck          GET /watchdog of the relay on localhost:$PORT (containers)
   gti-relay --help | --version
@@ -61,13 +64,30 @@ is ignored), else from the GTI_API_KEY environment variable. --key KEY still
 works but is discouraged: the process list shows the key to every user of the
 machine. --key and --key-file exclude each other.
 
-All other settings come from environment variables (GTI_*_URL, GTI_TIMEOUT_SECS,
-…); see README.md. Capacity and bounds:
+--region us|eu picks the FortiNDR Cloud region of observe, health and refer
+(default GTI_REGION), as a token's GTI_REGION claim does for the relay API.
+
+All other settings come from environment variables (GTI_TIMEOUT_SECS, …); see
+README.md. Regions and egress:
+  GTI_REGION (us)            the region of tokens without a GTI_REGION claim: us, eu
+  GTI_DETECTIONS_URL, GTI_EVENTS_URL, GTI_ENTITY_URL, GTI_PORTAL_URL
+                             override the default region's URLs
+  GTI_US_<API>_URL, GTI_EU_<API>_URL (API = DETECTIONS, EVENTS, ENTITY, PORTAL)
+                             override one region's (not both forms for one region
+                             and API); an empty events URL switches the search off
+                             (the EU region has none by default)
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+                             egress proxy for GTI and JWKS calls, read as curl does
+  GTI_CA_FILE                PEM bundle of extra root certificates (a TLS-
+                             intercepting proxy's), trusted beside the built-in ones
+Capacity and bounds:
   GTI_MAX_INFLIGHT (256)     GTI calls in flight at once, across all requests,
                              health checks included
   WORKERS (64)               request threads; each holds one request throughout
-  REQUEST_DEADLINE_SECS (25) a request's whole time budget, retries included Exit codes: 0 ok, 1 GTI or relay error, 2 usage or
-configuration error (a missing key, an unreadable or empty key file).";
+  REQUEST_DEADLINE_SECS (25) a request's whole time budget, retries included
+
+Exit codes: 0 ok, 1 GTI or relay error, 2 usage or configuration error (a
+missing key, an unreadable or empty key file).";
 
 /// Where `observe` and `health` take the GTI API key from.
 #[derive(Clone, PartialEq, Eq)]
@@ -103,29 +123,35 @@ const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 pub enum Command {
     Serve,
     Demo,
+    /// `region`: `--region`, else the relay's default (`GTI_REGION`).
     Observe {
         key: KeySource,
         limit: usize,
         allow_test_accounts: bool,
+        region: Option<Region>,
         input: String,
     },
     Refer {
+        region: Option<Region>,
         input: String,
     },
     Health {
         key: KeySource,
+        region: Option<Region>,
     },
     /// `deliberate` and `respond`: a lookup of observables in FILE.
     Lookup {
         kind: Lookup,
         key: KeySource,
         allow_test_accounts: bool,
+        region: Option<Region>,
         input: String,
     },
     /// `tiles` (definitions) or `tiles TILE [PERIOD]` (its data).
     Tiles {
         key: KeySource,
         allow_test_accounts: bool,
+        region: Option<Region>,
         tile: Option<String>,
         period: Option<String>,
     },
@@ -141,33 +167,43 @@ pub enum Lookup {
     Respond,
 }
 
-/// The options of `deliberate`, `respond` and `tiles` (`--key-file`,
-/// `--key`, `--allow-test-accounts`) and their other words, in order.
-fn parse_lookup_words(
-    command: &str,
-    rest: &[String],
-) -> Result<(KeySource, bool, Vec<String>), String> {
-    let mut key = KeySource::Environment;
-    let mut allow_test_accounts = false;
-    let mut words_left = Vec::new();
+/// The options of `deliberate`, `respond` and `tiles` and their other
+/// words, in order.
+struct LookupWords {
+    key: KeySource,
+    allow_test_accounts: bool,
+    region: Option<Region>,
+    words: Vec<String>,
+}
+
+/// Reads `--key-file`, `--key`, `--allow-test-accounts` and `--region`.
+fn parse_lookup_words(command: &str, rest: &[String]) -> Result<LookupWords, String> {
+    let mut found = LookupWords {
+        key: KeySource::Environment,
+        allow_test_accounts: false,
+        region: None,
+        words: Vec::new(),
+    };
     let mut words = rest.iter();
     while let Some(word) = words.next() {
         let (name, inline) = split_option(word);
-        if key_option(name, inline, &mut words, &mut key)? {
+        if key_option(name, inline, &mut words, &mut found.key)?
+            || region_option(name, inline, &mut words, &mut found.region)?
+        {
             continue;
         }
         match name {
-            "--allow-test-accounts" if inline.is_none() => allow_test_accounts = true,
+            "--allow-test-accounts" if inline.is_none() => found.allow_test_accounts = true,
             "--allow-test-accounts" => {
                 return Err("--allow-test-accounts takes no value".to_owned())
             }
             option if option.starts_with("--") => {
                 return Err(format!("unknown option {option:?} for {command}"))
             }
-            other => words_left.push(other.to_owned()),
+            other => found.words.push(other.to_owned()),
         }
     }
-    Ok((key, allow_test_accounts, words_left))
+    Ok(found)
 }
 
 /// Parses the arguments after the program name; the error is for stderr.
@@ -182,60 +218,80 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "demo" => no_more(rest, Command::Demo),
         "healthcheck" => no_more(rest, Command::Healthcheck),
         "observe" => parse_observe(rest),
-        "refer" => match rest {
-            [input] => Ok(Command::Refer {
-                input: input.clone(),
-            }),
-            [] => Err("refer needs a FILE (or - for stdin)".to_owned()),
-            _ => Err(format!("refer takes one FILE, got {rest:?}")),
-        },
+        "refer" => {
+            let mut region = None;
+            let mut input = None;
+            let mut words = rest.iter();
+            while let Some(word) = words.next() {
+                let (name, inline) = split_option(word);
+                if region_option(name, inline, &mut words, &mut region)? {
+                    continue;
+                }
+                match name {
+                    option if option.starts_with("--") => {
+                        return Err(format!("unknown option {option:?} for refer"))
+                    }
+                    path if input.is_none() => input = Some(path.to_owned()),
+                    extra => return Err(format!("refer takes one FILE, got also {extra:?}")),
+                }
+            }
+            Ok(Command::Refer {
+                region,
+                input: input.ok_or("refer needs a FILE (or - for stdin)")?,
+            })
+        }
         "deliberate" | "respond" => {
-            let (key, allow_test_accounts, words) = parse_lookup_words(first, rest)?;
+            let found = parse_lookup_words(first, rest)?;
             let kind = if first == "deliberate" {
                 Lookup::Deliberate
             } else {
                 Lookup::Respond
             };
-            match words.as_slice() {
+            match found.words.as_slice() {
                 [input] => Ok(Command::Lookup {
                     kind,
-                    key,
-                    allow_test_accounts,
                     input: input.clone(),
+                    key: found.key,
+                    allow_test_accounts: found.allow_test_accounts,
+                    region: found.region,
                 }),
                 [] => Err(format!("{first} needs a FILE (or - for stdin)")),
-                _ => Err(format!("{first} takes one FILE, got {words:?}")),
+                words => Err(format!("{first} takes one FILE, got {words:?}")),
             }
         }
         "tiles" => {
-            let (key, allow_test_accounts, words) = parse_lookup_words(first, rest)?;
-            let (tile, period) = match words.as_slice() {
+            let found = parse_lookup_words(first, rest)?;
+            let (tile, period) = match found.words.as_slice() {
                 [] => (None, None),
                 [tile] => (Some(tile.clone()), None),
                 [tile, period] => (Some(tile.clone()), Some(period.clone())),
-                _ => {
+                words => {
                     return Err(format!(
                         "tiles takes a TILE and a PERIOD at most, got {words:?}"
                     ))
                 }
             };
             Ok(Command::Tiles {
-                key,
-                allow_test_accounts,
+                key: found.key,
+                allow_test_accounts: found.allow_test_accounts,
+                region: found.region,
                 tile,
                 period,
             })
         }
         "health" => {
             let mut key = KeySource::Environment;
+            let mut region = None;
             let mut words = rest.iter();
             while let Some(word) = words.next() {
                 let (name, inline) = split_option(word);
-                if !key_option(name, inline, &mut words, &mut key)? {
+                if !key_option(name, inline, &mut words, &mut key)?
+                    && !region_option(name, inline, &mut words, &mut region)?
+                {
                     return Err(format!("unknown argument {name:?} for health"));
                 }
             }
-            Ok(Command::Health { key })
+            Ok(Command::Health { key, region })
         }
         other => Err(format!("unknown command {other:?}")),
     }
@@ -302,15 +358,41 @@ fn key_option<'a>(
     Ok(true)
 }
 
+/// Reads `--region` into `region`; `false` when `name` is another option.
+fn region_option<'a>(
+    name: &str,
+    inline: Option<&'a str>,
+    words: &mut impl Iterator<Item = &'a String>,
+    region: &mut Option<Region>,
+) -> Result<bool, String> {
+    if name != "--region" {
+        return Ok(false);
+    }
+    let value = value_of(name, inline, words)?;
+    if region.is_some() {
+        return Err("--region is given twice".to_owned());
+    }
+    *region = Some(Region::parse(value).ok_or_else(|| {
+        format!(
+            "--region must be one of {} (any case), not {value:?}",
+            region::ACCEPTED
+        )
+    })?);
+    Ok(true)
+}
+
 fn parse_observe(rest: &[String]) -> Result<Command, String> {
     let mut key = KeySource::Environment;
     let mut limit = 100;
     let mut allow_test_accounts = false;
+    let mut region = None;
     let mut input = None;
     let mut words = rest.iter();
     while let Some(word) = words.next() {
         let (name, inline) = split_option(word);
-        if key_option(name, inline, &mut words, &mut key)? {
+        if key_option(name, inline, &mut words, &mut key)?
+            || region_option(name, inline, &mut words, &mut region)?
+        {
             continue;
         }
         match name {
@@ -338,6 +420,7 @@ fn parse_observe(rest: &[String]) -> Result<Command, String> {
         key,
         limit,
         allow_test_accounts,
+        region,
         input: input.ok_or("observe needs a FILE (or - for stdin)")?,
     })
 }
@@ -372,6 +455,7 @@ pub fn run(args: &[String]) -> u8 {
             key,
             limit,
             allow_test_accounts,
+            region,
             input,
         } => with_config(Config::from_env(), |config| {
             let key = match resolve_key(&key, "observe") {
@@ -382,24 +466,27 @@ pub fn run(args: &[String]) -> u8 {
                 key,
                 entities_limit: limit,
                 allow_test_accounts,
+                region: region.unwrap_or(config.region),
             };
             observe(config, &credentials, &input)
         }),
-        Command::Refer { input } => with_config(Config::from_env(), |config| {
+        Command::Refer { region, input } => with_config(Config::from_env(), |config| {
             let observables = match read_observables(&input) {
                 Ok(observables) => observables,
                 Err(problem) => return failure(&problem),
             };
-            print_json(&json!({"data": crate::app::refer_links(&config.portal_url, &observables)}));
+            let portal = &config.urls(region.unwrap_or(config.region)).portal;
+            print_json(&json!({"data": crate::app::refer_links(portal, &observables)}));
             EXIT_OK
         }),
-        Command::Health { key } => with_config(Config::from_env(), |config| {
+        Command::Health { key, region } => with_config(Config::from_env(), |config| {
             let key = match resolve_key(&key, "health") {
                 Ok(key) => key,
                 Err(problem) => return usage(&problem),
             };
+            let region = region.unwrap_or(config.region);
             let app = App::new(config);
-            match app.check_health(&key, app.deadline()) {
+            match app.check_health(region, &key, app.deadline()) {
                 Ok(()) => {
                     print_json(&json!({"data": {"status": "ok"}}));
                     EXIT_OK
@@ -411,6 +498,7 @@ pub fn run(args: &[String]) -> u8 {
             kind,
             key,
             allow_test_accounts,
+            region,
             input,
         } => with_config(Config::from_env(), |config| {
             let command = match kind {
@@ -425,12 +513,14 @@ pub fn run(args: &[String]) -> u8 {
                 key,
                 entities_limit: 100,
                 allow_test_accounts,
+                region: region.unwrap_or(config.region),
             };
             lookup(config, kind, &credentials, &input)
         }),
         Command::Tiles {
             key,
             allow_test_accounts,
+            region,
             tile,
             period,
         } => with_config(Config::from_env(), |config| {
@@ -451,6 +541,7 @@ pub fn run(args: &[String]) -> u8 {
                 key,
                 entities_limit: 100,
                 allow_test_accounts,
+                region: region.unwrap_or(config.region),
             };
             let app = App::new(config);
             match app.tile_data(&credentials, tile, period, app.deadline()) {
@@ -611,9 +702,12 @@ fn demo(config: Config) -> u8 {
     );
     println!("relay: {}", demo.relay_url);
     println!("token: {}", demo.token);
-    println!("\nTry it (the token is valid for 24 hours; it names localhost, 127.0.0.1 and [::1]");
-    println!("as the audience: calling through another name or port, such as a container's");
-    println!("published port, needs RELAY_URL set to that URL before the demo starts):");
+    println!("eu-token: {}", demo.eu_token);
+    println!("\nTry it (the tokens are valid for 24 hours; `token` is a tenant of the default");
+    println!("region, `eu-token` one of the EU region (claim GTI_REGION \"eu\"), whose links");
+    println!("point at the EU portal. Both name localhost, 127.0.0.1 and [::1] as the audience:");
+    println!("calling through another name or port, such as a container's published port,");
+    println!("needs RELAY_URL set to that URL before the demo starts):");
     for command in demo.curl_commands() {
         println!("  {command}");
     }
@@ -691,6 +785,9 @@ fn healthcheck(config: Config) -> u8 {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
+        // The relay on this machine: never through a proxy from the
+        // environment.
+        .proxy(None)
         .build()
         .new_agent();
     let probe = "healthcheck";
@@ -745,6 +842,7 @@ mod tests {
                 key: KeySource::Argument("k".to_owned()),
                 limit: 5,
                 allow_test_accounts: true,
+                region: None,
                 input: "-".to_owned(),
             })
         );
@@ -760,14 +858,16 @@ mod tests {
         assert_eq!(
             health(&[]),
             Ok(Command::Health {
-                key: KeySource::Environment
+                key: KeySource::Environment,
+                region: None,
             })
         );
         for words in [&["--key-file", "/run/key"][..], &["--key-file=/run/key"]] {
             assert_eq!(
                 health(words),
                 Ok(Command::Health {
-                    key: KeySource::File("/run/key".to_owned())
+                    key: KeySource::File("/run/key".to_owned()),
+                    region: None,
                 }),
                 "{words:?}"
             );
@@ -775,7 +875,8 @@ mod tests {
         assert_eq!(
             health(&["--key=a=b"]),
             Ok(Command::Health {
-                key: KeySource::Argument("a=b".to_owned())
+                key: KeySource::Argument("a=b".to_owned()),
+                region: None,
             })
         );
         let Ok(Command::Observe { key, .. }) = parse(&args(&["observe", "--key-file", "f", "-"]))
@@ -812,6 +913,7 @@ mod tests {
     fn debug_output_never_shows_a_key() {
         let command = Command::Health {
             key: KeySource::Argument("SECRET".to_owned()),
+            region: None,
         };
         assert!(!format!("{command:?}").contains("SECRET"));
         assert!(format!("{command:?}").contains("Argument"));
@@ -828,6 +930,50 @@ mod tests {
         assert!(key_in_file(b"ab\xffc").is_err());
         let huge = vec![b'k'; MAX_KEY_FILE_BYTES as usize + 1];
         assert!(key_in_file(&huge).is_err());
+    }
+
+    #[test]
+    fn region_picks_one_of_the_relays_regions() {
+        assert_eq!(
+            parse(&args(&["refer", "--region", "EU", "-"])),
+            Ok(Command::Refer {
+                region: Some(Region::Eu),
+                input: "-".to_owned()
+            })
+        );
+        assert_eq!(
+            parse(&args(&["refer", "f"])),
+            Ok(Command::Refer {
+                region: None,
+                input: "f".to_owned()
+            })
+        );
+        assert_eq!(
+            parse(&args(&["health", "--region=us", "--key-file", "k"])),
+            Ok(Command::Health {
+                key: KeySource::File("k".to_owned()),
+                region: Some(Region::Us),
+            })
+        );
+        let Ok(Command::Observe { region, input, .. }) =
+            parse(&args(&["observe", "-", "--region", "eu"]))
+        else {
+            panic!("observe takes --region");
+        };
+        assert_eq!((region, input.as_str()), (Some(Region::Eu), "-"));
+        for bad in [
+            &["refer", "--region", "apjc", "-"][..],
+            &["refer", "--region", "-"],
+            &["refer", "--region", "us", "--region", "eu", "-"],
+            &["health", "--region"],
+            &["observe", "--region=", "-"],
+            &["refer", "--limit", "5", "-"],
+            &["refer", "a", "b"],
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad:?}");
+        }
+        let problem = parse(&args(&["refer", "--region", "apjc", "-"])).unwrap_err();
+        assert!(problem.contains("us, eu"), "{problem}");
     }
 
     #[test]

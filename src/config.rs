@@ -3,9 +3,17 @@
 //!
 //! No other module reads the environment. Tests build a `Config` with
 //! [`Config::from_vars`] (or [`Config::default`]) and adjust its public fields.
+//!
+//! GTI's URLs come per region (SPEC §7): each region starts from the table
+//! of [`crate::region`]; the unprefixed `GTI_*_URL` variables override the
+//! default region's (`GTI_REGION`), `GTI_US_*_URL` and `GTI_EU_*_URL` one
+//! region's, and naming the same region and API both ways is an error.
 
 use std::fmt;
 use std::time::Duration;
+
+use crate::egress::{redact_credentials, Egress, ExtraRoots, NoProxy, ProxyUrl};
+use crate::region::{self, PerRegion, Region, RegionUrls};
 
 /// The relay's validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,14 +23,11 @@ pub struct Config {
     /// The public URL the JWT `aud` must equal; `None` derives it per request
     /// from `X-Forwarded-Proto` and `Host`. Stored without a trailing `/`.
     pub relay_url: Option<String>,
-    /// Base of `detections` and `events`, ending in `/`.
-    pub detections_url: String,
-    /// Base of `query`, ending in `/`; `None` disables the event search.
-    pub events_url: Option<String>,
-    /// Base of `entity/tracking/bulk/get/ip`, ending in `/`.
-    pub entity_url: String,
-    /// Base of the links into the GTI portal, without a trailing `/`.
-    pub portal_url: String,
+    /// The region of tokens whose `GTI_REGION` claim names none.
+    pub region: Region,
+    /// Each region's GTI bases and portal (`GTI_*_URL`, `GTI_US_*_URL`,
+    /// `GTI_EU_*_URL` over the table of SPEC §7); see [`Config::urls`].
+    pub regions: PerRegion<RegionUrls>,
     /// How many one-day windows the event search covers.
     pub day_range: u32,
     /// One upstream call's time limit (connect + read).
@@ -44,6 +49,10 @@ pub struct Config {
     /// Request worker threads.
     pub workers: usize,
     pub log_level: log::LevelFilter,
+    /// Proxies (the `*_PROXY` variables, as curl reads them) and extra
+    /// trusted roots (`GTI_CA_FILE`) for GTI and JWKS calls. `Debug` shows
+    /// no proxy credentials.
+    pub egress: Egress,
 }
 
 /// A variable with a value the relay cannot use.
@@ -75,10 +84,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("PORT", "9090"),
     ("HOST", "0.0.0.0"),
     ("RELAY_URL", ""),
-    ("GTI_DETECTIONS_URL", "https://detections.icebrg.io/v1/"),
-    ("GTI_EVENTS_URL", "https://events.icebrg.io/v2/"),
-    ("GTI_ENTITY_URL", "https://entity.icebrg.io/v2/"),
-    ("GTI_PORTAL_URL", "https://portal.icebrg.io"),
+    ("GTI_REGION", "us"),
     ("GTI_DAY_RANGE", "7"),
     ("GTI_TIMEOUT_SECS", "30"),
     ("GTI_RETRIES", "2"),
@@ -93,11 +99,67 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("MAX_BODY_BYTES", "1048576"),
     ("WORKERS", ""),
     ("LOG_LEVEL", "info"),
+    // Egress (SPEC §1): as curl, the lower-case name before the upper-case.
+    ("https_proxy", ""),
+    ("HTTPS_PROXY", ""),
+    ("http_proxy", ""),
+    ("HTTP_PROXY", ""),
+    ("all_proxy", ""),
+    ("ALL_PROXY", ""),
+    ("no_proxy", ""),
+    ("NO_PROXY", ""),
+    ("GTI_CA_FILE", ""),
 ];
+
+/// A `GTI_CA_FILE` larger than this is not a CA bundle (Mozilla's whole
+/// set is about 250 KB) and is not read.
+const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One of a region's four URLs, and the variables that set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Detections,
+    Events,
+    Entity,
+    Portal,
+}
+
+impl Api {
+    const ALL: [Api; 4] = [Api::Detections, Api::Events, Api::Entity, Api::Portal];
+
+    /// The variable for this API of `region`, or of the default region
+    /// when `None` (the unprefixed form).
+    fn variable(self, region: Option<Region>) -> &'static str {
+        match (self, region) {
+            (Api::Detections, None) => "GTI_DETECTIONS_URL",
+            (Api::Events, None) => "GTI_EVENTS_URL",
+            (Api::Entity, None) => "GTI_ENTITY_URL",
+            (Api::Portal, None) => "GTI_PORTAL_URL",
+            (Api::Detections, Some(Region::Us)) => "GTI_US_DETECTIONS_URL",
+            (Api::Events, Some(Region::Us)) => "GTI_US_EVENTS_URL",
+            (Api::Entity, Some(Region::Us)) => "GTI_US_ENTITY_URL",
+            (Api::Portal, Some(Region::Us)) => "GTI_US_PORTAL_URL",
+            (Api::Detections, Some(Region::Eu)) => "GTI_EU_DETECTIONS_URL",
+            (Api::Events, Some(Region::Eu)) => "GTI_EU_EVENTS_URL",
+            (Api::Entity, Some(Region::Eu)) => "GTI_EU_ENTITY_URL",
+            (Api::Portal, Some(Region::Eu)) => "GTI_EU_PORTAL_URL",
+        }
+    }
+}
+
+/// The URL variables, unprefixed first, then each region's.
+fn url_variables() -> impl Iterator<Item = &'static str> {
+    [None, Some(Region::Us), Some(Region::Eu)]
+        .into_iter()
+        .flat_map(|region| Api::ALL.into_iter().map(move |api| api.variable(region)))
+}
 
 /// The names of every variable the relay reads.
 pub fn variable_names() -> impl Iterator<Item = &'static str> {
-    DEFAULTS.iter().map(|(name, _)| *name)
+    DEFAULTS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(url_variables())
 }
 
 impl Default for Config {
@@ -145,21 +207,39 @@ impl Config {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut raw: Vec<(&'static str, String)> = DEFAULTS
-            .iter()
-            .map(|(name, default)| (*name, (*default).to_owned()))
-            .collect();
+        // The variables given, each once (the last value wins).
+        let mut given: Vec<(&'static str, String)> = Vec::new();
         for (name, value) in vars {
-            if let Some(slot) = raw.iter_mut().find(|(known, _)| *known == name.as_ref()) {
-                slot.1 = value.as_ref().trim().to_owned();
+            let Some(known) = variable_names().find(|known| *known == name.as_ref()) else {
+                continue;
+            };
+            let value = value.as_ref().trim().to_owned();
+            match given.iter_mut().find(|(name, _)| *name == known) {
+                Some(slot) => slot.1 = value,
+                None => given.push((known, value)),
             }
         }
-        let get = |name: &str| -> &str {
-            raw.iter()
+        let set = |name: &str| -> Option<&str> {
+            given
+                .iter()
                 .find(|(known, _)| *known == name)
                 .map(|(_, value)| value.as_str())
+        };
+        let get = |name: &str| -> &str {
+            set(name)
+                .or_else(|| {
+                    DEFAULTS
+                        .iter()
+                        .find(|(known, _)| *known == name)
+                        .map(|(_, default)| *default)
+                })
                 .unwrap_or_default()
         };
+        let region = parse_region(get("GTI_REGION"))?;
+        let mut regions = PerRegion::new(Region::default_urls);
+        for each in Region::ALL {
+            *regions.get_mut(each) = region_urls(each, each == region, &set)?;
+        }
 
         Ok(Config {
             host: parse_host(get("HOST"))?,
@@ -172,15 +252,8 @@ impl Config {
                         .to_owned(),
                 ),
             },
-            detections_url: parse_base_url("GTI_DETECTIONS_URL", get("GTI_DETECTIONS_URL"))?,
-            events_url: match get("GTI_EVENTS_URL") {
-                "" => None,
-                url => Some(parse_base_url("GTI_EVENTS_URL", url)?),
-            },
-            entity_url: parse_base_url("GTI_ENTITY_URL", get("GTI_ENTITY_URL"))?,
-            portal_url: parse_url("GTI_PORTAL_URL", get("GTI_PORTAL_URL"))?
-                .trim_end_matches('/')
-                .to_owned(),
+            region,
+            regions,
             day_range: parse_number("GTI_DAY_RANGE", get("GTI_DAY_RANGE"), 1, 365)? as u32,
             gti_timeout: Duration::from_secs(parse_number(
                 "GTI_TIMEOUT_SECS",
@@ -214,7 +287,18 @@ impl Config {
                 value => parse_number("WORKERS", value, 1, 4096)? as usize,
             },
             log_level: parse_log_level(get("LOG_LEVEL"))?,
+            egress: parse_egress(&set)?,
         })
+    }
+
+    /// Where `region`'s GTI APIs and portal are.
+    pub fn urls(&self, region: Region) -> &RegionUrls {
+        self.regions.get(region)
+    }
+
+    /// The default region's URLs: those of tokens that name no region.
+    pub fn default_urls(&self) -> &RegionUrls {
+        self.urls(self.region)
     }
 
     /// The address to listen on, as `host:port` (IPv6 hosts bracketed).
@@ -233,6 +317,124 @@ fn invalid(variable: &'static str, value: &str, expected: &str) -> ConfigError {
         value: value.to_owned(),
         expected: expected.to_owned(),
     }
+}
+
+fn parse_region(value: &str) -> Result<Region, ConfigError> {
+    Region::parse(value).ok_or_else(|| {
+        invalid(
+            "GTI_REGION",
+            value,
+            &format!("one of {} (any case)", region::ACCEPTED),
+        )
+    })
+}
+
+/// `region`'s URLs: the table's, overridden by `GTI_<REGION>_*_URL`, or for
+/// the default region by the unprefixed `GTI_*_URL` (not both). `set` gives
+/// a variable's value when it was set at all (even empty).
+fn region_urls<'a>(
+    region: Region,
+    is_default: bool,
+    set: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<RegionUrls, ConfigError> {
+    let mut urls = region.default_urls();
+    for api in Api::ALL {
+        let own = api.variable(Some(region));
+        let plain = api.variable(None);
+        let plain_value = if is_default { set(plain) } else { None };
+        let (variable, value) = match (set(own), plain_value) {
+            (Some(value), Some(_)) => {
+                return Err(invalid(
+                    own,
+                    value,
+                    &format!(
+                        "{own} or {plain} (which sets the default region's, GTI_REGION={region}), not both"
+                    ),
+                ))
+            }
+            (Some(value), None) => (own, value),
+            (None, Some(value)) => (plain, value),
+            (None, None) => continue,
+        };
+        match api {
+            Api::Detections => urls.detections = parse_base_url(variable, value)?,
+            Api::Events => {
+                urls.events = match value {
+                    // Empty: no event search in this region or account.
+                    "" => None,
+                    url => Some(parse_base_url(variable, url)?),
+                }
+            }
+            Api::Entity => urls.entity = parse_base_url(variable, value)?,
+            Api::Portal => {
+                urls.portal = parse_url(variable, value)?.trim_end_matches('/').to_owned()
+            }
+        }
+    }
+    Ok(urls)
+}
+
+/// The proxies, read as curl reads them: for `https://` URLs `https_proxy`
+/// then `HTTPS_PROXY`, for `http://` URLs `http_proxy` then `HTTP_PROXY`
+/// (curl reads only the lower-case one, against CGI's `HTTP_PROXY` header
+/// variable; the relay is no CGI program and SPEC §1 names it), either way
+/// `all_proxy` then `ALL_PROXY` when neither is set; `no_proxy` then
+/// `NO_PROXY`. An empty value counts as unset. Then `GTI_CA_FILE`, read and
+/// checked now so that a bad one stops start-up.
+fn parse_egress<'a>(set: &impl Fn(&str) -> Option<&'a str>) -> Result<Egress, ConfigError> {
+    let first = |names: [&'static str; 2]| {
+        names.into_iter().find_map(|name| {
+            set(name)
+                .filter(|value| !value.is_empty())
+                .map(|value| (name, value))
+        })
+    };
+    let proxy = |names: [&'static str; 2]| -> Result<Option<ProxyUrl>, ConfigError> {
+        match first(names) {
+            None => Ok(None),
+            Some((name, value)) => ProxyUrl::parse(value)
+                .map(Some)
+                // The value is shown without the credentials it may hold.
+                .map_err(|expected| invalid(name, &redact_credentials(value), &expected)),
+        }
+    };
+    let all = proxy(["all_proxy", "ALL_PROXY"])?;
+    let https_proxy = proxy(["https_proxy", "HTTPS_PROXY"])?.or_else(|| all.clone());
+    let http_proxy = proxy(["http_proxy", "HTTP_PROXY"])?.or(all);
+    let no_proxy = first(["no_proxy", "NO_PROXY"])
+        .map(|(_, value)| NoProxy::parse(value))
+        .unwrap_or_default();
+    let extra_roots = match set("GTI_CA_FILE") {
+        None | Some("") => None,
+        Some(path) => Some(load_roots(path)?),
+    };
+    Ok(Egress {
+        https_proxy,
+        http_proxy,
+        no_proxy,
+        extra_roots,
+    })
+}
+
+/// The certificates of the PEM bundle at `path` (`GTI_CA_FILE`).
+fn load_roots(path: &str) -> Result<ExtraRoots, ConfigError> {
+    use std::io::Read;
+    let problem = |detail: String| invalid("GTI_CA_FILE", path, &detail);
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem))
+        .map_err(|error| problem(format!("a readable PEM file of CA certificates ({error})")))?;
+    if pem.is_empty() {
+        return Err(problem(
+            "a PEM file of CA certificates, not an empty file".to_owned(),
+        ));
+    }
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(problem(format!(
+            "a PEM file of CA certificates of at most {MAX_CA_FILE_BYTES} bytes"
+        )));
+    }
+    ExtraRoots::from_pem(path, &pem).map_err(problem)
 }
 
 fn parse_number(
@@ -352,13 +554,16 @@ mod tests {
         assert_eq!(config.port, 9090);
         assert_eq!(config.host, "0.0.0.0");
         assert_eq!(config.relay_url, None);
-        assert_eq!(config.detections_url, "https://detections.icebrg.io/v1/");
         assert_eq!(
-            config.events_url.as_deref(),
+            config.default_urls().detections,
+            "https://detections.icebrg.io/v1/"
+        );
+        assert_eq!(
+            config.default_urls().events.as_deref(),
             Some("https://events.icebrg.io/v2/")
         );
-        assert_eq!(config.entity_url, "https://entity.icebrg.io/v2/");
-        assert_eq!(config.portal_url, "https://portal.icebrg.io");
+        assert_eq!(config.default_urls().entity, "https://entity.icebrg.io/v2/");
+        assert_eq!(config.default_urls().portal, "https://portal.icebrg.io");
         assert_eq!(config.day_range, 7);
         assert_eq!(config.gti_timeout, Duration::from_secs(30));
         assert_eq!(config.gti_retries, 2);
@@ -402,9 +607,12 @@ mod tests {
             config.relay_url.as_deref(),
             Some("https://relay.example.com")
         );
-        assert_eq!(config.detections_url, "http://127.0.0.1:5000/v1/");
-        assert_eq!(config.events_url, None);
-        assert_eq!(config.portal_url, "https://portal.example.com");
+        assert_eq!(
+            config.default_urls().detections,
+            "http://127.0.0.1:5000/v1/"
+        );
+        assert_eq!(config.default_urls().events, None);
+        assert_eq!(config.default_urls().portal, "https://portal.example.com");
         assert_eq!(config.workers, 3);
         assert_eq!(config.log_level, log::LevelFilter::Debug);
         assert_eq!(
@@ -437,6 +645,12 @@ mod tests {
             ("MAX_BODY_BYTES", "0"),
             ("WORKERS", "many"),
             ("LOG_LEVEL", "verbose"),
+            ("GTI_REGION", "usa"),
+            ("GTI_REGION", ""),
+            ("GTI_US_DETECTIONS_URL", "detections.icebrg.io"),
+            ("GTI_EU_ENTITY_URL", ""),
+            ("GTI_EU_PORTAL_URL", "portal"),
+            ("GTI_EU_EVENTS_URL", "ftp://events/"),
         ];
         for (name, value) in cases {
             let error = with(name, value).expect_err(name);
@@ -446,5 +660,200 @@ mod tests {
             assert!(line.contains("expected "), "{line}");
             assert!(!line.contains('\n'), "{line}");
         }
+    }
+
+    #[test]
+    fn each_region_starts_from_the_table() {
+        let config = Config::default();
+        assert_eq!(config.region, Region::Us);
+        for region in Region::ALL {
+            assert_eq!(*config.urls(region), region.default_urls());
+        }
+        let eu = Config::from_vars([("GTI_REGION", "EU")]).unwrap();
+        assert_eq!(eu.region, Region::Eu);
+        assert_eq!(eu.default_urls().events, None);
+        assert_eq!(
+            eu.default_urls().portal,
+            "https://portal-eu.fortindr.forticloud.com"
+        );
+    }
+
+    #[test]
+    fn unprefixed_urls_override_the_default_region_only() {
+        let vars = [
+            ("GTI_DETECTIONS_URL", "http://127.0.0.1:1/d"),
+            ("GTI_EVENTS_URL", ""),
+            ("GTI_ENTITY_URL", "http://127.0.0.1:1/e/"),
+            ("GTI_PORTAL_URL", "https://portal.example/"),
+        ];
+        let us = Config::from_vars(vars).unwrap();
+        let overridden = RegionUrls {
+            detections: "http://127.0.0.1:1/d/".into(),
+            events: None,
+            entity: "http://127.0.0.1:1/e/".into(),
+            portal: "https://portal.example".into(),
+        };
+        assert_eq!(*us.urls(Region::Us), overridden);
+        assert_eq!(*us.urls(Region::Eu), Region::Eu.default_urls());
+
+        let mut eu_vars = vars.to_vec();
+        eu_vars.push(("GTI_REGION", "eu"));
+        let eu = Config::from_vars(eu_vars).unwrap();
+        assert_eq!(*eu.urls(Region::Eu), overridden);
+        assert_eq!(*eu.urls(Region::Us), Region::Us.default_urls());
+    }
+
+    #[test]
+    fn prefixed_urls_override_their_region_whatever_the_default() {
+        for default in ["us", "eu"] {
+            let config = Config::from_vars([
+                ("GTI_REGION", default),
+                ("GTI_US_EVENTS_URL", ""),
+                ("GTI_US_PORTAL_URL", "https://us.portal.example"),
+                ("GTI_EU_DETECTIONS_URL", "http://127.0.0.1:2/v1"),
+                ("GTI_EU_EVENTS_URL", "http://127.0.0.1:2/events/v2/"),
+            ])
+            .unwrap();
+            let us = config.urls(Region::Us);
+            assert_eq!(us.events, None, "{default}");
+            assert_eq!(us.portal, "https://us.portal.example");
+            assert_eq!(us.detections, Region::Us.default_urls().detections);
+            let eu = config.urls(Region::Eu);
+            assert_eq!(eu.detections, "http://127.0.0.1:2/v1/");
+            assert_eq!(eu.events.as_deref(), Some("http://127.0.0.1:2/events/v2/"));
+            assert_eq!(eu.entity, Region::Eu.default_urls().entity);
+        }
+        // The unprefixed form for the default region beside the other
+        // region's prefixed form is no conflict.
+        let config = Config::from_vars([
+            ("GTI_PORTAL_URL", "https://default.example"),
+            ("GTI_EU_PORTAL_URL", "https://eu.example"),
+        ])
+        .unwrap();
+        assert_eq!(config.urls(Region::Us).portal, "https://default.example");
+        assert_eq!(config.urls(Region::Eu).portal, "https://eu.example");
+    }
+
+    #[test]
+    fn both_forms_for_one_region_and_api_are_refused_naming_both() {
+        let cases = [
+            (None, "GTI_DETECTIONS_URL", "GTI_US_DETECTIONS_URL"),
+            (Some("us"), "GTI_EVENTS_URL", "GTI_US_EVENTS_URL"),
+            (Some("eu"), "GTI_ENTITY_URL", "GTI_EU_ENTITY_URL"),
+            (Some("EU"), "GTI_PORTAL_URL", "GTI_EU_PORTAL_URL"),
+            // An empty value is set too.
+            (Some("eu"), "GTI_EVENTS_URL", "GTI_EU_EVENTS_URL"),
+        ];
+        for (region, plain, own) in cases {
+            let mut vars = vec![(plain, "https://a.example/"), (own, "")];
+            vars.extend(region.map(|region| ("GTI_REGION", region)));
+            let error = Config::from_vars(vars).expect_err(own);
+            assert_eq!(error.variable, own);
+            let line = error.to_string();
+            assert!(line.contains(plain) && line.contains(own), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn every_url_variable_is_read_from_the_environment() {
+        let names: Vec<&str> = variable_names().collect();
+        for name in [
+            "GTI_REGION",
+            "GTI_DETECTIONS_URL",
+            "GTI_PORTAL_URL",
+            "GTI_US_DETECTIONS_URL",
+            "GTI_US_EVENTS_URL",
+            "GTI_US_ENTITY_URL",
+            "GTI_US_PORTAL_URL",
+            "GTI_EU_DETECTIONS_URL",
+            "GTI_EU_EVENTS_URL",
+            "GTI_EU_ENTITY_URL",
+            "GTI_EU_PORTAL_URL",
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
+        let unique: std::collections::HashSet<&&str> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+    }
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn proxy_host(proxy: &Option<ProxyUrl>) -> Option<String> {
+        proxy.as_ref().map(|proxy| proxy.proxy().host().to_owned())
+    }
+
+    #[test]
+    fn proxies_are_read_as_curl_reads_them() {
+        let none = Config::default().egress;
+        assert_eq!(none, Egress::default());
+
+        let config = Config::from_vars([
+            ("HTTPS_PROXY", "http://upper:3128"),
+            ("https_proxy", "http://lower:3128"),
+            ("ALL_PROXY", "http://all:3128"),
+            ("NO_PROXY", "internal.example"),
+        ])
+        .unwrap();
+        let egress = &config.egress;
+        assert_eq!(proxy_host(&egress.https_proxy).as_deref(), Some("lower"));
+        assert_eq!(proxy_host(&egress.http_proxy).as_deref(), Some("all"));
+        assert!(egress.no_proxy.matches("api.internal.example"));
+
+        let config = Config::from_vars([
+            ("http_proxy", ""),
+            ("HTTP_PROXY", "plain:8080"),
+            ("all_proxy", "http://all:1"),
+            ("no_proxy", "a.example"),
+            ("NO_PROXY", "b.example"),
+        ])
+        .unwrap();
+        let egress = &config.egress;
+        assert_eq!(proxy_host(&egress.http_proxy).as_deref(), Some("plain"));
+        assert_eq!(proxy_host(&egress.https_proxy).as_deref(), Some("all"));
+        assert!(egress.no_proxy.matches("a.example"));
+        assert!(!egress.no_proxy.matches("b.example"));
+    }
+
+    #[test]
+    fn proxy_credentials_are_never_shown() {
+        let config =
+            Config::from_vars([("HTTPS_PROXY", "http://relay:pr0xy-s3cret@proxy:3128")]).unwrap();
+        assert!(!format!("{config:?}").contains("pr0xy-s3cret"));
+        assert!(format!("{config:?}").contains("http://***@proxy:3128"));
+        let error = with("ALL_PROXY", "socks5://relay:pr0xy-s3cret@proxy:1080").unwrap_err();
+        assert_eq!(error.variable, "ALL_PROXY");
+        assert!(!error.to_string().contains("pr0xy-s3cret"), "{error}");
+        assert!(!format!("{error:?}").contains("pr0xy-s3cret"), "{error:?}");
+        assert!(error.to_string().contains("socks"), "{error}");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_certificates() {
+        let config = with("GTI_CA_FILE", &fixture("test-ca-cert.pem")).unwrap();
+        let roots = config.egress.extra_roots.expect("roots");
+        assert_eq!(roots.len(), 1);
+        assert_eq!(with("GTI_CA_FILE", "").unwrap().egress.extra_roots, None);
+
+        let empty =
+            std::env::temp_dir().join(format!("gti-relay-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, b"").unwrap();
+        let empty = empty.to_string_lossy().into_owned();
+        for path in [
+            "/nonexistent/ca.pem",
+            empty.as_str(),
+            &fixture("test-ca-server-key.pem"),
+            &fixture("README.md"),
+            "/",
+        ] {
+            let error = with("GTI_CA_FILE", path).expect_err(path);
+            assert_eq!(error.variable, "GTI_CA_FILE");
+            let line = error.to_string();
+            assert!(line.starts_with("invalid GTI_CA_FILE="), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+        let _ = std::fs::remove_file(&empty);
     }
 }

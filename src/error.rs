@@ -40,6 +40,7 @@ impl RelayError {
     pub fn code(&self) -> String {
         let raw = match self {
             RelayError::InvalidPayload(_) => "invalid payload received",
+            RelayError::Auth(AuthError::InvalidRegion) => "invalid configuration",
             RelayError::Auth(_) => "authorization error",
             RelayError::Watchdog => "health check failed",
             RelayError::Gti(error) => return normalize_code(&error.code()),
@@ -56,6 +57,9 @@ impl RelayError {
         match self {
             RelayError::InvalidPayload(detail) => {
                 format!("Invalid JSON payload received. {detail}.")
+            }
+            RelayError::Auth(AuthError::InvalidRegion) => {
+                AuthError::InvalidRegion.message().to_owned()
             }
             RelayError::Auth(error) => format!("Authorization failed: {}", error.message()),
             RelayError::Watchdog => "Invalid Health Check.".to_owned(),
@@ -163,6 +167,24 @@ mod tests {
         assert_eq!(
             RelayError::Watchdog.to_json(),
             json!({"code": "health check failed", "message": "Invalid Health Check.", "type": "fatal"})
+        );
+    }
+
+    #[test]
+    fn a_bad_region_claim_is_a_configuration_error_naming_the_claim() {
+        let json = RelayError::Auth(AuthError::InvalidRegion).to_json();
+        assert_eq!(json["code"], "invalid configuration");
+        assert_eq!(json["type"], "fatal");
+        let message = json["message"].as_str().unwrap_or_default();
+        assert!(message.contains("GTI_REGION"), "{message}");
+        assert!(
+            message.contains("us") && message.contains("eu"),
+            "{message}"
+        );
+        assert!(!message.starts_with("Authorization failed"), "{message}");
+        assert_eq!(
+            RelayError::Auth(AuthError::Expired).code(),
+            "authorization error"
         );
     }
 

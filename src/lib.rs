@@ -5,7 +5,9 @@
 //! handlers, one per [`route::Route`]) → `auth` (JWT + JWKS) → `workflow`
 //! (parallel GTI calls through `gti`, typed by `gti::model`) → `ctim` (pure
 //! mapping, serialised once per observable) → back out as JSON bytes.
-//! `config` is read once at start-up; `observable` parses what SecureX asks
+//! `config` is read once at start-up, over `region` (the US and EU hosts a
+//! token's `GTI_REGION` picks from) and `egress` (which proxy each URL goes
+//! through, extra trusted roots); `observable` parses what SecureX asks
 //! about; `error` renders every failure a caller can see; `metrics` counts
 //! what happens for `GET /metrics`, told by the observer traits of `gti`
 //! and `auth`; `time` is the one clock and every timestamp format;
@@ -23,11 +25,13 @@ pub mod cli;
 pub mod config;
 pub mod ctim;
 pub mod demo;
+pub mod egress;
 pub mod encoding;
 pub mod error;
 pub mod gti;
 pub mod metrics;
 pub mod observable;
+pub mod region;
 pub mod route;
 pub mod routes;
 pub mod server;
@@ -38,6 +42,20 @@ pub mod workflow;
 /// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves
 /// on `HOST:PORT`, and returns once the requests in progress are answered.
 pub fn run(config: config::Config) -> Result<(), String> {
+    log::info!("egress: {}", config.egress);
+    for (region, urls) in config.regions.iter() {
+        log::info!(
+            "region {region}{}: GTI at {}, event search {}, portal {}",
+            if region == config.region {
+                " (default)"
+            } else {
+                ""
+            },
+            urls.detections,
+            if urls.events.is_some() { "on" } else { "off" },
+            urls.portal
+        );
+    }
     let app = app::App::new(config);
     let server = server::start(std::sync::Arc::new(app))?;
     server

@@ -8,6 +8,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use super::error::AuthError;
+use crate::region::Region;
 
 /// What a verified token grants one request. Never logged: `Debug` hides the key.
 #[derive(Clone, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct Credentials {
     pub entities_limit: usize,
     /// Whether test accounts' data is kept (`GTI_ALLOW_TEST_ACCOUNTS`).
     pub allow_test_accounts: bool,
+    /// Where every GTI call and portal link of the request goes
+    /// (`GTI_REGION`, else the relay's default region).
+    pub region: Region,
 }
 
 impl fmt::Debug for Credentials {
@@ -26,6 +30,7 @@ impl fmt::Debug for Credentials {
             .field("key", &"<redacted>")
             .field("entities_limit", &self.entities_limit)
             .field("allow_test_accounts", &self.allow_test_accounts)
+            .field("region", &self.region)
             .finish()
     }
 }
@@ -50,11 +55,13 @@ pub(super) fn jwks_host(payload: &Map<String, Value>) -> Result<&str, AuthError>
 
 /// The claim checks that follow a good signature, in SPEC order: `aud`,
 /// `key`, `exp`, `nbf` (`now` in seconds since the epoch); then the
-/// per-request settings.
+/// per-request settings, the region last (`default_region` for tokens that
+/// name none).
 pub(super) fn check_claims(
     payload: &Map<String, Value>,
     audience: &str,
     now: f64,
+    default_region: Region,
 ) -> Result<Credentials, AuthError> {
     if !audience_matches(payload.get("aud"), audience) {
         return Err(AuthError::WrongAudience);
@@ -79,7 +86,21 @@ pub(super) fn check_claims(
         key: key.clone(),
         entities_limit: parse_entities_limit(payload.get("CTR_ENTITIES_LIMIT")),
         allow_test_accounts: parse_allow_test_accounts(payload.get("GTI_ALLOW_TEST_ACCOUNTS")),
+        region: parse_region(payload.get("GTI_REGION"), default_region)?,
     })
+}
+
+/// The `GTI_REGION` claim: a region's name in any case picks it; missing,
+/// null or empty gives `default`; anything else (other words, numbers,
+/// booleans, lists) is refused, never guessed. A token can only choose
+/// among the relay's regions: no URL or host is ever taken from it.
+pub fn parse_region(claim: Option<&Value>, default: Region) -> Result<Region, AuthError> {
+    match claim {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::String(name)) if name.is_empty() => Ok(default),
+        Some(Value::String(name)) => Region::parse(name).ok_or(AuthError::InvalidRegion),
+        Some(_) => Err(AuthError::InvalidRegion),
+    }
 }
 
 /// Whether the `aud` claim (a string, or an array of which one must match,
@@ -224,6 +245,62 @@ mod tests {
     }
 
     #[test]
+    fn region_is_picked_among_the_relays_or_refused() {
+        for default in Region::ALL {
+            for claim in [None, Some(json!(null)), Some(json!(""))] {
+                assert_eq!(parse_region(claim.as_ref(), default), Ok(default));
+            }
+            for (claim, region) in [
+                (json!("us"), Region::Us),
+                (json!("US"), Region::Us),
+                (json!("eu"), Region::Eu),
+                (json!("Eu"), Region::Eu),
+            ] {
+                assert_eq!(parse_region(Some(&claim), default), Ok(region), "{claim}");
+            }
+            for claim in [
+                json!("apjc"),
+                json!(" eu"),
+                json!("https://detections.evil.example/v1/"),
+                json!("detections.eu.fortindr.forticloud.com"),
+                json!(1),
+                json!(true),
+                json!(["eu"]),
+                json!({"region": "eu"}),
+            ] {
+                assert_eq!(
+                    parse_region(Some(&claim), default),
+                    Err(AuthError::InvalidRegion),
+                    "{claim}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_region_is_checked_after_the_other_claims() {
+        let now = 1_700_000_000.0;
+        let aud = "https://relay";
+        let check = |value: Value| check_claims(&payload(value), aud, now, Region::Eu);
+        assert_eq!(
+            check(json!({"aud": aud, "key": "k"})).map(|c| c.region),
+            Ok(Region::Eu)
+        );
+        assert_eq!(
+            check(json!({"aud": aud, "key": "k", "GTI_REGION": "US"})).map(|c| c.region),
+            Ok(Region::Us)
+        );
+        assert_eq!(
+            check(json!({"aud": aud, "key": "k", "GTI_REGION": 5})),
+            Err(AuthError::InvalidRegion)
+        );
+        assert_eq!(
+            check(json!({"aud": aud, "key": "k", "exp": 0, "GTI_REGION": 5})),
+            Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
     fn audience_is_the_configured_url_or_derived_from_the_request() {
         let configured = Some("https://relay.example.com");
         assert_eq!(
@@ -296,7 +373,7 @@ mod tests {
     fn claims_are_checked_in_spec_order_with_leeway() {
         let now = 1_700_000_000.0;
         let aud = "https://relay";
-        let check = |value: Value| check_claims(&payload(value), aud, now);
+        let check = |value: Value| check_claims(&payload(value), aud, now, Region::Us);
 
         let credentials = check(json!({
             "aud": aud, "key": "k", "exp": now + 10.0, "nbf": now,

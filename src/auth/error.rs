@@ -30,10 +30,15 @@ pub enum AuthError {
     Expired,
     /// `nbf` is in the future.
     NotYetValid,
+    /// The `GTI_REGION` claim is there but names no region the relay
+    /// serves (SPEC §7): not an authorization failure but a module
+    /// configured wrongly, so it is answered with its own code.
+    InvalidRegion,
 }
 
 impl AuthError {
-    /// The message after `Authorization failed: `.
+    /// The message after `Authorization failed: ` (for
+    /// [`AuthError::InvalidRegion`], the whole message).
     pub fn message(&self) -> &'static str {
         match self {
             AuthError::MissingHeader => "Authorization header is missing",
@@ -53,6 +58,9 @@ impl AuthError {
             AuthError::WrongPayload => "Wrong JWT payload structure",
             AuthError::Expired => "The JWT has expired",
             AuthError::NotYetValid => "The JWT is not valid yet",
+            AuthError::InvalidRegion => {
+                "Invalid GTI_REGION in JWT payload: expected us or eu. Make sure custom_GTI_REGION in the module is us, eu or empty"
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ use jwt_simple::reexports::ct_codecs::{Base64UrlSafeNoPadding, Decoder};
 use serde_json::Value;
 
 use super::error::AuthError;
+use crate::egress::Egress;
 
 /// An unknown `kid` refetches a host's keys at most this often, so tokens
 /// with made-up key ids cannot turn the relay into a JWKS hammer.
@@ -150,6 +151,8 @@ enum Step {
 /// holds up requests for another.
 pub(super) struct KeyCache {
     http: ureq::Agent,
+    /// Which proxy (or none) each fetch goes through.
+    egress: Egress,
     /// The agent's own limit on one fetch, `None` when it sets none.
     http_timeout: Option<Duration>,
     url_template: String,
@@ -171,11 +174,18 @@ impl fmt::Debug for KeyCache {
 
 impl KeyCache {
     /// A cache fetching `url_template` (with `{jwks_host}` replaced) through
-    /// `http`, whose timeouts apply, and keeping keys for `ttl`.
-    pub(super) fn new(http: ureq::Agent, url_template: String, ttl: Duration) -> Self {
+    /// `http`, whose timeouts apply, and the proxy `egress` names for each
+    /// URL; keys are kept for `ttl`.
+    pub(super) fn new(
+        http: ureq::Agent,
+        egress: Egress,
+        url_template: String,
+        ttl: Duration,
+    ) -> Self {
         KeyCache {
             http_timeout: http.config().timeouts().global,
             http,
+            egress,
             url_template,
             ttl,
             hosts: Mutex::new(Hosts::default()),
@@ -322,7 +332,7 @@ impl KeyCache {
         }
         let url = self.url_template.replace("{jwks_host}", host);
         log::debug!("fetching JWKS from {host}");
-        let downloaded = download_key_set(&self.http, &url, limit);
+        let downloaded = download_key_set(&self.http, self.egress.proxy_for(&url), &url, limit);
         self.observer.fetch(downloaded.is_ok());
         let outcome = downloaded.map(Arc::new).map_err(|reason| {
             log::warn!("JWKS of {host} unusable: {reason}");
@@ -400,18 +410,23 @@ impl Drop for Landing<'_> {
     }
 }
 
-/// GETs a JWKS and builds its RSA keys; `limit`, when given, replaces the
-/// agent's time limit for this one request. The error is for the log only.
+/// GETs a JWKS through `proxy` (or straight) and builds its RSA keys;
+/// `limit`, when given, replaces the agent's time limit for this one
+/// request. The error is for the log only.
 fn download_key_set(
     http: &ureq::Agent,
+    proxy: Option<&ureq::Proxy>,
     url: &str,
     limit: Option<Duration>,
 ) -> Result<KeySet, String> {
-    let request = http.get(url);
+    // Always set: the agent's own proxy setting (ureq reads the environment
+    // by default) must not decide where a fetch goes.
+    let request = http.get(url).config().proxy(proxy.cloned());
     let request = match limit {
-        Some(limit) => request.config().timeout_global(Some(limit)).build(),
+        Some(limit) => request.timeout_global(Some(limit)),
         None => request,
-    };
+    }
+    .build();
     let mut response = request.call().map_err(|error| error.to_string())?;
     let status = response.status();
     if !status.is_success() {
@@ -467,6 +482,7 @@ mod tests {
         // Nothing here reaches the network: no fetch is ever made.
         KeyCache::new(
             agent,
+            Egress::default(),
             "http://{jwks_host}/".to_owned(),
             Duration::from_secs(600),
         )

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::region::Region;
 
 mod claims;
 mod error;
@@ -25,7 +26,8 @@ mod jwks;
 mod token;
 
 pub use claims::{
-    audience_from_request, parse_allow_test_accounts, parse_entities_limit, Credentials,
+    audience_from_request, parse_allow_test_accounts, parse_entities_limit, parse_region,
+    Credentials,
 };
 pub use error::AuthError;
 pub use hosts::host_allowed;
@@ -40,6 +42,8 @@ use token::{bearer_token, verify_signature, UnverifiedToken};
 pub struct Authenticator {
     allowed_hosts: Vec<String>,
     keys: KeyCache,
+    /// The region of tokens that name none (`GTI_REGION`).
+    default_region: Region,
 }
 
 impl fmt::Debug for Authenticator {
@@ -47,13 +51,15 @@ impl fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("allowed_hosts", &self.allowed_hosts)
             .field("keys", &self.keys)
+            .field("default_region", &self.default_region)
             .finish()
     }
 }
 
 impl Authenticator {
     /// Builds an authenticator from the JWKS settings of `config`; `http` is
-    /// the agent keys are fetched with (its timeouts apply).
+    /// the agent keys are fetched with (its timeouts and roots apply; the
+    /// proxy is `config.egress`'s choice for each URL).
     pub fn new(config: &Config, http: ureq::Agent) -> Self {
         Authenticator {
             allowed_hosts: config
@@ -61,7 +67,13 @@ impl Authenticator {
                 .iter()
                 .map(|pattern| pattern.to_ascii_lowercase())
                 .collect(),
-            keys: KeyCache::new(http, config.jwks_url_template.clone(), config.jwks_cache),
+            keys: KeyCache::new(
+                http,
+                config.egress.clone(),
+                config.jwks_url_template.clone(),
+                config.jwks_cache,
+            ),
+            default_region: config.region,
         }
     }
 
@@ -115,7 +127,12 @@ impl Authenticator {
         let key = self.keys.key(host, unverified.kid.as_deref(), deadline)?;
         verify_signature(&key, token)?;
         // The signature holds, so the payload decoded above is authentic.
-        check_claims(&unverified.payload, audience, unix_now())
+        check_claims(
+            &unverified.payload,
+            audience,
+            unix_now(),
+            self.default_region,
+        )
     }
 }
 

@@ -1,17 +1,21 @@
 //! `gti-relay demo`: the relay with everything it talks to simulated in
 //! process, so a newcomer sees real answers without a GTI account or SecureX.
 //!
-//! It starts three servers: the simulated GTI ([`gti::MockGti`], in
-//! [`gti`]; the integration tests and benchmarks use it too) loaded with the
-//! DEMO ONLY sample data of `src/demo/sample-data.json`, a tiny JWKS server
-//! publishing the DEMO ONLY key of `src/demo/`, both on loopback ports, and
-//! the relay itself on `HOST:PORT` (default `127.0.0.1:9090`). The relay's
-//! configuration is forced to trust nothing but that local JWKS and to ask
-//! nothing but the simulated GTI, so the demo key can never open a real relay
-//! and the demo never reaches the internet.
+//! It starts four servers: the simulated GTI ([`gti::MockGti`], in [`gti`];
+//! the integration tests and benchmarks use it too) twice, one standing for
+//! each region (SPEC §7: the EU one without an event search, as the real EU
+//! region), both loaded with the DEMO ONLY sample data of
+//! `src/demo/sample-data.json`; a tiny JWKS server publishing the DEMO ONLY
+//! key of `src/demo/`, all on loopback ports; and the relay itself on
+//! `HOST:PORT` (default `127.0.0.1:9090`). The relay's configuration is
+//! forced to trust nothing but that local JWKS and to ask nothing but the
+//! simulated GTIs, straight (the proxy variables do not apply), so the demo
+//! key can never open a real relay and the demo never reaches the internet. Portal links keep each region's portal, so an
+//! EU token's links point at the EU portal.
 //!
-//! It prints the relay's URL and a 24-hour demo token as parseable lines
-//! (`relay: …`, `token: …`), a ready-to-paste `curl` per endpoint, and a
+//! It prints the relay's URL and two 24-hour demo tokens as parseable lines
+//! (`relay: …`, `token: …` without a `GTI_REGION` claim, `eu-token: …`
+//! with `GTI_REGION` `eu`), a ready-to-paste `curl` per endpoint, and a
 //! summary of `observables.json` looked up through the relay's HTTP API;
 //! then it serves until SIGTERM or SIGINT.
 
@@ -27,6 +31,8 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::egress::Egress;
+use crate::region::Region;
 use crate::server::{self, Server};
 use crate::time::now_millis;
 
@@ -54,37 +60,53 @@ pub const DEMO_VERDICT_IP: &str = "198.51.100.20";
 /// How long the printed demo token stays valid, in hours.
 const TOKEN_LIFETIME_HOURS: u64 = 24;
 
-/// A running demo: the relay, the simulated GTI and the demo JWKS.
+/// A running demo: the relay, the simulated GTIs and the demo JWKS.
 pub struct Demo {
     server: Server,
     jwks: JwksServer,
-    // Kept alive for as long as the relay serves; dropping it stops it.
-    _gti: MockGti,
+    // One per region, kept alive for as long as the relay serves; dropping
+    // them stops them.
+    _gti: Vec<MockGti>,
     /// The relay's URL for local clients (`http://127.0.0.1:<port>` when
     /// it listens on every address).
     pub relay_url: String,
-    /// A demo token valid for 24 hours.
+    /// A demo token valid for 24 hours, without a `GTI_REGION` claim: a
+    /// tenant of the relay's default region (`us` unless `GTI_REGION` says
+    /// otherwise).
     pub token: String,
+    /// The same, with the claim `GTI_REGION` `eu`: a tenant of the EU region.
+    pub eu_token: String,
 }
 
 /// Starts the demo with `config`'s listen address, logging and limits; its
 /// GTI and JWKS settings are replaced by the local simulated ones.
 pub fn start(mut config: Config) -> Result<Demo, String> {
-    // Nobody reads the demo's call log: keeping none keeps the demo's
-    // memory flat however long it serves.
-    let gti = MockGti::try_start_with_call_log(0)
-        .map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
-    let key = load_sample_data(&gti, now_millis())?;
+    let now = now_millis();
+    let mut gtis = Vec::new();
+    let mut key = String::new();
+    for region in Region::ALL {
+        // Nobody reads the demo's call log: keeping none keeps the demo's
+        // memory flat however long it serves.
+        let gti = MockGti::try_start_with_call_log(0)
+            .map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
+        key = load_sample_data(&gti, now)?;
+        let urls = gti.base_urls();
+        let served = config.regions.get_mut(region);
+        served.detections = urls.detections;
+        // As the real regions: the event search where the table has one.
+        served.events = region.default_urls().events.map(|_| urls.events);
+        served.entity = urls.entity;
+        gtis.push(gti);
+    }
     let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
         .map_err(|error| format!("the demo key does not load: {error}"))?
         .with_key_id(DEMO_KID);
     let jwks = JwksServer::start(&jwks_document(&signer)?)?;
 
-    let urls = gti.base_urls();
-    config.detections_url = urls.detections;
-    config.events_url = Some(urls.events);
-    config.entity_url = urls.entity;
     config.jwks_url_template = "http://{jwks_host}/.well-known/jwks".to_owned();
+    // Everything the demo calls is on loopback: no proxy of the shell's
+    // applies, and no extra roots are needed.
+    config.egress = Egress::default();
     config.jwks_allowed_hosts = vec![jwks.host()];
 
     let configured_relay_url = config.relay_url.clone();
@@ -92,18 +114,16 @@ pub fn start(mut config: Config) -> Result<Demo, String> {
     let server = server::start(Arc::new(app))?;
     let address = server.local_addr();
     let relay_url = local_url(address);
-    let token = demo_token(
-        &signer,
-        &key,
-        &jwks.host(),
-        audiences(address, &relay_url, configured_relay_url.as_deref()),
-    )?;
+    let audiences = audiences(address, &relay_url, configured_relay_url.as_deref());
+    let token = demo_token(&signer, &key, &jwks.host(), audiences.clone(), None)?;
+    let eu_token = demo_token(&signer, &key, &jwks.host(), audiences, Some(Region::Eu))?;
     Ok(Demo {
         server,
         jwks,
-        _gti: gti,
+        _gti: gtis,
         relay_url,
         token,
+        eu_token,
     })
 }
 
@@ -119,29 +139,33 @@ impl Demo {
         drop(self.jwks);
     }
 
-    /// The ready-to-paste commands: the token into `$TOKEN` once, then one
-    /// `curl` per endpoint (a trigger resolves the sample IP's detections,
-    /// so the verdict and actions before it are gone after it).
+    /// The ready-to-paste commands: the tokens into `$TOKEN` and
+    /// `$EU_TOKEN` once, then one `curl` per endpoint (a trigger resolves
+    /// the sample IP's detections, so the verdict and actions before it are
+    /// gone after it), then an EU tenant's lookups.
     pub fn curl_commands(&self) -> Vec<String> {
         let url = &self.relay_url;
         let auth = "-H \"Authorization: Bearer $TOKEN\"";
+        let eu_auth = "-H \"Authorization: Bearer $EU_TOKEN\"";
         let json = "-H 'Content-Type: application/json'";
         let ip = format!("'[{{\"type\":\"ip\",\"value\":\"{DEMO_VERDICT_IP}\"}}]'");
-        let post =
-            |path: &str, body: &str| format!("curl -s -X POST {auth} {json} -d {body} {url}{path}");
+        let google = "'[{\"type\":\"domain\",\"value\":\"google.com\"}]'";
+        let dns = "'[{\"type\":\"ip\",\"value\":\"8.8.8.8\"}]'";
+        let post = |auth: &str, path: &str, body: &str| {
+            format!("curl -s -X POST {auth} {json} -d {body} {url}{path}")
+        };
         let mut commands = vec![
             format!("export TOKEN='{}'", self.token),
+            format!("export EU_TOKEN='{}'", self.eu_token),
             format!("curl -s -X POST {url}/version"),
             format!("curl -s -H 'Health-Check: ok' {url}/watchdog"),
             format!("curl -s -X POST {auth} {url}/health"),
-            post("/observe/observables", "'[{\"type\":\"ip\",\"value\":\"8.8.8.8\"}]'"),
-            format!(
-                "curl -s -X POST {json} \
-                 -d '[{{\"type\":\"domain\",\"value\":\"google.com\"}}]' {url}/refer/observables"
-            ),
-            post("/deliberate/observables", &ip),
-            post("/respond/observables", &ip),
+            post(auth, "/observe/observables", dns),
+            format!("curl -s -X POST {json} -d {google} {url}/refer/observables"),
+            post(auth, "/deliberate/observables", &ip),
+            post(auth, "/respond/observables", &ip),
             post(
+                auth,
                 "/respond/trigger",
                 &format!(
                     "'{{\"action-id\":\"gti-resolve-false-positive\",\"observable_type\":\"ip\",\"observable_value\":\"{DEMO_VERDICT_IP}\"}}'"
@@ -152,6 +176,7 @@ impl Demo {
         for tile in crate::tiles::TILES {
             for period in tile.periods() {
                 commands.push(post(
+                    auth,
                     "/tiles/tile-data",
                     &format!(
                         "'{{\"tile_id\":\"{}\",\"period\":\"{}\"}}'",
@@ -161,20 +186,37 @@ impl Demo {
                 ));
             }
         }
+        commands.push(post(eu_auth, "/observe/observables", dns));
+        commands.push(post(eu_auth, "/refer/observables", google));
         commands
     }
 
     /// Looks up [`OBSERVABLES`] through the relay's HTTP API, as SecureX
-    /// would, and describes the answer per observable.
+    /// would, and describes the answer per observable; then the EU
+    /// tenant's answer in one line.
     pub fn summary(&self) -> Result<String, String> {
+        let body = self.observe(&self.token)?;
+        let observables: Vec<Value> = serde_json::from_str(OBSERVABLES)
+            .map_err(|error| format!("observables.json is not JSON: {error}"))?;
+        let mut text = summarise(&observables, &body);
+        let eu = self.observe(&self.eu_token)?;
+        text.push_str(&summarise_region(Region::Eu, &eu));
+        Ok(text)
+    }
+
+    /// `/observe/observables` of [`OBSERVABLES`] with `token`.
+    fn observe(&self, token: &str) -> Result<Value, String> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .http_status_as_error(false)
+            // The relay on this machine: never through a proxy from the
+            // environment.
+            .proxy(None)
             .build()
             .new_agent();
         let mut response = agent
             .post(&format!("{}/observe/observables", self.relay_url))
-            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Authorization", &format!("Bearer {token}"))
             .header("Content-Type", "application/json")
             .send(OBSERVABLES)
             .map_err(|error| format!("the demo relay did not answer: {error}"))?;
@@ -182,11 +224,8 @@ impl Demo {
             .body_mut()
             .read_to_vec()
             .map_err(|error| format!("the demo relay's answer is unreadable: {error}"))?;
-        let body: Value = serde_json::from_slice(&bytes)
-            .map_err(|error| format!("the demo relay's answer is not JSON: {error}"))?;
-        let observables: Vec<Value> = serde_json::from_str(OBSERVABLES)
-            .map_err(|error| format!("observables.json is not JSON: {error}"))?;
-        Ok(summarise(&observables, &body))
+        serde_json::from_slice(&bytes)
+            .map_err(|error| format!("the demo relay's answer is not JSON: {error}"))
     }
 }
 
@@ -341,6 +380,33 @@ pub fn summarise(observables: &[Value], body: &Value) -> String {
         }
     }
     text
+}
+
+/// One line on a region's answer to the same lookup: how many sightings,
+/// and the portal its links point at.
+pub fn summarise_region(region: Region, body: &Value) -> String {
+    let count = body
+        .pointer("/data/sightings/count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let link = body
+        .pointer("/data/sightings/docs/0/source_uri")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    // The portal is the link up to its path.
+    let portal = link
+        .find("://")
+        .and_then(|scheme| {
+            link[scheme + 3..]
+                .find('/')
+                .map(|path| &link[..scheme + 3 + path])
+        })
+        .unwrap_or(link);
+    format!(
+        "  {} tenant (eu-token): {count} sightings (its region's simulated GTI, no event search \
+         there: detection events only); links point at {portal}\n",
+        region.name().to_uppercase()
+    )
 }
 
 /// Loads the DEMO ONLY sample data into the simulated GTI, timestamps resolved
@@ -498,18 +564,23 @@ fn audiences(address: SocketAddr, local: &str, configured: Option<&str>) -> Vec<
 }
 
 /// A DEMO ONLY token as SecureX would send it: the simulated GTI's key,
-/// the local JWKS host, 100 entities, test accounts not allowed.
+/// the local JWKS host, 100 entities, test accounts not allowed, and the
+/// `GTI_REGION` claim when `region` names one.
 fn demo_token(
     signer: &RS256KeyPair,
     key: &str,
     jwks_host: &str,
     audiences: Vec<String>,
+    region: Option<Region>,
 ) -> Result<String, String> {
     let mut custom = Map::new();
     custom.insert("key".to_owned(), json!(key));
     custom.insert("jwks_host".to_owned(), json!(jwks_host));
     custom.insert("CTR_ENTITIES_LIMIT".to_owned(), json!(100));
     custom.insert("GTI_ALLOW_TEST_ACCOUNTS".to_owned(), json!(false));
+    if let Some(region) = region {
+        custom.insert("GTI_REGION".to_owned(), json!(region.name()));
+    }
     let claims = Claims::with_custom_claims(
         custom,
         jwt_simple::prelude::Duration::from_hours(TOKEN_LIFETIME_HOURS),

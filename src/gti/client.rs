@@ -15,7 +15,9 @@ use super::{
     Try, Unobserved, UpstreamOutcome, MAX_RESPONSE_BYTES,
 };
 use crate::config::Config;
+use crate::egress::{Egress, ExtraRoots};
 use crate::encoding::quote;
+use crate::region::Region;
 use crate::time::since_epoch;
 
 /// The User-Agent GTI sees on every call (the reference relay's).
@@ -24,25 +26,51 @@ pub const USER_AGENT: &str =
 
 /// The one pooled HTTP agent for every upstream call (GTI and JWKS). Clone
 /// it into threads: clones share the connection pool.
+///
+/// TLS trusts the built-in web PKI roots, plus `GTI_CA_FILE`'s when set.
+/// The agent itself uses no proxy (ureq's default would read the proxy
+/// variables its own way): each request names the proxy
+/// [`crate::egress::Egress::proxy_for`] chooses for its URL.
 pub fn http_agent(config: &Config) -> ureq::Agent {
     // ureq's defaults suit a browser: no timeout at all, 3 idle connections
     // per host and errors for 4xx/5xx. The fan-out keeps up to
     // `gti_max_inflight` calls open at once; reconnecting (TLS handshake
     // included) for most of them would dominate their latency.
     let per_host = config.gti_max_inflight.max(3);
-    ureq::Agent::config_builder()
+    let mut builder = ureq::Agent::config_builder()
         .timeout_global(Some(config.gti_timeout))
         .http_status_as_error(false)
         .max_idle_connections_per_host(per_host)
-        // Three GTI hosts plus a JWKS host or two.
-        .max_idle_connections(per_host.saturating_mul(4))
+        // Six GTI hosts (two regions) plus a JWKS host or two.
+        .max_idle_connections(per_host.saturating_mul(8))
         .user_agent(USER_AGENT)
         // A POST's head and body go out in separate writes: without
         // TCP_NODELAY the body could wait for a delayed ACK (ureq's default
         // too, stated because the relay depends on it).
         .no_delay(true)
-        .build()
-        .new_agent()
+        .proxy(None);
+    if let Some(extra) = &config.egress.extra_roots {
+        builder = builder.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(root_certs(extra))
+                .build(),
+        );
+    }
+    builder.build().new_agent()
+}
+
+/// The built-in roots and `extra` as one set. ureq takes either its
+/// built-in roots or a list of certificates, not both, so the built-in
+/// ones come as certificates too: `webpki-root-certs` holds the same
+/// Mozilla set that ureq's `webpki-roots` holds as bare trust anchors.
+fn root_certs(extra: &ExtraRoots) -> ureq::tls::RootCerts {
+    let built_in = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|certificate| ureq::tls::Certificate::from_der(certificate.as_ref()));
+    let extra = extra
+        .certificates()
+        .map(|der| ureq::tls::Certificate::from_der(der).to_owned());
+    ureq::tls::RootCerts::from(built_in.chain(extra))
 }
 
 /// [`GtiApi`] over HTTP(S) with the pooled agent of [`http_agent`].
@@ -56,6 +84,8 @@ pub struct HttpGti {
     detections_url: String,
     events_url: Option<String>,
     entity_url: String,
+    /// Which proxy (or none) each call goes through.
+    egress: Arc<Egress>,
     timeout: Duration,
     retries: u32,
     backoff_base: Duration,
@@ -76,12 +106,20 @@ impl std::fmt::Debug for HttpGti {
 }
 
 impl HttpGti {
+    /// The client of the default region (`GTI_REGION`).
     pub fn new(config: &Config, agent: ureq::Agent) -> HttpGti {
+        HttpGti::for_region(config, config.region, agent)
+    }
+
+    /// The client of `region`: its calls go to that region's hosts only.
+    pub fn for_region(config: &Config, region: Region, agent: ureq::Agent) -> HttpGti {
+        let urls = config.urls(region);
         HttpGti {
             agent,
-            detections_url: config.detections_url.clone(),
-            events_url: config.events_url.clone(),
-            entity_url: config.entity_url.clone(),
+            detections_url: urls.detections.clone(),
+            events_url: urls.events.clone(),
+            entity_url: urls.entity.clone(),
+            egress: Arc::new(config.egress.clone()),
             timeout: config.gti_timeout,
             retries: config.gti_retries,
             backoff_base: BACKOFF_BASE,
@@ -154,6 +192,7 @@ impl HttpGti {
         retry: u32,
     ) -> (Attempt, UpstreamOutcome) {
         let started = Instant::now();
+        let proxy = self.egress.proxy_for(&request.url).cloned();
         let sent = match (&request.json, request.put) {
             (Some(json), true) => self
                 .agent
@@ -163,6 +202,7 @@ impl HttpGti {
                 .header("Content-Type", "application/json")
                 .config()
                 .timeout_global(Some(budget))
+                .proxy(proxy)
                 .build()
                 .send(json.as_bytes()),
             (None, _) => self
@@ -172,6 +212,7 @@ impl HttpGti {
                 .header("User-Agent", USER_AGENT)
                 .config()
                 .timeout_global(Some(budget))
+                .proxy(proxy)
                 .build()
                 .call(),
             (Some(json), false) => self
@@ -182,6 +223,7 @@ impl HttpGti {
                 .header("Content-Type", "application/json")
                 .config()
                 .timeout_global(Some(budget))
+                .proxy(proxy)
                 .build()
                 .send(json.as_bytes()),
         };
@@ -596,5 +638,32 @@ mod tests {
         assert!(settings.no_delay());
         assert!(settings.max_idle_connections_per_host() >= 50);
         assert!(settings.max_idle_connections() >= settings.max_idle_connections_per_host());
+        // No proxy of ureq's own choosing, and the built-in roots only.
+        assert!(settings.proxy().is_none());
+        assert!(matches!(
+            settings.tls_config().root_certs(),
+            ureq::tls::RootCerts::WebPki
+        ));
+    }
+
+    #[test]
+    fn a_ca_file_adds_its_roots_to_the_built_in_ones() {
+        let path = format!(
+            "{}/tests/fixtures/tls/test-ca-cert.pem",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let config = Config::from_vars([("GTI_CA_FILE", path.as_str())]).unwrap();
+        let agent = http_agent(&config);
+        let ureq::tls::RootCerts::Specific(roots) = agent.config().tls_config().root_certs() else {
+            panic!("a CA file gives a list of roots");
+        };
+        let built_in = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
+        assert!(built_in > 100, "{built_in}");
+        assert_eq!(roots.len(), built_in + 1);
+        let extra = config.egress.extra_roots.as_ref().unwrap();
+        assert_eq!(
+            roots.last().map(|root| root.der()),
+            extra.certificates().next()
+        );
     }
 }

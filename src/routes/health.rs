@@ -16,7 +16,7 @@ pub(super) fn health(
     deadline: Instant,
 ) -> Result<Response, RelayError> {
     let credentials = authenticate(app, request, deadline)?;
-    app.check_health(&credentials.key, deadline)?;
+    app.check_health(credentials.region, &credentials.key, deadline)?;
     Ok(Response::data(json!({ "status": "ok" })))
 }
 

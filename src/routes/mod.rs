@@ -39,7 +39,7 @@ pub fn handle(app: &App, request: &Request) -> Response {
     let answer = match route {
         Route::Health => health::health(app, request, deadline),
         Route::Observe => observe::observe(app, request, deadline),
-        Route::Refer => refer::refer(app, request),
+        Route::Refer => refer::refer(app, request, deadline),
         Route::Version => Ok(about::version()),
         Route::Watchdog => health::watchdog(request),
         Route::Metrics => Ok(about::metrics(app)),

@@ -9,7 +9,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -75,11 +75,11 @@ impl TileCache {
         }
     }
 
-    /// The key's hash under this cache's seed: all the cache keeps of it.
-    fn hash(&self, key: &str) -> u64 {
-        let mut hasher = self.seed.build_hasher();
-        hasher.write(key.as_bytes());
-        hasher.finish()
+    /// The owner's hash under this cache's seed: all the cache keeps of it.
+    /// The owner is whatever a listing belongs to: an API key, or a key in
+    /// a region (the relay's `(Region, &str)`).
+    fn hash(&self, owner: &(impl Hash + ?Sized)) -> u64 {
+        self.seed.hash_one(owner)
     }
 
     /// The listing of `(key, period)`: the cached one when younger than
@@ -87,7 +87,7 @@ impl TileCache {
     /// same time). A failed fetch is returned, not kept.
     pub fn get_or_fetch<E>(
         &self,
-        key: &str,
+        key: &(impl Hash + ?Sized),
         period: Period,
         fetch: impl FnOnce() -> Result<Listing, E>,
     ) -> Result<Arc<Listing>, E> {
@@ -151,7 +151,7 @@ impl TileCache {
     }
 
     /// Drops every listing of `key` (its detections changed).
-    pub fn forget(&self, key: &str) {
+    pub fn forget(&self, key: &(impl Hash + ?Sized)) {
         let hash = self.hash(key);
         let mut entries = lock(&self.entries);
         let mut freed = 0;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gti_relay::config::Config;
+use gti_relay::gti::Endpoint;
 use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
@@ -118,7 +119,7 @@ fn observe_reads_a_file_and_matches_the_http_endpoint() {
     sighting["id"] = json!("id");
     let expected = gti_relay::ctim::reference::sighting(
         &gti_relay::ctim::Context {
-            portal_url: &Config::default().portal_url,
+            portal_url: &Config::default().default_urls().portal,
             new_id: &|_| "id".to_owned(),
         },
         &json!({"event_type": "flow", "uuid": "e-1", "customer_id": "cstmr",
@@ -190,6 +191,63 @@ fn refer_prints_the_pivot_links() {
         links["data"][0]["url"],
         "https://portal.icebrg.io/search?query=a+b.example"
     );
+}
+
+#[test]
+fn region_picks_the_portal_of_refer_and_the_gti_of_observe_and_health() {
+    let body = r#"[{"type": "ip", "value": "1.2.3.4"}]"#;
+    let link = |out: &Output| json_of(&out.stdout)["data"][0]["url"].clone();
+    let out = Bin::new(&["refer", "--region", "eu", "-"])
+        .stdin(body)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        link(&out),
+        "https://portal-eu.fortindr.forticloud.com/search?query=1.2.3.4"
+    );
+    let out = Bin::new(&["refer", "-"])
+        .env("GTI_REGION", "eu")
+        .stdin(body)
+        .run();
+    assert_eq!(
+        link(&out),
+        "https://portal-eu.fortindr.forticloud.com/search?query=1.2.3.4"
+    );
+    let out = Bin::new(&["refer", "--region=US", "-"])
+        .env("GTI_REGION", "eu")
+        .stdin(body)
+        .run();
+    assert_eq!(link(&out), "https://portal.icebrg.io/search?query=1.2.3.4");
+
+    // GTI of the US region on one mock, the EU region's on another (no
+    // search there): --region decides which one the command asks.
+    let us = gti();
+    let eu = gti();
+    let urls = eu.base_urls();
+    let both = |args: &[&str]| {
+        bin(&us, args)
+            .env("GTI_EU_DETECTIONS_URL", &urls.detections)
+            .env("GTI_EU_ENTITY_URL", &urls.entity)
+            .env("GTI_API_KEY", TEST_KEY)
+    };
+    eu.set_detections("8.8.8.8", json!({"detections": [], "rules": []}));
+    let out = both(&["health", "--region", "eu"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!((us.total_calls(), eu.count(Endpoint::Detections)), (0, 1));
+    let out = both(&["observe", "--region", "eu", "-"]).stdin(body).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout), json!({"data": {}}), "no EU search");
+    assert_eq!(us.total_calls(), 0);
+    let out = both(&["observe", "-"]).stdin(body).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(json_of(&out.stdout)["data"]["sightings"]["count"], 1);
+    assert!(us.count(Endpoint::EventSearch) > 0);
+
+    let out = Bin::new(&["refer", "--region", "apjc", "-"])
+        .stdin(body)
+        .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("us, eu"), "{}", out.stderr);
 }
 
 #[test]
@@ -276,12 +334,45 @@ fn help_and_version_exit_with_0() {
     for words in ["--key-file PATH", "GTI_API_KEY", "process list"] {
         assert!(out.stdout.contains(words), "{words}: {}", out.stdout);
     }
+    for words in [
+        "--region us|eu",
+        "GTI_REGION (us)",
+        "GTI_PORTAL_URL",
+        "GTI_US_<API>_URL",
+        "GTI_EU_<API>_URL",
+        "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY",
+        "GTI_CA_FILE",
+    ] {
+        assert!(out.stdout.contains(words), "{words}: {}", out.stdout);
+    }
     let out = Bin::new(&["--version"]).run();
     assert_eq!(out.code, 0);
     assert_eq!(
         out.stdout.trim(),
         format!("gti-relay {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn the_readme_names_every_variable_and_module_type_offers_the_region() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    for name in gti_relay::config::variable_names() {
+        assert!(readme.contains(&format!("`{name}`")), "README lacks {name}");
+    }
+    let module_type: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{root}/module_type.json")).unwrap())
+            .unwrap();
+    let field = module_type["configuration_spec"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|field| field["key"] == "custom_GTI_REGION")
+        .cloned()
+        .expect("custom_GTI_REGION in module_type.json");
+    assert_eq!(field["required"], false);
+    let tooltip = field["tooltip"].as_str().unwrap_or_default();
+    assert!(tooltip.starts_with("us or eu"), "{tooltip}");
 }
 
 /// The key the mock GTI accepts in the key tests: distinctive, so that a

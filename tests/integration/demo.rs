@@ -43,6 +43,8 @@ fn demo_serves_every_event_type_and_stops_on_sigterm() {
     let mut demo = Bin::new(&["demo"])
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
+        // A proxy in the shell must not take the demo's loopback calls.
+        .env("ALL_PROXY", "http://127.0.0.1:9")
         .spawn();
     let stdout = demo.child().stdout.take().expect("stdout is piped");
     let (send, lines) = mpsc::channel();
@@ -114,6 +116,58 @@ fn demo_serves_every_event_type_and_stops_on_sigterm() {
     for hidden in ["000000000198", "000000000199"] {
         assert!(!body.to_string().contains(hidden), "{body}");
     }
+
+    // The EU tenant's token: the EU region's simulated GTI (no event search
+    // there), links into the EU portal.
+    let eu_token = field(&printed, "eu-token:");
+    let post = |path: &str, token: &str, body: &str| -> Value {
+        let mut answer = agent
+            .post(&format!("{relay}{path}"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .expect("the demo relay answers");
+        let bytes = answer.body_mut().read_to_vec().expect("read the answer");
+        serde_json::from_slice(&bytes).expect("JSON answer")
+    };
+    let eu = post(
+        "/observe/observables",
+        eu_token,
+        gti_relay::demo::OBSERVABLES,
+    );
+    assert!(eu.get("errors").is_none(), "{eu}");
+    let eu_sightings = eu["data"]["sightings"]["docs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!eu_sightings.is_empty(), "{eu}");
+    assert!(
+        eu_sightings.len() < sightings.len(),
+        "no event search in the EU"
+    );
+    for sighting in &eu_sightings {
+        let link = sighting["source_uri"].as_str().unwrap_or_default();
+        assert!(
+            link.starts_with("https://portal-eu.fortindr.forticloud.com/"),
+            "{link}"
+        );
+    }
+    let body = r#"[{"type": "domain", "value": "google.com"}]"#;
+    for (token, portal) in [
+        (eu_token, "https://portal-eu.fortindr.forticloud.com/"),
+        (token, "https://portal.icebrg.io/"),
+    ] {
+        let links = post("/refer/observables", token, body);
+        let link = links["data"][0]["url"].as_str().unwrap_or_default();
+        assert!(link.starts_with(portal), "{link}");
+    }
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.contains("EU tenant")
+                && line.contains("portal-eu.fortindr.forticloud.com")),
+        "{printed:#?}"
+    );
 
     demo.terminate();
     assert_eq!(demo.wait_bounded(Duration::from_secs(30)), 0);

@@ -22,7 +22,12 @@ impl Stack {
     /// A relay with GTI and JWKS pointing at the mocks, plus `extra`
     /// variables (which win).
     pub fn start(extra: &[(&str, &str)]) -> Stack {
-        let gti = MockGti::start();
+        Stack::with_gti(MockGti::start(), extra)
+    }
+
+    /// [`Stack::start`] around a mock GTI the caller started (to put
+    /// something in front of it first: a TLS front, a proxy).
+    pub fn with_gti(gti: MockGti, extra: &[(&str, &str)]) -> Stack {
         let jwks = MockJwks::start(tokens::jwks(&[(relay_key(), KID)]));
         let mut vars = vec![
             ("WORKERS", "4"),
