@@ -8,7 +8,9 @@ use std::thread;
 use gti_relay::gti::Endpoint;
 use serde_json::{json, Value};
 
+use crate::support::mock_gti::wire_detections;
 use crate::support::regions::{links, load_tagged, sighting_uuids, TwoRegions, EU_KEY, US_KEY};
+use crate::support::timestamp_minutes_ago;
 
 const US_PORTAL: &str = "https://portal.icebrg.io/";
 const EU_PORTAL: &str = "https://portal-eu.fortindr.forticloud.com/";
@@ -264,4 +266,53 @@ fn concurrent_requests_of_both_regions_never_cross() {
             assert!(call.endpoint.is_some(), "{call:?}");
         }
     }
+}
+
+#[test]
+fn verdicts_actions_and_tiles_follow_the_tokens_region() {
+    let regions = loaded(&[]);
+    // A detection created an hour ago in each region, so each region's
+    // tiles have something to show.
+    for (gti, tag) in [(&regions.us, "us"), (&regions.eu, "eu")] {
+        gti.set_detections(
+            "198.51.100.7",
+            wire_detections(&[json!({
+                "uuid": format!("recent-{tag}"), "account_uuid": "acme",
+                "device_ip": "10.0.0.5", "rule": {"uuid": format!("rule-{tag}"),
+                "name": format!("Rule of {tag}"), "severity": "high", "confidence": "high"},
+                "created": timestamp_minutes_ago(60), "first_seen": timestamp_minutes_ago(61),
+            })]),
+        );
+    }
+    let eu = regions.token(EU_KEY, Some(json!("eu")));
+    let verdicts = regions.post("/deliberate/observables", Some(&eu), &observables());
+    assert_eq!(verdicts["data"]["verdicts"]["count"], 1, "{verdicts}");
+    let actions = regions.post("/respond/observables", Some(&eu), &observables());
+    assert_eq!(
+        actions["data"].as_array().map(Vec::len),
+        Some(3),
+        "{actions}"
+    );
+    let asked = json!({"tile_id": "gti-top-rules", "period": "last_7_days"});
+    let top = regions.post("/tiles/tile-data", Some(&eu), &asked);
+    let markdown = top["data"]["data"].to_string();
+    assert!(
+        markdown.contains("Rule of eu") && !markdown.contains("Rule of us"),
+        "{top}"
+    );
+    assert!(
+        markdown.contains("https://portal-eu.fortindr.forticloud.com/detections/rules/rule-eu"),
+        "{top}"
+    );
+    assert!(!markdown.contains("portal.icebrg.io"), "{top}");
+    assert_eq!(regions.us.total_calls(), 0, "nothing reached the US GTI");
+
+    // A US tenant's tiles come from the US GTI, with US links.
+    let us = regions.token(US_KEY, Some(json!("us")));
+    let top = regions.post("/tiles/tile-data", Some(&us), &asked);
+    let markdown = top["data"]["data"].to_string();
+    assert!(
+        markdown.contains("https://portal.icebrg.io/detections/rules/rule-us"),
+        "{top}"
+    );
 }
