@@ -193,39 +193,22 @@ impl HttpGti {
     ) -> (Attempt, UpstreamOutcome) {
         let started = Instant::now();
         let proxy = self.egress.proxy_for(&request.url).cloned();
-        let sent = match (&request.json, request.put) {
-            (Some(json), true) => self
-                .agent
-                .put(&request.url)
-                .header("Authorization", authorization)
-                .header("User-Agent", USER_AGENT)
-                .header("Content-Type", "application/json")
-                .config()
-                .timeout_global(Some(budget))
-                .proxy(proxy)
-                .build()
-                .send(json.as_bytes()),
-            (None, _) => self
-                .agent
-                .get(&request.url)
-                .header("Authorization", authorization)
-                .header("User-Agent", USER_AGENT)
-                .config()
-                .timeout_global(Some(budget))
-                .proxy(proxy)
-                .build()
-                .call(),
-            (Some(json), false) => self
-                .agent
-                .post(&request.url)
-                .header("Authorization", authorization)
-                .header("User-Agent", USER_AGENT)
-                .header("Content-Type", "application/json")
-                .config()
-                .timeout_global(Some(budget))
-                .proxy(proxy)
-                .build()
-                .send(json.as_bytes()),
+        // Every try carries the same headers, budget and proxy; only the
+        // method and the body differ.
+        let sent = match &request.json {
+            None => {
+                with_try_settings(self.agent.get(&request.url), authorization, budget, proxy).call()
+            }
+            Some(json) => {
+                let builder = if request.put {
+                    self.agent.put(&request.url)
+                } else {
+                    self.agent.post(&request.url)
+                };
+                with_try_settings(builder, authorization, budget, proxy)
+                    .header("Content-Type", "application/json")
+                    .send(json.as_bytes())
+            }
         };
         let outcome = sent.and_then(|mut response| {
             let status = response.status().as_u16();
@@ -318,6 +301,23 @@ impl GtiApi for HttpGti {
     fn call_budget(&self) -> Duration {
         self.timeout.saturating_mul(self.retries.saturating_add(1))
     }
+}
+
+/// A request with what every try of a GTI call carries: GTI's
+/// authorization, the User-Agent, this try's time budget and its proxy.
+fn with_try_settings<B>(
+    builder: ureq::RequestBuilder<B>,
+    authorization: &str,
+    budget: Duration,
+    proxy: Option<ureq::Proxy>,
+) -> ureq::RequestBuilder<B> {
+    builder
+        .header("Authorization", authorization)
+        .header("User-Agent", USER_AGENT)
+        .config()
+        .timeout_global(Some(budget))
+        .proxy(proxy)
+        .build()
 }
 
 /// A 2xx body as the answer of a call to `endpoint`.
