@@ -32,6 +32,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use gti_relay::config::Config;
 use gti_relay::demo::gti::MockGti;
 use gti_relay::time::format_timestamp;
 use serde::Deserialize;
@@ -305,71 +306,8 @@ fn main() {
             LATENCY_SHAPE.searched,
             LATENCY_SHAPE.calls()
         );
-        for (index, &cap) in options.caps.iter().enumerate() {
-            let relay = bench.start_relay(cap);
-            println!();
-            println!(
-                "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default)",
-                if index == 0 { " (default)" } else { "" },
-                4 * cores()
-            );
-            println!();
-            println!("| measure | median | p99 | median / L | p99 / L | GTI calls / request | max GTI calls in flight | cap floor | target |");
-            println!("|---|---|---|---|---|---|---|---|---|");
-            let mut base_latency = None;
-            for &count in &OBSERVABLE_COUNTS {
-                let body = observe_body(&latency_observables[..count]);
-                let expected = count * LATENCY_SHAPE.events();
-                let row = bench.latency_row(&relay, &body, Some(expected), options.requests);
-                let target = match count {
-                    ..=20 => Some(3.3),
-                    _ => Some(4.0),
-                };
-                let calls = count * LATENCY_SHAPE.calls();
-                let floor = cap_floor(count, LATENCY_SHAPE, cap);
-                print_latency(
-                    &format!("observe N = {count}"),
-                    &row,
-                    latency,
-                    Some((calls, floor)),
-                    target.filter(|_| latency == 50),
-                );
-                if count == 5 {
-                    base_latency = Some(row.median);
-                }
-            }
-            let health = bench.latency_row(&relay, "", None, options.requests);
-            print_latency("health", &health, latency, None, Some(1.2));
-
-            println!();
-            println!("| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests |");
-            println!("|---|---|---|---|---|");
-            let body = observe_body(&latency_observables[..5]);
-            let mut single = None;
-            for &clients in &CLIENTS {
-                let (rate, errors, done) = bench.throughput(
-                    &relay,
-                    &body,
-                    5 * LATENCY_SHAPE.events(),
-                    clients,
-                    options.throughput_time,
-                );
-                let single_rate = *single.get_or_insert(rate);
-                // Linear growth stops at WORKERS: each worker holds one request.
-                let linear = single_rate * clients.min(4 * cores()) as f64;
-                println!(
-                    "| {clients} client{} | {rate:.1} | {linear:.1} | {errors} | {done} |",
-                    if clients == 1 { "" } else { "s" }
-                );
-            }
-            if let Some(base) = base_latency {
-                println!();
-                println!(
-                    "(1 client at N = 5 is bounded by 1 / median = {:.1} requests / s)",
-                    1.0 / base.as_secs_f64()
-                );
-            }
-            drop(relay);
+        for &cap in &options.caps {
+            bench.latency_section(&options, latency, cap, &latency_observables);
         }
     }
     if let Some(resources) = resources {
@@ -453,7 +391,9 @@ impl Bench<'_> {
         }
     }
 
-    fn start_relay(&self, cap: usize) -> Relay {
+    /// A relay with `GTI_MAX_INFLIGHT` = `cap` and `WORKERS` = `workers`
+    /// (the relay's default when `None`).
+    fn start_relay(&self, cap: usize, workers: Option<usize>) -> Relay {
         let mut envs = self.gti.vars();
         envs.extend(
             [
@@ -467,6 +407,9 @@ impl Bench<'_> {
             ]
             .map(|(name, value)| (name.to_owned(), value)),
         );
+        if let Some(workers) = workers {
+            envs.push(("WORKERS".to_owned(), workers.to_string()));
+        }
         spawn_relay(self.binary, &envs)
     }
 
@@ -515,6 +458,76 @@ impl Bench<'_> {
                 eprintln!("bench: {}", error.chars().take(300).collect::<String>());
                 false
             }
+        }
+    }
+
+    /// One cap at one L: the latency rows, then the throughput rows.
+    fn latency_section(&self, options: &Options, latency: u64, cap: usize, observables: &[Value]) {
+        let defaults = Config::default();
+        let relay = self.start_relay(cap, None);
+        println!();
+        println!(
+            "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default)",
+            if cap == defaults.gti_max_inflight {
+                " (default)"
+            } else {
+                ""
+            },
+            defaults.workers
+        );
+        println!();
+        println!("| measure | median | p99 | median / L | p99 / L | GTI calls / request | max GTI calls in flight | cap floor | target |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+        let mut base_latency = None;
+        for &count in &OBSERVABLE_COUNTS {
+            let body = observe_body(&observables[..count]);
+            let expected = count * LATENCY_SHAPE.events();
+            let row = self.latency_row(&relay, &body, Some(expected), options.requests);
+            let calls = count * LATENCY_SHAPE.calls();
+            let floor = cap_floor(count, LATENCY_SHAPE, cap);
+            print_latency(
+                &format!("observe N = {count}"),
+                &row,
+                latency,
+                Some((calls, floor)),
+                Some(latency_target(count)),
+            );
+            if count == 5 {
+                base_latency = Some(row.median);
+            }
+        }
+        let health = self.latency_row(&relay, "", None, options.requests);
+        print_latency("health", &health, latency, None, Some(1.2));
+
+        println!();
+        println!(
+            "| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests |"
+        );
+        println!("|---|---|---|---|---|");
+        let body = observe_body(&observables[..5]);
+        let mut single = None;
+        for &clients in &CLIENTS {
+            let (rate, errors, done) = self.throughput(
+                &relay,
+                &body,
+                5 * LATENCY_SHAPE.events(),
+                clients,
+                options.throughput_time,
+            );
+            let single_rate = *single.get_or_insert(rate);
+            // Linear growth stops at WORKERS: each worker holds one request.
+            let linear = single_rate * clients.min(defaults.workers) as f64;
+            println!(
+                "| {clients} client{} | {rate:.1} | {linear:.1} | {errors} | {done} |",
+                if clients == 1 { "" } else { "s" }
+            );
+        }
+        if let Some(base) = base_latency {
+            println!();
+            println!(
+                "(1 client at N = 5 is bounded by 1 / median = {:.1} requests / s)",
+                1.0 / base.as_secs_f64()
+            );
         }
     }
 
@@ -633,12 +646,12 @@ impl Bench<'_> {
         self.gti.set_latency(Duration::ZERO);
         let mut starts = Vec::new();
         for _ in 0..STARTS {
-            let relay = self.start_relay(64);
+            let relay = self.start_relay(64, None);
             starts.push(relay.started_in);
         }
         starts.sort();
 
-        let relay = self.start_relay(64);
+        let relay = self.start_relay(64, None);
         let idle_rss = proc_status_kib(relay.pid(), "VmRSS:");
         let body = observe_body(cpu_observables);
         let expected = CPU_OBSERVABLES * CPU_SHAPE.events().min(100);
@@ -687,7 +700,7 @@ impl Bench<'_> {
         let per_observable = HEAVY_SHAPE.events().min(HEAVY_LIMIT);
         let rows = HEAVY_COUNTS.map(|count| {
             let load_average = load_average();
-            let relay = self.start_relay(64);
+            let relay = self.start_relay(64, None);
             let agent = self.agent();
             self.check(self.post(&agent, &relay, ""), None);
             let body = observe_body(&observables[..count]);
@@ -732,7 +745,7 @@ impl Bench<'_> {
     fn plateau(&self, observables: &[Value]) -> Plateau {
         self.gti.set_latency(Duration::ZERO);
         let load_average = load_average();
-        let relay = self.start_relay(64);
+        let relay = self.start_relay(64, None);
         let pid = relay.pid();
         let idle_kib = proc_status_kib(pid, "VmRSS:");
         let body = observe_body(observables);
@@ -1125,6 +1138,15 @@ fn print_latency(
         ms(row.p99),
         row.max_in_flight,
     );
+}
+
+/// Issue 10's target for observe N = `count`, in L.
+fn latency_target(count: usize) -> f64 {
+    if count <= 20 {
+        3.3
+    } else {
+        4.0
+    }
 }
 
 /// The least time the cap allows, in L: every call but the DHCP ones must
