@@ -55,6 +55,14 @@ const RELAY_URL: &str = "http://relay.bench";
 /// Observable counts of the latency rows.
 const OBSERVABLE_COUNTS: [usize; 4] = [1, 5, 20, 50];
 
+/// The fairness row: a request of this many observables (of the latency
+/// rows' shape) runs while a request of one is timed beside it, in each of
+/// [`FAIRNESS_ROUNDS`] rounds; the one must answer within
+/// [`FAIRNESS_TARGET`] L (issue 10).
+const FAIRNESS_BIG: usize = 200;
+const FAIRNESS_ROUNDS: usize = 5;
+const FAIRNESS_TARGET: f64 = 5.0;
+
 /// Concurrent clients of the throughput rows (observe, N = 5).
 const CLIENTS: [usize; 3] = [1, 8, 32];
 
@@ -277,7 +285,9 @@ fn main() {
     };
     let gti = MockGti::start();
     let now = now_millis();
-    let latency_observables = load(&gti, "198.51.100", 50, LATENCY_SHAPE, now);
+    // The first observable is the fairness row's small request, the next
+    // FAIRNESS_BIG its big one.
+    let latency_observables = load(&gti, "198.51.100", FAIRNESS_BIG + 1, LATENCY_SHAPE, now);
     let cpu_observables = load(&gti, "203.0.113", CPU_OBSERVABLES, CPU_SHAPE, now);
     let bench = Bench {
         binary,
@@ -500,6 +510,15 @@ impl Bench<'_> {
         print_latency("health", &health, latency, None, Some(1.2));
 
         println!();
+        self.fairness(
+            &relay,
+            cap,
+            &observables[1..=FAIRNESS_BIG],
+            &observables[..1],
+        )
+        .print(latency);
+
+        println!();
         println!(
             "| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests |"
         );
@@ -573,6 +592,56 @@ impl Bench<'_> {
             max_in_flight,
             errors,
         }
+    }
+
+    /// Per round of [`FAIRNESS_ROUNDS`]: `big` is posted, and once the mock
+    /// GTI has received as many calls as the cap lets the relay make at
+    /// once (the call pool is full of the big request's calls; a counter,
+    /// not a sleep), `small` is posted beside it on its own connection and
+    /// timed. One warm-up of each first.
+    fn fairness(&self, relay: &Relay, cap: usize, big: &[Value], small: &[Value]) -> Fairness {
+        let (big_body, small_body) = (observe_body(big), observe_body(small));
+        let big_expected = Some(big.len() * LATENCY_SHAPE.events());
+        let small_expected = Some(small.len() * LATENCY_SHAPE.events());
+        let (big_agent, small_agent) = (self.agent(), self.agent());
+        self.check(self.post(&big_agent, relay, &big_body), big_expected);
+        self.check(self.post(&small_agent, relay, &small_body), small_expected);
+        let full = cap.min(big.len() * LATENCY_SHAPE.calls());
+        let mut row = Fairness {
+            big_observables: big.len(),
+            small_observables: small.len(),
+            ..Fairness::default()
+        };
+        for _ in 0..FAIRNESS_ROUNDS {
+            self.gti.reset_calls();
+            std::thread::scope(|scope| {
+                let running = scope.spawn(|| {
+                    let begun = Instant::now();
+                    let answer = self.post(&big_agent, relay, &big_body);
+                    (begun.elapsed(), self.check(answer, big_expected))
+                });
+                let waiting = Instant::now();
+                while self.gti.total_calls() < full
+                    && !running.is_finished()
+                    && waiting.elapsed() < ROW_TIME_LIMIT
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let begun = Instant::now();
+                let answer = self.post(&small_agent, relay, &small_body);
+                row.small.push(begun.elapsed());
+                row.beside += usize::from(!running.is_finished());
+                row.errors += usize::from(!self.check(answer, small_expected));
+                let (wall, ok) = running.join().expect("the big request's thread panicked");
+                row.big.push(wall);
+                row.errors += usize::from(!ok);
+            });
+            row.max_in_flight = row.max_in_flight.max(self.gti.max_in_flight());
+        }
+        self.gti.reset_calls();
+        row.small.sort();
+        row.big.sort();
+        row
     }
 
     /// `clients` threads posting `body` for at least `least` and at least
@@ -949,6 +1018,45 @@ fn print_heavy(rows: &[Heavy]) {
         "| load average at the start | {} | |",
         cells(&|row| row.load_average.clone())
     );
+}
+
+/// The fairness row's figures (see [`Bench::fairness`]); latencies sorted.
+#[derive(Default)]
+struct Fairness {
+    big_observables: usize,
+    small_observables: usize,
+    small: Vec<Duration>,
+    big: Vec<Duration>,
+    /// Rounds in which the small request answered before the big one.
+    beside: usize,
+    errors: usize,
+    max_in_flight: usize,
+}
+
+impl Fairness {
+    fn print(&self, latency_ms: u64) {
+        let l = latency_ms as f64;
+        let (small, big) = (self.small_observables, self.big_observables);
+        let median = ms(percentile(&self.small, 50));
+        let worst = ms(self.small.last().copied().unwrap_or_default());
+        let big_median = ms(percentile(&self.big, 50));
+        println!(
+            "| fairness | N = {small} median | N = {small} max | median / L | max / L | N = {big} median (/ L) | N = {small} answered first | errors | max GTI calls in flight | target |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| observe N = {small} beside a running N = {big} ({} rounds) | {median:.1} ms | {worst:.1} ms | {:.2} | {:.2} | {big_median:.0} ms ({:.1} L) | {} of {} | {} | {} | ≤ {FAIRNESS_TARGET} L each: {} |",
+            self.small.len(),
+            median / l,
+            worst / l,
+            big_median / l,
+            self.beside,
+            self.small.len(),
+            self.errors,
+            self.max_in_flight,
+            verdict(worst / l <= FAIRNESS_TARGET)
+        );
+    }
 }
 
 /// The `plateau` section's figures.
