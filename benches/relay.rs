@@ -12,20 +12,29 @@
 //! loopback. Every loop is bounded in count and in time.
 //!
 //! The sections, each selectable with `--only` (all of them by default):
-//! `latency` (latency and throughput at every L and cap), `resources` (L = 0:
-//! CPU per observe, idle RSS, binary size, start-up), and issue 9's cases at
-//! L = 0: `limit1000` (a `CTR_ENTITIES_LIMIT` 1000 token and 1, 5 and 20
-//! observables of ~1,000 sightings each: wall, CPU per 1,000 sightings, peak
-//! and settled RSS), `plateau` (RSS under 8 clients × 800 observes) and
-//! `demo` (the RSS of `gti-relay demo` over 3,000 observes).
+//! `latency` (at every L and cap, issue 10's rows with their targets:
+//! observe N = 1, 5, 20, 50 and health; the fairness row, N = 1 beside a
+//! running N = 200; throughput at N = 5 with 1, 8 and 32 clients, and for
+//! the 32 clients the relay's CPU per request, its RSS right after the load,
+//! its CPU over 5 s without requests and its RSS after them, also for the
+//! other `--workers`), `resources` (L = 0: CPU per observe, idle RSS,
+//! binary size, start-up), and issue 9's cases at L = 0: `limit1000` (a
+//! `CTR_ENTITIES_LIMIT` 1000 token and 1, 5 and 20 observables of ~1,000
+//! sightings each: wall, CPU per 1,000 sightings, peak and settled RSS),
+//! `plateau` (RSS under 8 clients × 800 observes) and `demo` (the RSS of
+//! `gti-relay demo` over 3,000 observes).
 //!
 //! Options (after `--`, or `make bench BENCH_ARGS='…'`):
 //! `--only limit1000,demo` the sections to run; `--latency-ms 20,50` the L
-//! values; `--caps 64,512` the `GTI_MAX_INFLIGHT` values (the first is the
-//! relay's default and also used for the resource figures); `--requests 30`
-//! samples per latency row; `--throughput-secs 5` the least time per
-//! throughput row; `--relay PATH` another relay binary (e.g. one built with
-//! symbols, for a profiler); `--resources-only` is `--only resources`.
+//! values; `--caps 64,256,512` the `GTI_MAX_INFLIGHT` values of the
+//! `latency` section (by default the relay's own; `resources`, `limit1000` and
+//! `plateau` keep 64, as issue 9's figures were taken); `--workers 16,128`
+//! the `WORKERS` values run beside the relay's default for the 32-client
+//! row (`--workers 64`, the default, runs none); `--requests 30` samples per
+//! latency row; `--throughput-secs 5` the least time per throughput row;
+//! `--relay PATH` another relay binary (e.g. one built with symbols, for a
+//! profiler; the defaults marked are this library's); `--resources-only` is
+//! `--only resources`.
 
 use std::io::BufRead as _;
 use std::process::Stdio;
@@ -64,7 +73,17 @@ const FAIRNESS_ROUNDS: usize = 5;
 const FAIRNESS_TARGET: f64 = 5.0;
 
 /// Concurrent clients of the throughput rows (observe, N = 5).
-const CLIENTS: [usize; 3] = [1, 8, 32];
+const CLIENTS: [usize; 3] = [1, 8, LOAD_CLIENTS];
+
+/// The throughput row after which the relay's CPU per request, RSS and
+/// idle CPU are read (issue 10), and the row run for the other `--workers`;
+/// its targets; how long the relay is left without requests after it.
+const LOAD_CLIENTS: usize = 32;
+const LOAD_RATE_TARGET: f64 = 60.0;
+const LOAD_CPU_TARGET_MS: f64 = 3.0;
+const IDLE_TIME: Duration = Duration::from_secs(5);
+const IDLE_CPU_TARGET_PERCENT: f64 = 1.0;
+const IDLE_RSS_TARGET_MIB: f64 = 16.0;
 
 /// Requests run before each row is measured (connections, caches).
 const WARM_UP: usize = 3;
@@ -189,6 +208,9 @@ impl Section {
 struct Options {
     latencies: Vec<u64>,
     caps: Vec<usize>,
+    /// `WORKERS` values beside the relay's default for the
+    /// [`LOAD_CLIENTS`] row.
+    workers: Vec<usize>,
     requests: usize,
     throughput_time: Duration,
     relay: String,
@@ -205,7 +227,8 @@ impl Options {
 fn options() -> Options {
     let mut options = Options {
         latencies: vec![20, 50],
-        caps: vec![64, 512],
+        caps: vec![Config::default().gti_max_inflight],
+        workers: vec![16, 128],
         requests: 30,
         throughput_time: Duration::from_secs(5),
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
@@ -229,6 +252,7 @@ fn options() -> Options {
             "--bench" => {}
             "--latency-ms" => options.latencies = list(&value()),
             "--caps" => options.caps = list(&value()),
+            "--workers" => options.workers = list(&value()),
             "--requests" => options.requests = list(&value()).first().copied().unwrap_or(30),
             "--throughput-secs" => {
                 options.throughput_time =
@@ -265,7 +289,7 @@ fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,512] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]\nsections: {}",
+        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,256,512] [--workers 16,128] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]\nsections: {}",
         Section::ALL.map(Section::name).join(", ")
     );
     std::process::exit(2)
@@ -375,11 +399,18 @@ struct Load {
     done: usize,
     errors: usize,
     elapsed: Duration,
+    /// The relay's utime + stime over the load, in clock ticks.
+    relay_ticks: u64,
 }
 
 impl Load {
     fn rate(&self) -> f64 {
         self.done as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The relay's CPU time per request, in ms.
+    fn cpu_ms_per_request(&self) -> f64 {
+        self.relay_ticks as f64 * 1000.0 / clock_ticks_per_second() / self.done.max(1) as f64
     }
 }
 
@@ -477,13 +508,14 @@ impl Bench<'_> {
         let relay = self.start_relay(cap, None);
         println!();
         println!(
-            "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default)",
+            "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default); load average at the start: {}",
             if cap == defaults.gti_max_inflight {
                 " (default)"
             } else {
                 ""
             },
-            defaults.workers
+            defaults.workers,
+            load_average()
         );
         println!();
         println!("| measure | median | p99 | median / L | p99 / L | GTI calls / request | max GTI calls in flight | cap floor | target |");
@@ -524,22 +556,24 @@ impl Bench<'_> {
         );
         println!("|---|---|---|---|---|");
         let body = observe_body(&observables[..5]);
+        let expected = 5 * LATENCY_SHAPE.events();
+        let mut under_load = Vec::new();
         let mut single = None;
         for &clients in &CLIENTS {
-            let (rate, errors, done) = self.throughput(
-                &relay,
-                &body,
-                5 * LATENCY_SHAPE.events(),
-                clients,
-                options.throughput_time,
-            );
+            let load = self.throughput(&relay, &body, expected, clients, options.throughput_time);
+            let rate = load.rate();
             let single_rate = *single.get_or_insert(rate);
             // Linear growth stops at WORKERS: each worker holds one request.
             let linear = single_rate * clients.min(defaults.workers) as f64;
             println!(
-                "| {clients} client{} | {rate:.1} | {linear:.1} | {errors} | {done} |",
-                if clients == 1 { "" } else { "s" }
+                "| {clients} client{} | {rate:.1} | {linear:.1} | {} | {} |",
+                if clients == 1 { "" } else { "s" },
+                load.errors,
+                load.done
             );
+            if clients == LOAD_CLIENTS {
+                under_load.push(self.after_load(&relay, defaults.workers, load));
+            }
         }
         if let Some(base) = base_latency {
             println!();
@@ -548,6 +582,20 @@ impl Bench<'_> {
                 1.0 / base.as_secs_f64()
             );
         }
+        drop(relay);
+        for &workers in options.workers.iter().filter(|&&w| w != defaults.workers) {
+            let relay = self.start_relay(cap, Some(workers));
+            let load = self.throughput(
+                &relay,
+                &body,
+                expected,
+                LOAD_CLIENTS,
+                options.throughput_time,
+            );
+            under_load.push(self.after_load(&relay, workers, load));
+        }
+        println!();
+        UnderLoad::print(&under_load, defaults.workers);
     }
 
     fn latency_row(
@@ -646,7 +694,7 @@ impl Bench<'_> {
 
     /// `clients` threads posting `body` for at least `least` and at least
     /// 30 requests in all (bounded by [`ROW_TIME_LIMIT`]), after one
-    /// warm-up request each: requests per second, errors, requests.
+    /// warm-up request each.
     fn throughput(
         &self,
         relay: &Relay,
@@ -654,7 +702,7 @@ impl Bench<'_> {
         expected: usize,
         clients: usize,
         least: Duration,
-    ) -> (f64, usize, usize) {
+    ) -> Load {
         self.clients(
             relay,
             body,
@@ -662,8 +710,23 @@ impl Bench<'_> {
             clients,
             Until::Each(1, ROW_TIME_LIMIT),
         );
-        let load = self.clients(relay, body, expected, clients, Until::Least(least));
-        (load.rate(), load.errors, load.done)
+        self.clients(relay, body, expected, clients, Until::Least(least))
+    }
+
+    /// The relay after `load` (of `workers` request workers): its RSS, then
+    /// its CPU over [`IDLE_TIME`] without requests, then its RSS again.
+    fn after_load(&self, relay: &Relay, workers: usize, load: Load) -> UnderLoad {
+        let pid = relay.pid();
+        let rss_after_kib = proc_status_kib(pid, "VmRSS:");
+        let before = cpu_ticks(pid);
+        std::thread::sleep(IDLE_TIME);
+        UnderLoad {
+            workers,
+            load,
+            rss_after_kib,
+            idle_ticks: cpu_ticks(pid).saturating_sub(before),
+            rss_idle_kib: proc_status_kib(pid, "VmRSS:"),
+        }
     }
 
     /// `clients` threads, each with its own connection, posting `body` and
@@ -678,6 +741,7 @@ impl Bench<'_> {
     ) -> Load {
         let done = AtomicUsize::new(0);
         let errors = AtomicUsize::new(0);
+        let ticks = cpu_ticks(relay.pid());
         let started = Instant::now();
         let (done_ref, errors_ref) = (&done, &errors);
         std::thread::scope(|scope| {
@@ -701,6 +765,7 @@ impl Bench<'_> {
             done: done.load(Ordering::SeqCst),
             errors: errors.load(Ordering::SeqCst),
             elapsed: started.elapsed(),
+            relay_ticks: cpu_ticks(relay.pid()).saturating_sub(ticks),
         }
     }
 
@@ -1018,6 +1083,51 @@ fn print_heavy(rows: &[Heavy]) {
         "| load average at the start | {} | |",
         cells(&|row| row.load_average.clone())
     );
+}
+
+/// The relay under and after the [`LOAD_CLIENTS`] row (see
+/// [`Bench::after_load`]).
+struct UnderLoad {
+    workers: usize,
+    load: Load,
+    rss_after_kib: u64,
+    /// The relay's utime + stime over [`IDLE_TIME`] after the load.
+    idle_ticks: u64,
+    rss_idle_kib: u64,
+}
+
+impl UnderLoad {
+    fn print(rows: &[UnderLoad], default_workers: usize) {
+        let idle_secs = IDLE_TIME.as_secs();
+        println!(
+            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for row in rows {
+            let rate = row.load.rate();
+            let cpu = row.load.cpu_ms_per_request();
+            let idle_percent =
+                row.idle_ticks as f64 / clock_ticks_per_second() / IDLE_TIME.as_secs_f64() * 100.0;
+            let idle_mib = mb(row.rss_idle_kib);
+            println!(
+                "| WORKERS = {}{} | {rate:.1} (≥ {LOAD_RATE_TARGET}: {}) | {cpu:.2} ms (≤ {LOAD_CPU_TARGET_MS} ms: {}) | {:.1} MiB | {} ticks = {idle_percent:.1} % of a core (< {IDLE_CPU_TARGET_PERCENT} %: {}) | {idle_mib:.1} MiB (≤ {IDLE_RSS_TARGET_MIB} MiB: {}) | {} | {} |",
+                row.workers,
+                if row.workers == default_workers {
+                    " (default)"
+                } else {
+                    ""
+                },
+                verdict(rate >= LOAD_RATE_TARGET),
+                verdict(cpu <= LOAD_CPU_TARGET_MS),
+                mb(row.rss_after_kib),
+                row.idle_ticks,
+                verdict(idle_percent < IDLE_CPU_TARGET_PERCENT),
+                verdict(idle_mib <= IDLE_RSS_TARGET_MIB),
+                row.load.errors,
+                row.load.done
+            );
+        }
+    }
 }
 
 /// The fairness row's figures (see [`Bench::fairness`]); latencies sorted.
