@@ -375,6 +375,38 @@ struct Bench<'a> {
     token: String,
 }
 
+/// A reading of the machine's CPU, to tell what processes other than the
+/// bench and its relays took from it on (the machine is shared; its load
+/// average counts the bench's own threads too). Interrupt time the kernel
+/// charges to no process (some of loopback's softirq) counts as others'.
+struct CpuReading {
+    busy: u64,
+    ours: u64,
+    at: Instant,
+}
+
+impl CpuReading {
+    /// `relay`: one that runs now and at the next reading; relays started
+    /// and dropped in between count as the bench's (waited-for) children.
+    fn now(relay: Option<&Relay>) -> CpuReading {
+        CpuReading {
+            busy: machine_busy_ticks(),
+            ours: own_ticks() + relay.map_or(0, |relay| cpu_ticks(relay.pid())),
+            at: Instant::now(),
+        }
+    }
+
+    /// Other processes' CPU since this reading, in per cent of the machine
+    /// (all its cores).
+    fn others_percent(&self, relay: Option<&Relay>) -> f64 {
+        let now = CpuReading::now(relay);
+        let ours = now.ours.saturating_sub(self.ours);
+        let others = now.busy.saturating_sub(self.busy).saturating_sub(ours);
+        let seconds = now.at.duration_since(self.at).as_secs_f64().max(1e-3);
+        others as f64 / clock_ticks_per_second() / seconds / cores() as f64 * 100.0
+    }
+}
+
 /// When each client of [`Bench::clients`] stops.
 #[derive(Clone, Copy)]
 enum Until {
@@ -401,6 +433,8 @@ struct Load {
     elapsed: Duration,
     /// The relay's utime + stime over the load, in clock ticks.
     relay_ticks: u64,
+    /// What other processes took over the load (see [`CpuReading`]).
+    others_percent: f64,
 }
 
 impl Load {
@@ -505,6 +539,7 @@ impl Bench<'_> {
     /// One cap at one L: the latency rows, then the throughput rows.
     fn latency_section(&self, options: &Options, latency: u64, cap: usize, observables: &[Value]) {
         let defaults = Config::default();
+        let reading = CpuReading::now(None);
         let relay = self.start_relay(cap, None);
         println!();
         println!(
@@ -552,9 +587,9 @@ impl Bench<'_> {
 
         println!();
         println!(
-            "| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests |"
+            "| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests | other processes' CPU |"
         );
-        println!("|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|");
         let body = observe_body(&observables[..5]);
         let expected = 5 * LATENCY_SHAPE.events();
         let mut under_load = Vec::new();
@@ -566,10 +601,11 @@ impl Bench<'_> {
             // Linear growth stops at WORKERS: each worker holds one request.
             let linear = single_rate * clients.min(defaults.workers) as f64;
             println!(
-                "| {clients} client{} | {rate:.1} | {linear:.1} | {} | {} |",
+                "| {clients} client{} | {rate:.1} | {linear:.1} | {} | {} | {:.1} % |",
                 if clients == 1 { "" } else { "s" },
                 load.errors,
-                load.done
+                load.done,
+                load.others_percent
             );
             if clients == LOAD_CLIENTS {
                 under_load.push(self.after_load(&relay, defaults.workers, load));
@@ -596,6 +632,12 @@ impl Bench<'_> {
         }
         println!();
         UnderLoad::print(&under_load, defaults.workers);
+        println!();
+        println!(
+            "(other processes took {:.1} % of the machine's CPU over this cap's {:.0} s)",
+            reading.others_percent(None),
+            reading.at.elapsed().as_secs_f64()
+        );
     }
 
     fn latency_row(
@@ -742,6 +784,7 @@ impl Bench<'_> {
         let done = AtomicUsize::new(0);
         let errors = AtomicUsize::new(0);
         let ticks = cpu_ticks(relay.pid());
+        let reading = CpuReading::now(Some(relay));
         let started = Instant::now();
         let (done_ref, errors_ref) = (&done, &errors);
         std::thread::scope(|scope| {
@@ -766,6 +809,7 @@ impl Bench<'_> {
             errors: errors.load(Ordering::SeqCst),
             elapsed: started.elapsed(),
             relay_ticks: cpu_ticks(relay.pid()).saturating_sub(ticks),
+            others_percent: reading.others_percent(Some(relay)),
         }
     }
 
@@ -1100,9 +1144,9 @@ impl UnderLoad {
     fn print(rows: &[UnderLoad], default_workers: usize) {
         let idle_secs = IDLE_TIME.as_secs();
         println!(
-            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests |"
+            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests | other processes' CPU under the load |"
         );
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|");
         for row in rows {
             let rate = row.load.rate();
             let cpu = row.load.cpu_ms_per_request();
@@ -1110,7 +1154,7 @@ impl UnderLoad {
                 row.idle_ticks as f64 / clock_ticks_per_second() / IDLE_TIME.as_secs_f64() * 100.0;
             let idle_mib = mb(row.rss_idle_kib);
             println!(
-                "| WORKERS = {}{} | {rate:.1} (≥ {LOAD_RATE_TARGET}: {}) | {cpu:.2} ms (≤ {LOAD_CPU_TARGET_MS} ms: {}) | {:.1} MiB | {} ticks = {idle_percent:.1} % of a core (< {IDLE_CPU_TARGET_PERCENT} %: {}) | {idle_mib:.1} MiB (≤ {IDLE_RSS_TARGET_MIB} MiB: {}) | {} | {} |",
+                "| WORKERS = {}{} | {rate:.1} (≥ {LOAD_RATE_TARGET}: {}) | {cpu:.2} ms (≤ {LOAD_CPU_TARGET_MS} ms: {}) | {:.1} MiB | {} ticks = {idle_percent:.1} % of a core (< {IDLE_CPU_TARGET_PERCENT} %: {}) | {idle_mib:.1} MiB (≤ {IDLE_RSS_TARGET_MIB} MiB: {}) | {} | {} | {:.1} % |",
                 row.workers,
                 if row.workers == default_workers {
                     " (default)"
@@ -1124,7 +1168,8 @@ impl UnderLoad {
                 verdict(idle_percent < IDLE_CPU_TARGET_PERCENT),
                 verdict(idle_mib <= IDLE_RSS_TARGET_MIB),
                 row.load.errors,
-                row.load.done
+                row.load.done,
+                row.load.others_percent
             );
         }
     }
