@@ -14,15 +14,16 @@
 //! The sections, each selectable with `--only` (all of them by default):
 //! `latency` (at every L and cap, issue 10's rows with their targets:
 //! observe N = 1, 5, 20, 50 and health; the fairness row, N = 1 beside a
-//! running N = 200; throughput at N = 5 with 1, 8 and 32 clients, and for
-//! the 32 clients the relay's CPU per request, its RSS right after the load,
-//! its CPU over 5 s without requests and its RSS after them, also for the
-//! other `--workers`), `resources` (L = 0: CPU per observe, idle RSS,
-//! binary size, start-up), and issue 9's cases at L = 0: `limit1000` (a
-//! `CTR_ENTITIES_LIMIT` 1000 token and 1, 5 and 20 observables of ~1,000
-//! sightings each: wall, CPU per 1,000 sightings, peak and settled RSS),
-//! `plateau` (RSS under 8 clients × 800 observes) and `demo` (the RSS of
-//! `gti-relay demo` over 3,000 observes).
+//! running N = 200; throughput at N = 5 with 1, 8 and 32 clients; then on
+//! a fresh relay per `WORKERS` value (the default and `--workers`) 32
+//! clients again, with the relay's CPU per request, its RSS right after the
+//! load, its CPU over 5 s without requests and its RSS after them),
+//! `resources` (L = 0: CPU per observe, idle RSS, binary size, start-up),
+//! and issue 9's cases at L = 0: `limit1000` (a `CTR_ENTITIES_LIMIT` 1000
+//! token and 1, 5 and 20 observables of ~1,000 sightings each: wall, CPU
+//! per 1,000 sightings, peak and settled RSS), `plateau` (RSS under 8
+//! clients × 800 observes) and `demo` (the RSS of `gti-relay demo` over
+//! 3,000 observes).
 //!
 //! Options (after `--`, or `make bench BENCH_ARGS='…'`):
 //! `--only limit1000,demo` the sections to run; `--latency-ms 20,50` the L
@@ -592,7 +593,6 @@ impl Bench<'_> {
         println!("|---|---|---|---|---|---|");
         let body = observe_body(&observables[..5]);
         let expected = 5 * LATENCY_SHAPE.events();
-        let mut under_load = Vec::new();
         let mut single = None;
         for &clients in &CLIENTS {
             let load = self.throughput(&relay, &body, expected, clients, options.throughput_time);
@@ -607,9 +607,6 @@ impl Bench<'_> {
                 load.done,
                 load.others_percent
             );
-            if clients == LOAD_CLIENTS {
-                under_load.push(self.after_load(&relay, defaults.workers, load));
-            }
         }
         if let Some(base) = base_latency {
             println!();
@@ -619,17 +616,23 @@ impl Bench<'_> {
             );
         }
         drop(relay);
-        for &workers in options.workers.iter().filter(|&&w| w != defaults.workers) {
-            let relay = self.start_relay(cap, Some(workers));
-            let load = self.throughput(
-                &relay,
-                &body,
-                expected,
-                LOAD_CLIENTS,
-                options.throughput_time,
-            );
-            under_load.push(self.after_load(&relay, workers, load));
-        }
+        // A fresh relay per WORKERS value, so that what the rows above left
+        // (the N = 200 answers among them) is not in its RSS.
+        let others = options.workers.iter().filter(|&&w| w != defaults.workers);
+        let under_load: Vec<UnderLoad> = std::iter::once(&defaults.workers)
+            .chain(others)
+            .map(|&workers| {
+                let relay = self.start_relay(cap, Some(workers));
+                let load = self.throughput(
+                    &relay,
+                    &body,
+                    expected,
+                    LOAD_CLIENTS,
+                    options.throughput_time,
+                );
+                self.after_load(&relay, workers, load)
+            })
+            .collect();
         println!();
         UnderLoad::print(&under_load, defaults.workers);
         println!();
