@@ -31,7 +31,11 @@ fmt:
 ## at L = 20 and 50 ms, a mock JWKS; prints a table (see BENCHMARKS.md).
 ## Sections (all by default; pick with --only, comma-separated): latency,
 ## resources, limit1000, plateau, demo, e.g. make bench BENCH_ARGS='--only limit1000'
-## Options: make bench BENCH_ARGS='--latency-ms 50 --caps 64,512 --requests 30'
+## The latency section holds issue 10's rows (N = 1/5/20/50, fairness, the
+## 32-client load: CPU per request, RSS, idle CPU) with their targets.
+## Options: make bench BENCH_ARGS='--latency-ms 50 --caps 64,256,512 --workers 16,128 --requests 30'
+## (--caps: GTI_MAX_INFLIGHT values, the relay's default unless given;
+## --workers: WORKERS values measured beside the default under the 32-client load)
 BENCH_ARGS ?=
 bench: build
 	$(CARGO) bench --locked --bench relay -- $(BENCH_ARGS)

@@ -12,26 +12,37 @@
 //! loopback. Every loop is bounded in count and in time.
 //!
 //! The sections, each selectable with `--only` (all of them by default):
-//! `latency` (latency and throughput at every L and cap), `resources` (L = 0:
-//! CPU per observe, idle RSS, binary size, start-up), and issue 9's cases at
-//! L = 0: `limit1000` (a `CTR_ENTITIES_LIMIT` 1000 token and 1, 5 and 20
-//! observables of ~1,000 sightings each: wall, CPU per 1,000 sightings, peak
-//! and settled RSS), `plateau` (RSS under 8 clients × 800 observes) and
-//! `demo` (the RSS of `gti-relay demo` over 3,000 observes).
+//! `latency` (at every L and cap, issue 10's rows with their targets:
+//! observe N = 1, 5, 20, 50 and health; the fairness row, N = 1 beside a
+//! running N = 200; throughput at N = 5 with 1, 8 and 32 clients; then on
+//! a fresh relay per `WORKERS` value (the default and `--workers`) 32
+//! clients again, with the relay's CPU per request, its RSS right after the
+//! load, its CPU over 5 s without requests and its RSS after them),
+//! `resources` (L = 0: CPU per observe, idle RSS, binary size, start-up),
+//! and issue 9's cases at L = 0: `limit1000` (a `CTR_ENTITIES_LIMIT` 1000
+//! token and 1, 5 and 20 observables of ~1,000 sightings each: wall, CPU
+//! per 1,000 sightings, peak and settled RSS), `plateau` (RSS under 8
+//! clients × 800 observes) and `demo` (the RSS of `gti-relay demo` over
+//! 3,000 observes).
 //!
 //! Options (after `--`, or `make bench BENCH_ARGS='…'`):
 //! `--only limit1000,demo` the sections to run; `--latency-ms 20,50` the L
-//! values; `--caps 64,512` the `GTI_MAX_INFLIGHT` values (the first is the
-//! relay's default and also used for the resource figures); `--requests 30`
-//! samples per latency row; `--throughput-secs 5` the least time per
-//! throughput row; `--relay PATH` another relay binary (e.g. one built with
-//! symbols, for a profiler); `--resources-only` is `--only resources`.
+//! values; `--caps 64,256,512` the `GTI_MAX_INFLIGHT` values of the
+//! `latency` section (by default the relay's own; `resources`, `limit1000` and
+//! `plateau` keep 64, as issue 9's figures were taken); `--workers 16,128`
+//! the `WORKERS` values run beside the relay's default for the 32-client
+//! row (`--workers 64`, the default, runs none); `--requests 30` samples per
+//! latency row; `--throughput-secs 5` the least time per throughput row;
+//! `--relay PATH` another relay binary (e.g. one built with symbols, for a
+//! profiler; the defaults marked are this library's); `--resources-only` is
+//! `--only resources`.
 
 use std::io::BufRead as _;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use gti_relay::config::Config;
 use gti_relay::demo::gti::MockGti;
 use gti_relay::time::format_timestamp;
 use serde::Deserialize;
@@ -54,8 +65,26 @@ const RELAY_URL: &str = "http://relay.bench";
 /// Observable counts of the latency rows.
 const OBSERVABLE_COUNTS: [usize; 4] = [1, 5, 20, 50];
 
+/// The fairness row: a request of this many observables (of the latency
+/// rows' shape) runs while a request of one is timed beside it, in each of
+/// [`FAIRNESS_ROUNDS`] rounds; the one must answer within
+/// [`FAIRNESS_TARGET`] L (issue 10).
+const FAIRNESS_BIG: usize = 200;
+const FAIRNESS_ROUNDS: usize = 5;
+const FAIRNESS_TARGET: f64 = 5.0;
+
 /// Concurrent clients of the throughput rows (observe, N = 5).
-const CLIENTS: [usize; 3] = [1, 8, 32];
+const CLIENTS: [usize; 3] = [1, 8, LOAD_CLIENTS];
+
+/// The throughput row after which the relay's CPU per request, RSS and
+/// idle CPU are read (issue 10), and the row run for the other `--workers`;
+/// its targets; how long the relay is left without requests after it.
+const LOAD_CLIENTS: usize = 32;
+const LOAD_RATE_TARGET: f64 = 60.0;
+const LOAD_CPU_TARGET_MS: f64 = 3.0;
+const IDLE_TIME: Duration = Duration::from_secs(5);
+const IDLE_CPU_TARGET_PERCENT: f64 = 1.0;
+const IDLE_RSS_TARGET_MIB: f64 = 16.0;
 
 /// Requests run before each row is measured (connections, caches).
 const WARM_UP: usize = 3;
@@ -180,6 +209,9 @@ impl Section {
 struct Options {
     latencies: Vec<u64>,
     caps: Vec<usize>,
+    /// `WORKERS` values beside the relay's default for the
+    /// [`LOAD_CLIENTS`] row.
+    workers: Vec<usize>,
     requests: usize,
     throughput_time: Duration,
     relay: String,
@@ -196,7 +228,8 @@ impl Options {
 fn options() -> Options {
     let mut options = Options {
         latencies: vec![20, 50],
-        caps: vec![64, 512],
+        caps: vec![Config::default().gti_max_inflight],
+        workers: vec![16, 128],
         requests: 30,
         throughput_time: Duration::from_secs(5),
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
@@ -220,6 +253,7 @@ fn options() -> Options {
             "--bench" => {}
             "--latency-ms" => options.latencies = list(&value()),
             "--caps" => options.caps = list(&value()),
+            "--workers" => options.workers = list(&value()),
             "--requests" => options.requests = list(&value()).first().copied().unwrap_or(30),
             "--throughput-secs" => {
                 options.throughput_time =
@@ -256,7 +290,7 @@ fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,512] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]\nsections: {}",
+        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,256,512] [--workers 16,128] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]\nsections: {}",
         Section::ALL.map(Section::name).join(", ")
     );
     std::process::exit(2)
@@ -276,7 +310,9 @@ fn main() {
     };
     let gti = MockGti::start();
     let now = now_millis();
-    let latency_observables = load(&gti, "198.51.100", 50, LATENCY_SHAPE, now);
+    // The first observable is the fairness row's small request, the next
+    // FAIRNESS_BIG its big one.
+    let latency_observables = load(&gti, "198.51.100", FAIRNESS_BIG + 1, LATENCY_SHAPE, now);
     let cpu_observables = load(&gti, "203.0.113", CPU_OBSERVABLES, CPU_SHAPE, now);
     let bench = Bench {
         binary,
@@ -305,71 +341,8 @@ fn main() {
             LATENCY_SHAPE.searched,
             LATENCY_SHAPE.calls()
         );
-        for (index, &cap) in options.caps.iter().enumerate() {
-            let relay = bench.start_relay(cap);
-            println!();
-            println!(
-                "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default)",
-                if index == 0 { " (default)" } else { "" },
-                4 * cores()
-            );
-            println!();
-            println!("| measure | median | p99 | median / L | p99 / L | GTI calls / request | max GTI calls in flight | cap floor | target |");
-            println!("|---|---|---|---|---|---|---|---|---|");
-            let mut base_latency = None;
-            for &count in &OBSERVABLE_COUNTS {
-                let body = observe_body(&latency_observables[..count]);
-                let expected = count * LATENCY_SHAPE.events();
-                let row = bench.latency_row(&relay, &body, Some(expected), options.requests);
-                let target = match count {
-                    ..=20 => Some(3.3),
-                    _ => Some(4.0),
-                };
-                let calls = count * LATENCY_SHAPE.calls();
-                let floor = cap_floor(count, LATENCY_SHAPE, cap);
-                print_latency(
-                    &format!("observe N = {count}"),
-                    &row,
-                    latency,
-                    Some((calls, floor)),
-                    target.filter(|_| latency == 50),
-                );
-                if count == 5 {
-                    base_latency = Some(row.median);
-                }
-            }
-            let health = bench.latency_row(&relay, "", None, options.requests);
-            print_latency("health", &health, latency, None, Some(1.2));
-
-            println!();
-            println!("| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests |");
-            println!("|---|---|---|---|---|");
-            let body = observe_body(&latency_observables[..5]);
-            let mut single = None;
-            for &clients in &CLIENTS {
-                let (rate, errors, done) = bench.throughput(
-                    &relay,
-                    &body,
-                    5 * LATENCY_SHAPE.events(),
-                    clients,
-                    options.throughput_time,
-                );
-                let single_rate = *single.get_or_insert(rate);
-                // Linear growth stops at WORKERS: each worker holds one request.
-                let linear = single_rate * clients.min(4 * cores()) as f64;
-                println!(
-                    "| {clients} client{} | {rate:.1} | {linear:.1} | {errors} | {done} |",
-                    if clients == 1 { "" } else { "s" }
-                );
-            }
-            if let Some(base) = base_latency {
-                println!();
-                println!(
-                    "(1 client at N = 5 is bounded by 1 / median = {:.1} requests / s)",
-                    1.0 / base.as_secs_f64()
-                );
-            }
-            drop(relay);
+        for &cap in &options.caps {
+            bench.latency_section(&options, latency, cap, &latency_observables);
         }
     }
     if let Some(resources) = resources {
@@ -403,6 +376,38 @@ struct Bench<'a> {
     token: String,
 }
 
+/// A reading of the machine's CPU, to tell what processes other than the
+/// bench and its relays took from it on (the machine is shared; its load
+/// average counts the bench's own threads too). Interrupt time the kernel
+/// charges to no process (some of loopback's softirq) counts as others'.
+struct CpuReading {
+    busy: u64,
+    ours: u64,
+    at: Instant,
+}
+
+impl CpuReading {
+    /// `relay`: one that runs now and at the next reading; relays started
+    /// and dropped in between count as the bench's (waited-for) children.
+    fn now(relay: Option<&Relay>) -> CpuReading {
+        CpuReading {
+            busy: machine_busy_ticks(),
+            ours: own_ticks() + relay.map_or(0, |relay| cpu_ticks(relay.pid())),
+            at: Instant::now(),
+        }
+    }
+
+    /// Other processes' CPU since this reading, in per cent of the machine
+    /// (all its cores).
+    fn others_percent(&self, relay: Option<&Relay>) -> f64 {
+        let now = CpuReading::now(relay);
+        let ours = now.ours.saturating_sub(self.ours);
+        let others = now.busy.saturating_sub(self.busy).saturating_sub(ours);
+        let seconds = now.at.duration_since(self.at).as_secs_f64().max(1e-3);
+        others as f64 / clock_ticks_per_second() / seconds / cores() as f64 * 100.0
+    }
+}
+
 /// When each client of [`Bench::clients`] stops.
 #[derive(Clone, Copy)]
 enum Until {
@@ -427,11 +432,20 @@ struct Load {
     done: usize,
     errors: usize,
     elapsed: Duration,
+    /// The relay's utime + stime over the load, in clock ticks.
+    relay_ticks: u64,
+    /// What other processes took over the load (see [`CpuReading`]).
+    others_percent: f64,
 }
 
 impl Load {
     fn rate(&self) -> f64 {
         self.done as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The relay's CPU time per request, in ms.
+    fn cpu_ms_per_request(&self) -> f64 {
+        self.relay_ticks as f64 * 1000.0 / clock_ticks_per_second() / self.done.max(1) as f64
     }
 }
 
@@ -453,7 +467,9 @@ impl Bench<'_> {
         }
     }
 
-    fn start_relay(&self, cap: usize) -> Relay {
+    /// A relay with `GTI_MAX_INFLIGHT` = `cap` and `WORKERS` = `workers`
+    /// (the relay's default when `None`).
+    fn start_relay(&self, cap: usize, workers: Option<usize>) -> Relay {
         let mut envs = self.gti.vars();
         envs.extend(
             [
@@ -467,6 +483,9 @@ impl Bench<'_> {
             ]
             .map(|(name, value)| (name.to_owned(), value)),
         );
+        if let Some(workers) = workers {
+            envs.push(("WORKERS".to_owned(), workers.to_string()));
+        }
         spawn_relay(self.binary, &envs)
     }
 
@@ -518,6 +537,112 @@ impl Bench<'_> {
         }
     }
 
+    /// One cap at one L: the latency rows, then the throughput rows.
+    fn latency_section(&self, options: &Options, latency: u64, cap: usize, observables: &[Value]) {
+        let defaults = Config::default();
+        let reading = CpuReading::now(None);
+        let relay = self.start_relay(cap, None);
+        println!();
+        println!(
+            "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default); load average at the start: {}",
+            if cap == defaults.gti_max_inflight {
+                " (default)"
+            } else {
+                ""
+            },
+            defaults.workers,
+            load_average()
+        );
+        println!();
+        println!("| measure | median | p99 | median / L | p99 / L | GTI calls / request | max GTI calls in flight | cap floor | target |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+        let mut base_latency = None;
+        for &count in &OBSERVABLE_COUNTS {
+            let body = observe_body(&observables[..count]);
+            let expected = count * LATENCY_SHAPE.events();
+            let row = self.latency_row(&relay, &body, Some(expected), options.requests);
+            let calls = count * LATENCY_SHAPE.calls();
+            let floor = cap_floor(count, LATENCY_SHAPE, cap);
+            print_latency(
+                &format!("observe N = {count}"),
+                &row,
+                latency,
+                Some((calls, floor)),
+                Some(latency_target(count)),
+            );
+            if count == 5 {
+                base_latency = Some(row.median);
+            }
+        }
+        let health = self.latency_row(&relay, "", None, options.requests);
+        print_latency("health", &health, latency, None, Some(1.2));
+
+        println!();
+        self.fairness(
+            &relay,
+            cap,
+            &observables[1..=FAIRNESS_BIG],
+            &observables[..1],
+        )
+        .print(latency);
+
+        println!();
+        println!(
+            "| throughput, observe N = 5 | requests / s | linear from 1 client | errors | requests | other processes' CPU |"
+        );
+        println!("|---|---|---|---|---|---|");
+        let body = observe_body(&observables[..5]);
+        let expected = 5 * LATENCY_SHAPE.events();
+        let mut single = None;
+        for &clients in &CLIENTS {
+            let load = self.throughput(&relay, &body, expected, clients, options.throughput_time);
+            let rate = load.rate();
+            let single_rate = *single.get_or_insert(rate);
+            // Linear growth stops at WORKERS: each worker holds one request.
+            let linear = single_rate * clients.min(defaults.workers) as f64;
+            println!(
+                "| {clients} client{} | {rate:.1} | {linear:.1} | {} | {} | {:.1} % |",
+                if clients == 1 { "" } else { "s" },
+                load.errors,
+                load.done,
+                load.others_percent
+            );
+        }
+        if let Some(base) = base_latency {
+            println!();
+            println!(
+                "(1 client at N = 5 is bounded by 1 / median = {:.1} requests / s)",
+                1.0 / base.as_secs_f64()
+            );
+        }
+        drop(relay);
+        // A fresh relay per WORKERS value, so that what the rows above left
+        // (the N = 200 answers among them) is not in its RSS.
+        let others = options.workers.iter().filter(|&&w| w != defaults.workers);
+        let under_load: Vec<UnderLoad> = std::iter::once(&defaults.workers)
+            .chain(others)
+            .map(|&workers| {
+                let relay = self.start_relay(cap, Some(workers));
+                let load = self.throughput(
+                    &relay,
+                    &body,
+                    expected,
+                    LOAD_CLIENTS,
+                    options.throughput_time,
+                );
+                self.after_load(&relay, workers, load)
+            })
+            .collect();
+        println!();
+        UnderLoad::print(&under_load, defaults.workers);
+        println!();
+        println!(
+            "(other processes took {:.1} % of the machine's CPU over this cap's {:.0} s)",
+            reading.others_percent(None),
+            reading.at.elapsed().as_secs_f64()
+        );
+    }
+
     fn latency_row(
         &self,
         relay: &Relay,
@@ -562,9 +687,59 @@ impl Bench<'_> {
         }
     }
 
+    /// Per round of [`FAIRNESS_ROUNDS`]: `big` is posted, and once the mock
+    /// GTI has received as many calls as the cap lets the relay make at
+    /// once (the call pool is full of the big request's calls; a counter,
+    /// not a sleep), `small` is posted beside it on its own connection and
+    /// timed. One warm-up of each first.
+    fn fairness(&self, relay: &Relay, cap: usize, big: &[Value], small: &[Value]) -> Fairness {
+        let (big_body, small_body) = (observe_body(big), observe_body(small));
+        let big_expected = Some(big.len() * LATENCY_SHAPE.events());
+        let small_expected = Some(small.len() * LATENCY_SHAPE.events());
+        let (big_agent, small_agent) = (self.agent(), self.agent());
+        self.check(self.post(&big_agent, relay, &big_body), big_expected);
+        self.check(self.post(&small_agent, relay, &small_body), small_expected);
+        let full = cap.min(big.len() * LATENCY_SHAPE.calls());
+        let mut row = Fairness {
+            big_observables: big.len(),
+            small_observables: small.len(),
+            ..Fairness::default()
+        };
+        for _ in 0..FAIRNESS_ROUNDS {
+            self.gti.reset_calls();
+            std::thread::scope(|scope| {
+                let running = scope.spawn(|| {
+                    let begun = Instant::now();
+                    let answer = self.post(&big_agent, relay, &big_body);
+                    (begun.elapsed(), self.check(answer, big_expected))
+                });
+                let waiting = Instant::now();
+                while self.gti.total_calls() < full
+                    && !running.is_finished()
+                    && waiting.elapsed() < ROW_TIME_LIMIT
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let begun = Instant::now();
+                let answer = self.post(&small_agent, relay, &small_body);
+                row.small.push(begun.elapsed());
+                row.beside += usize::from(!running.is_finished());
+                row.errors += usize::from(!self.check(answer, small_expected));
+                let (wall, ok) = running.join().expect("the big request's thread panicked");
+                row.big.push(wall);
+                row.errors += usize::from(!ok);
+            });
+            row.max_in_flight = row.max_in_flight.max(self.gti.max_in_flight());
+        }
+        self.gti.reset_calls();
+        row.small.sort();
+        row.big.sort();
+        row
+    }
+
     /// `clients` threads posting `body` for at least `least` and at least
     /// 30 requests in all (bounded by [`ROW_TIME_LIMIT`]), after one
-    /// warm-up request each: requests per second, errors, requests.
+    /// warm-up request each.
     fn throughput(
         &self,
         relay: &Relay,
@@ -572,7 +747,7 @@ impl Bench<'_> {
         expected: usize,
         clients: usize,
         least: Duration,
-    ) -> (f64, usize, usize) {
+    ) -> Load {
         self.clients(
             relay,
             body,
@@ -580,8 +755,23 @@ impl Bench<'_> {
             clients,
             Until::Each(1, ROW_TIME_LIMIT),
         );
-        let load = self.clients(relay, body, expected, clients, Until::Least(least));
-        (load.rate(), load.errors, load.done)
+        self.clients(relay, body, expected, clients, Until::Least(least))
+    }
+
+    /// The relay after `load` (of `workers` request workers): its RSS, then
+    /// its CPU over [`IDLE_TIME`] without requests, then its RSS again.
+    fn after_load(&self, relay: &Relay, workers: usize, load: Load) -> UnderLoad {
+        let pid = relay.pid();
+        let rss_after_kib = proc_status_kib(pid, "VmRSS:");
+        let before = cpu_ticks(pid);
+        std::thread::sleep(IDLE_TIME);
+        UnderLoad {
+            workers,
+            load,
+            rss_after_kib,
+            idle_ticks: cpu_ticks(pid).saturating_sub(before),
+            rss_idle_kib: proc_status_kib(pid, "VmRSS:"),
+        }
     }
 
     /// `clients` threads, each with its own connection, posting `body` and
@@ -596,6 +786,8 @@ impl Bench<'_> {
     ) -> Load {
         let done = AtomicUsize::new(0);
         let errors = AtomicUsize::new(0);
+        let ticks = cpu_ticks(relay.pid());
+        let reading = CpuReading::now(Some(relay));
         let started = Instant::now();
         let (done_ref, errors_ref) = (&done, &errors);
         std::thread::scope(|scope| {
@@ -619,6 +811,8 @@ impl Bench<'_> {
             done: done.load(Ordering::SeqCst),
             errors: errors.load(Ordering::SeqCst),
             elapsed: started.elapsed(),
+            relay_ticks: cpu_ticks(relay.pid()).saturating_sub(ticks),
+            others_percent: reading.others_percent(Some(relay)),
         }
     }
 
@@ -633,12 +827,12 @@ impl Bench<'_> {
         self.gti.set_latency(Duration::ZERO);
         let mut starts = Vec::new();
         for _ in 0..STARTS {
-            let relay = self.start_relay(64);
+            let relay = self.start_relay(64, None);
             starts.push(relay.started_in);
         }
         starts.sort();
 
-        let relay = self.start_relay(64);
+        let relay = self.start_relay(64, None);
         let idle_rss = proc_status_kib(relay.pid(), "VmRSS:");
         let body = observe_body(cpu_observables);
         let expected = CPU_OBSERVABLES * CPU_SHAPE.events().min(100);
@@ -687,7 +881,7 @@ impl Bench<'_> {
         let per_observable = HEAVY_SHAPE.events().min(HEAVY_LIMIT);
         let rows = HEAVY_COUNTS.map(|count| {
             let load_average = load_average();
-            let relay = self.start_relay(64);
+            let relay = self.start_relay(64, None);
             let agent = self.agent();
             self.check(self.post(&agent, &relay, ""), None);
             let body = observe_body(&observables[..count]);
@@ -732,7 +926,7 @@ impl Bench<'_> {
     fn plateau(&self, observables: &[Value]) -> Plateau {
         self.gti.set_latency(Duration::ZERO);
         let load_average = load_average();
-        let relay = self.start_relay(64);
+        let relay = self.start_relay(64, None);
         let pid = relay.pid();
         let idle_kib = proc_status_kib(pid, "VmRSS:");
         let body = observe_body(observables);
@@ -938,6 +1132,91 @@ fn print_heavy(rows: &[Heavy]) {
     );
 }
 
+/// The relay under and after the [`LOAD_CLIENTS`] row (see
+/// [`Bench::after_load`]).
+struct UnderLoad {
+    workers: usize,
+    load: Load,
+    rss_after_kib: u64,
+    /// The relay's utime + stime over [`IDLE_TIME`] after the load.
+    idle_ticks: u64,
+    rss_idle_kib: u64,
+}
+
+impl UnderLoad {
+    fn print(rows: &[UnderLoad], default_workers: usize) {
+        let idle_secs = IDLE_TIME.as_secs();
+        println!(
+            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests | other processes' CPU under the load |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for row in rows {
+            let rate = row.load.rate();
+            let cpu = row.load.cpu_ms_per_request();
+            let idle_percent =
+                row.idle_ticks as f64 / clock_ticks_per_second() / IDLE_TIME.as_secs_f64() * 100.0;
+            let idle_mib = mb(row.rss_idle_kib);
+            println!(
+                "| WORKERS = {}{} | {rate:.1} (≥ {LOAD_RATE_TARGET}: {}) | {cpu:.2} ms (≤ {LOAD_CPU_TARGET_MS} ms: {}) | {:.1} MiB | {} ticks = {idle_percent:.1} % of a core (< {IDLE_CPU_TARGET_PERCENT} %: {}) | {idle_mib:.1} MiB (≤ {IDLE_RSS_TARGET_MIB} MiB: {}) | {} | {} | {:.1} % |",
+                row.workers,
+                if row.workers == default_workers {
+                    " (default)"
+                } else {
+                    ""
+                },
+                verdict(rate >= LOAD_RATE_TARGET),
+                verdict(cpu <= LOAD_CPU_TARGET_MS),
+                mb(row.rss_after_kib),
+                row.idle_ticks,
+                verdict(idle_percent < IDLE_CPU_TARGET_PERCENT),
+                verdict(idle_mib <= IDLE_RSS_TARGET_MIB),
+                row.load.errors,
+                row.load.done,
+                row.load.others_percent
+            );
+        }
+    }
+}
+
+/// The fairness row's figures (see [`Bench::fairness`]); latencies sorted.
+#[derive(Default)]
+struct Fairness {
+    big_observables: usize,
+    small_observables: usize,
+    small: Vec<Duration>,
+    big: Vec<Duration>,
+    /// Rounds in which the small request answered before the big one.
+    beside: usize,
+    errors: usize,
+    max_in_flight: usize,
+}
+
+impl Fairness {
+    fn print(&self, latency_ms: u64) {
+        let l = latency_ms as f64;
+        let (small, big) = (self.small_observables, self.big_observables);
+        let median = ms(percentile(&self.small, 50));
+        let worst = ms(self.small.last().copied().unwrap_or_default());
+        let big_median = ms(percentile(&self.big, 50));
+        println!(
+            "| fairness | N = {small} median | N = {small} max | median / L | max / L | N = {big} median (/ L) | N = {small} answered first | errors | max GTI calls in flight | target |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| observe N = {small} beside a running N = {big} ({} rounds) | {median:.1} ms | {worst:.1} ms | {:.2} | {:.2} | {big_median:.0} ms ({:.1} L) | {} of {} | {} | {} | ≤ {FAIRNESS_TARGET} L each: {} |",
+            self.small.len(),
+            median / l,
+            worst / l,
+            big_median / l,
+            self.beside,
+            self.small.len(),
+            self.errors,
+            self.max_in_flight,
+            verdict(worst / l <= FAIRNESS_TARGET)
+        );
+    }
+}
+
 /// The `plateau` section's figures.
 struct Plateau {
     load: Load,
@@ -1125,6 +1404,15 @@ fn print_latency(
         ms(row.p99),
         row.max_in_flight,
     );
+}
+
+/// Issue 10's target for observe N = `count`, in L.
+fn latency_target(count: usize) -> f64 {
+    if count <= 20 {
+        3.3
+    } else {
+        4.0
+    }
 }
 
 /// The least time the cap allows, in L: every call but the DHCP ones must

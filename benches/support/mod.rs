@@ -142,21 +142,53 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// `utime + stime` of `pid`, in clock ticks (fields 14 and 15 of
-/// `/proc/<pid>/stat`; the name in field 2 may hold spaces, so count after
-/// its closing parenthesis).
+/// `utime + stime` of `pid`, in clock ticks.
 pub fn cpu_ticks(pid: u32) -> u64 {
+    stat_ticks(&pid.to_string(), 2)
+}
+
+/// `utime + stime + cutime + cstime` of this process, in clock ticks: its
+/// own threads and the children it has waited for (the relays it dropped).
+pub fn own_ticks() -> u64 {
+    stat_ticks("self", 4)
+}
+
+/// The sum of the first `count` CPU-time fields of `/proc/<pid>/stat` from
+/// utime on (fields 14, 15, 16, 17: utime, stime, cutime, cstime); the name
+/// in field 2 may hold spaces, so count after its closing parenthesis.
+fn stat_ticks(pid: &str, count: usize) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let field = |index: usize| -> u64 {
-        fields
-            .get(index)
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0)
-    };
-    // After the name: state is field 3, so utime (14) and stime (15) are at 11, 12.
-    field(11) + field(12)
+    // After the name the state is field 3, so utime (14) is the 12th.
+    after_name
+        .split_whitespace()
+        .skip(11)
+        .take(count)
+        .filter_map(|value| value.parse::<u64>().ok())
+        .sum()
+}
+
+/// The clock ticks the whole machine spent not idle (the first line of
+/// `/proc/stat`: user, nice, system, irq, softirq, steal; not idle and
+/// iowait).
+pub fn machine_busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let times: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .map(|rest| {
+            rest.split_whitespace()
+                .filter_map(|value| value.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    times
+        .iter()
+        .enumerate()
+        .filter(|&(index, _)| index != 3 && index != 4 && index < 8)
+        .map(|(_, ticks)| ticks)
+        .sum()
 }
 
 pub fn clock_ticks_per_second() -> f64 {
