@@ -60,7 +60,7 @@ impl Server {
     /// Stops taking requests, lets the workers finish the ones they hold,
     /// and waits for them.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stopper().stop();
         self.join();
     }
 
@@ -85,21 +85,49 @@ impl Server {
             flag::register_conditional_shutdown(signal, 1, Arc::clone(&self.stop))?;
             flag::register(signal, Arc::clone(&self.stop))?;
         }
-        Ok(())
+        // A signal handler may only set the flag; one thread looks at it
+        // and wakes the workers, which otherwise sleep until a request.
+        let stopper = self.stopper();
+        std::thread::Builder::new()
+            .name("signal-watch".to_owned())
+            .spawn(move || {
+                while !stopper.flag.load(Ordering::SeqCst) {
+                    std::thread::sleep(SIGNAL_POLL);
+                }
+                stopper.stop();
+            })
+            .map(drop)
     }
 
     /// A handle that can stop the server from another thread.
     pub fn stopper(&self) -> Stopper {
-        Stopper(Arc::clone(&self.stop))
+        Stopper {
+            flag: Arc::clone(&self.stop),
+            http: Arc::clone(&self.http),
+            workers: self.workers.len(),
+        }
     }
 }
 
-/// Stops a [`Server`] from another thread (e.g. a signal handler).
+/// How often the signal watcher looks at the stop flag: the one periodic
+/// wake-up of an idle relay.
+const SIGNAL_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Stops a [`Server`] from another thread.
 #[derive(Clone)]
-pub struct Stopper(Arc<AtomicBool>);
+pub struct Stopper {
+    flag: Arc<AtomicBool>,
+    http: Arc<tiny_http::Server>,
+    workers: usize,
+}
 
 impl Stopper {
+    /// Sets the stop flag and wakes every worker waiting for a request (one
+    /// wake-up each; a worker busy with a request sees the flag when done).
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
+        for _ in 0..self.workers {
+            self.http.unblock();
+        }
     }
 }

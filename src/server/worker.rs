@@ -13,17 +13,20 @@ use crate::app::App;
 use crate::error::RelayError;
 use crate::routes::{self, Body, Response};
 
-/// How often an idle worker looks at the stop flag.
-const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a worker waits after the listener failed to give it a request.
+const RETRY_INTERVAL: Duration = Duration::from_millis(200);
 
+/// Serves requests until the stop flag is set. An idle worker sleeps in
+/// `recv` (no periodic wake-up); [`super::Stopper::stop`] wakes it.
 pub(super) fn serve_until_stopped(http: &tiny_http::Server, stop: &AtomicBool, app: &App) {
     while !stop.load(Ordering::SeqCst) {
-        match http.recv_timeout(POLL_INTERVAL) {
-            Ok(Some(request)) => serve(app, request),
-            Ok(None) => {}
+        match http.recv() {
+            Ok(request) => serve(app, request),
+            // Woken to stop.
+            Err(_) if stop.load(Ordering::SeqCst) => return,
             Err(error) => {
                 warn!("cannot receive a request: {error}");
-                std::thread::sleep(POLL_INTERVAL);
+                std::thread::sleep(RETRY_INTERVAL);
             }
         }
     }
