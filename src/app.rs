@@ -8,8 +8,9 @@
 //! call goes through that region's client and every portal link names that
 //! region's portal, so concurrent requests of different regions never mix.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use log::warn;
 use serde_json::Value;
@@ -26,7 +27,9 @@ use crate::observable::Observable;
 use crate::region::{PerRegion, Region};
 use crate::tiles::{self, Listing, Period, Tile, TileCache};
 use crate::time::now_millis;
-use crate::workflow::{self, allowed_detections, CallPool, Findings, OwnedCall, Settings};
+use crate::workflow::{
+    self, allowed_detections, CallPool, Findings, OwnedCall, Settings, Shortfall,
+};
 
 /// The observable the health check asks GTI about.
 const HEALTH_CHECK_IP: &str = "8.8.8.8";
@@ -48,6 +51,41 @@ pub struct App {
     /// The dashboard tiles' listings, shared by the tiles of one key and
     /// period for a minute; keyed by a hash, never by the key.
     pub tiles: TileCache,
+    /// An API that is gone would otherwise log on every request. Only the
+    /// log reads it; answers never depend on it (SPEC §8.2).
+    unavailable_logged: Throttle<(Region, gti::Endpoint)>,
+}
+
+/// How often an unavailable API is logged, per region and API.
+const UNAVAILABLE_LOG_EVERY: Duration = Duration::from_secs(600);
+
+/// Says yes to a key at most once per `every`. Bounded by its keys' type:
+/// used with (region, API) pairs, it holds at most a handful.
+#[derive(Debug)]
+struct Throttle<K> {
+    every: Duration,
+    last: Mutex<HashMap<K, Instant>>,
+}
+
+impl<K: std::hash::Hash + Eq> Throttle<K> {
+    fn new(every: Duration) -> Throttle<K> {
+        Throttle {
+            every,
+            last: Mutex::default(),
+        }
+    }
+
+    /// Whether `key` may pass at `now`; if so, its next turn is `every` on.
+    fn allows(&self, key: K, now: Instant) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = last
+            .get(&key)
+            .is_none_or(|then| now.saturating_duration_since(*then) >= self.every);
+        if due {
+            last.insert(key, now);
+        }
+        due
+    }
 }
 
 /// An `/observe` answer and the errors in it.
@@ -91,6 +129,7 @@ impl App {
             calls,
             metrics,
             tiles: TileCache::default(),
+            unavailable_logged: Throttle::new(UNAVAILABLE_LOG_EVERY),
         }
     }
 
@@ -109,19 +148,11 @@ impl App {
         key: &str,
         deadline: Instant,
     ) -> Result<(), RelayError> {
-        // One call proves the key: the event search over the last day, or the
-        // detections API where the event search is switched off.
-        let call = match self.config.urls(region).events {
-            Some(_) => match gti::day_windows(now_millis(), 1).pop() {
-                Some(window) => OwnedCall::Search {
-                    query: format!("ip = '{HEALTH_CHECK_IP}'"),
-                    window,
-                },
-                None => return Ok(()),
-            },
-            None => OwnedCall::Detections {
-                value: HEALTH_CHECK_IP.to_owned(),
-            },
+        // The detections API, the one every capability needs and every
+        // current GTI client calls, whatever the event search's state
+        // (SPEC §8.3).
+        let call = OwnedCall::Detections {
+            value: HEALTH_CHECK_IP.to_owned(),
         };
         workflow::call_once(&self.calls, self.gti.get(region), key, call, deadline)
             .map(drop)
@@ -165,7 +196,10 @@ impl App {
             new_id: &ctim::random_id,
         };
         let map = |observable: &Observable, findings: Result<Findings, GtiError>| {
-            findings.map(|findings| Fragment::map(&context, findings.enriched(observable)))
+            findings.map(|findings| {
+                let fragment = Fragment::map(&context, findings.enriched(observable));
+                (fragment, findings.shortfalls)
+            })
         };
         let results = workflow::observe(
             &self.calls,
@@ -179,35 +213,73 @@ impl App {
 
         let mut fragments = Vec::with_capacity(results.len());
         let mut errors: Vec<RelayError> = Vec::new();
-        let mut note = |error: RelayError| {
-            if !errors.contains(&error) {
-                errors.push(error);
-            }
-        };
         for (observable, result) in observables.iter().zip(results) {
             match result {
-                Some(Ok(fragment)) => fragments.push(fragment),
+                Some(Ok((fragment, shortfalls))) => {
+                    fragments.push(fragment);
+                    for shortfall in shortfalls {
+                        note(&mut errors, self.shortfall_error(observable, shortfall));
+                    }
+                }
                 Some(Err(error)) => {
                     warn!("observe {} failed: {}", observable.kind, error.message());
-                    note(RelayError::Gti(error));
+                    note(&mut errors, RelayError::Gti(error));
                 }
                 None => {
                     warn!("observe {} did not finish by the deadline", observable.kind);
-                    note(RelayError::Deadline {
-                        budget: self.config.request_deadline,
-                    });
+                    note(
+                        &mut errors,
+                        RelayError::Deadline {
+                            budget: self.config.request_deadline,
+                        },
+                    );
                 }
+            }
+        }
+        for error in &errors {
+            if let RelayError::ApiUnavailable { endpoint, status } = error {
+                self.metrics.record_api_unavailable(region, *endpoint);
+                self.log_unavailable(region, *endpoint, *status);
             }
         }
         // Nothing collected is dropped: the data of every observable that
         // succeeded stands beside the errors.
-        let errors_json = (!errors.is_empty()).then(|| {
-            let list: Vec<Value> = errors.iter().map(RelayError::to_json).collect();
-            serde_json::to_vec(&list).unwrap_or_default()
-        });
         Observation {
-            answer: Answer::new(fragments, errors_json),
+            answer: Answer::new(fragments, &errors),
             errors,
+        }
+    }
+
+    /// The entry of the `errors` array for what a supplementary call cost.
+    fn shortfall_error(&self, observable: &Observable, shortfall: Shortfall) -> RelayError {
+        match shortfall {
+            Shortfall::Failed(error) => {
+                warn!(
+                    "observe {}: part of the answer is missing: {}",
+                    observable.kind,
+                    error.message()
+                );
+                RelayError::Gti(error)
+            }
+            Shortfall::Unavailable { endpoint, status } => {
+                RelayError::ApiUnavailable { endpoint, status }
+            }
+        }
+    }
+
+    /// Logs that `endpoint` is not available in `region`, at most once per
+    /// [`UNAVAILABLE_LOG_EVERY`] per region and API.
+    fn log_unavailable(&self, region: Region, endpoint: gti::Endpoint, status: u16) {
+        if self
+            .unavailable_logged
+            .allows((region, endpoint), Instant::now())
+        {
+            warn!(
+                "GTI {} API is not available in region {region} (HTTP {status}); \
+                 answers go on without it (logged at most every {} min)",
+                endpoint.name(),
+                UNAVAILABLE_LOG_EVERY.as_secs() / 60
+            );
         }
     }
 }
@@ -228,9 +300,9 @@ pub struct Offer {
     pub errors: Vec<RelayError>,
 }
 
-/// Adds `error` to `errors` unless an equal one is there.
+/// Adds `error` to `errors` unless one saying the same is there.
 fn note(errors: &mut Vec<RelayError>, error: RelayError) {
-    if !errors.contains(&error) {
+    if !errors.iter().any(|known| known.same_as(&error)) {
         errors.push(error);
     }
 }
@@ -496,4 +568,22 @@ pub fn refer_links(portal_url: &str, observables: &[Observable]) -> Value {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_lets_each_key_pass_once_per_period() {
+        let throttle = Throttle::new(Duration::from_secs(600));
+        let start = Instant::now();
+        let later = |secs| start + Duration::from_secs(secs);
+        assert!(throttle.allows("search", start));
+        assert!(!throttle.allows("search", later(599)));
+        assert!(throttle.allows("dhcp", later(599)), "keys are apart");
+        assert!(throttle.allows("search", later(600)));
+        assert!(!throttle.allows("search", later(1199)));
+        assert!(!throttle.allows("search", start), "time never runs back");
+    }
 }

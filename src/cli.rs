@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use crate::app::App;
 use crate::auth::Credentials;
 use crate::config::Config;
+use crate::error::RelayError;
+use crate::gti::Endpoint;
 use crate::observable::{parse_observables, Observable};
 use crate::region::{self, Region};
 
@@ -37,8 +39,10 @@ gti-relay: SecureX / Cisco XDR relay module for Gigamon ThreatINSIGHT
 
 Usage:
   gti-relay                      serve the relay API on HOST:PORT (default 0.0.0.0:9090)
-  gti-relay demo                 serve with a simulated GTI and a demo token (HOST:PORT,
-                                 default 127.0.0.1:9090); prints ready-to-paste curls
+  gti-relay demo [--retire search,dhcp]
+                                 serve with a simulated GTI and a demo token (HOST:PORT,
+                                 default 127.0.0.1:9090); prints ready-to-paste curls;
+                                 --retire: its event search and/or DHCP look-up answer 404
   gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts]
                     [--region us|eu] FILE|-
                                  look up observables (a JSON array as SecureX sends it)
@@ -122,7 +126,10 @@ const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Serve,
-    Demo,
+    /// `retired`: the simulated GTI APIs that answer 404 (`--retire`).
+    Demo {
+        retired: Vec<Endpoint>,
+    },
     /// `region`: `--region`, else the relay's default (`GTI_REGION`).
     Observe {
         key: KeySource,
@@ -215,7 +222,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "-h" | "--help" | "help" => Ok(Command::Help),
         "-V" | "--version" => Ok(Command::Version),
         "serve" => no_more(rest, Command::Serve),
-        "demo" => no_more(rest, Command::Demo),
+        "demo" => parse_demo(rest),
         "healthcheck" => no_more(rest, Command::Healthcheck),
         "observe" => parse_observe(rest),
         "refer" => {
@@ -295,6 +302,33 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         }
         other => Err(format!("unknown command {other:?}")),
     }
+}
+
+/// `demo [--retire search,dhcp]`.
+fn parse_demo(rest: &[String]) -> Result<Command, String> {
+    let mut retired = Vec::new();
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        let (name, inline) = split_option(word);
+        if name != "--retire" {
+            return Err(format!("unexpected argument {name:?} for demo"));
+        }
+        for api in value_of(name, inline, &mut words)?.split(',') {
+            let endpoint = match api.trim() {
+                "search" => Endpoint::EventSearch,
+                "dhcp" => Endpoint::Dhcp,
+                other => {
+                    return Err(format!(
+                        "--retire takes search, dhcp or both (comma-separated), not {other:?}"
+                    ))
+                }
+            };
+            if !retired.contains(&endpoint) {
+                retired.push(endpoint);
+            }
+        }
+    }
+    Ok(Command::Demo { retired })
 }
 
 fn no_more(rest: &[String], command: Command) -> Result<Command, String> {
@@ -445,11 +479,11 @@ pub fn run(args: &[String]) -> u8 {
             EXIT_OK
         }
         Command::Serve => with_config(Config::from_env(), serve),
-        Command::Demo => with_config(
+        Command::Demo { retired } => with_config(
             // The demo's token opens it to anyone who can reach it: loopback
             // unless HOST says otherwise (the container sets 0.0.0.0).
             Config::from_env_with_defaults(&[("HOST", "127.0.0.1")]),
-            demo,
+            |config| demo(config, &retired),
         ),
         Command::Observe {
             key,
@@ -687,9 +721,9 @@ fn serve(config: Config) -> u8 {
     }
 }
 
-fn demo(config: Config) -> u8 {
+fn demo(config: Config, retired: &[Endpoint]) -> u8 {
     let logging = config.clone();
-    let demo = match crate::demo::start(config) {
+    let demo = match crate::demo::start_retired(config, retired) {
         Ok(demo) => demo,
         Err(error) => return failure(&error),
     };
@@ -758,18 +792,15 @@ fn observe(config: Config, credentials: &Credentials, input: &str) -> u8 {
     if body.get("data").is_some() {
         print_json(&body);
     }
-    let errors = body.get("errors").and_then(Value::as_array);
-    for error in errors.into_iter().flatten() {
-        eprintln!(
-            "gti-relay: {}: {}",
-            error.get("code").and_then(Value::as_str).unwrap_or(""),
-            error.get("message").and_then(Value::as_str).unwrap_or("")
-        );
+    for error in &observation.errors {
+        let kind = if error.is_warning() { "warning: " } else { "" };
+        eprintln!("gti-relay: {kind}{}: {}", error.code(), error.message());
     }
-    if errors.is_some_and(|errors| !errors.is_empty()) {
-        EXIT_FAILURE
-    } else {
+    // Warnings alone (an API that is not available) leave a whole answer.
+    if observation.errors.iter().all(RelayError::is_warning) {
         EXIT_OK
+    } else {
+        EXIT_FAILURE
     }
 }
 

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::auth::AuthError;
-use crate::gti::GtiError;
+use crate::gti::{Endpoint, GtiError};
 
 /// A failure answered to the caller as `{"errors":[{code, message, type}]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,10 @@ pub enum RelayError {
     Watchdog,
     /// A call to GTI failed.
     Gti(GtiError),
+    /// A supplementary GTI API (the event search, the DHCP look-up)
+    /// answered 404 or 410: the answer lacks what it adds. A warning, not a
+    /// failure (SPEC §8.2).
+    ApiUnavailable { endpoint: Endpoint, status: u16 },
     /// No route has this path.
     NotFound,
     /// The path exists but not with this method.
@@ -44,6 +48,7 @@ impl RelayError {
             RelayError::Auth(_) => "authorization error",
             RelayError::Watchdog => "health check failed",
             RelayError::Gti(error) => return normalize_code(&error.code()),
+            RelayError::ApiUnavailable { .. } => "api unavailable",
             RelayError::Deadline { .. } => "service unavailable",
             RelayError::NotFound => "not found",
             RelayError::MethodNotAllowed => "method not allowed",
@@ -64,6 +69,17 @@ impl RelayError {
             RelayError::Auth(error) => format!("Authorization failed: {}", error.message()),
             RelayError::Watchdog => "Invalid Health Check.".to_owned(),
             RelayError::Gti(error) => error.message(),
+            RelayError::ApiUnavailable { endpoint, status } => format!(
+                "GTI {} API is not available (HTTP {status}): {}.",
+                endpoint.name(),
+                match endpoint {
+                    Endpoint::EventSearch => "sightings come from detections only",
+                    Endpoint::Dhcp => {
+                        "sightings lack the host names and MAC addresses of internal IPs"
+                    }
+                    _ => "the answer lacks what it adds",
+                }
+            ),
             RelayError::Deadline { budget } => format!(
                 "GTI did not answer everything within the request's {} s deadline \
                  (REQUEST_DEADLINE_SECS); the answer holds what came back in time.",
@@ -90,14 +106,40 @@ impl RelayError {
             | RelayError::Auth(_)
             | RelayError::Watchdog
             | RelayError::Gti(_)
+            | RelayError::ApiUnavailable { .. }
             | RelayError::Deadline { .. }
             | RelayError::Internal => 200,
         }
     }
 
+    /// Whether the entry is a warning: the answer is whole but for what an
+    /// unavailable API would have added.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, RelayError::ApiUnavailable { .. })
+    }
+
+    /// Whether `other` says the same to the caller, so one entry serves
+    /// both: equal errors, or one API unavailable (whatever its status).
+    pub fn same_as(&self, other: &RelayError) -> bool {
+        match (self, other) {
+            (
+                RelayError::ApiUnavailable { endpoint, .. },
+                RelayError::ApiUnavailable {
+                    endpoint: other, ..
+                },
+            ) => endpoint == other,
+            _ => self == other,
+        }
+    }
+
     /// One entry of the `errors` array.
     pub fn to_json(&self) -> Value {
-        json!({ "code": self.code(), "message": self.message(), "type": "fatal" })
+        let kind = if self.is_warning() {
+            "warning"
+        } else {
+            "fatal"
+        };
+        json!({ "code": self.code(), "message": self.message(), "type": kind })
     }
 }
 
@@ -186,6 +228,34 @@ mod tests {
             RelayError::Auth(AuthError::Expired).code(),
             "authorization error"
         );
+    }
+
+    #[test]
+    fn an_unavailable_api_is_a_warning_naming_what_the_answer_lacks() {
+        let search = RelayError::ApiUnavailable {
+            endpoint: Endpoint::EventSearch,
+            status: 404,
+        };
+        assert_eq!(
+            search.to_json(),
+            json!({"code": "api unavailable", "type": "warning",
+                   "message": "GTI event search API is not available (HTTP 404): \
+                               sightings come from detections only."})
+        );
+        let dhcp = RelayError::ApiUnavailable {
+            endpoint: Endpoint::Dhcp,
+            status: 410,
+        };
+        assert!(dhcp.message().starts_with(
+            "GTI DHCP look-up API is not available (HTTP 410): sightings lack the host names"
+        ));
+        assert!(dhcp.is_warning() && !RelayError::Watchdog.is_warning());
+        let gone = RelayError::ApiUnavailable {
+            endpoint: Endpoint::EventSearch,
+            status: 410,
+        };
+        assert!(search.same_as(&gone) && !search.same_as(&dhcp));
+        assert!(RelayError::Watchdog.same_as(&RelayError::Watchdog));
     }
 
     #[test]

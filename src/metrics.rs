@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::auth::JwksObserver;
 pub use crate::gti::UpstreamOutcome;
 use crate::gti::{CallObserver, Endpoint};
+use crate::region::Region;
 use crate::route::Route;
 
 /// The `Content-Type` of the rendered metrics.
@@ -174,7 +175,13 @@ pub struct Metrics {
     jwks_cache_misses: AtomicU64,
     jwks_fetches_ok: AtomicU64,
     jwks_fetches_failed: AtomicU64,
+    /// Observe answers that carried an `api unavailable` warning, by
+    /// region and API (SPEC §8.2).
+    api_unavailable: [[AtomicU64; RETIRABLE.len()]; Region::ALL.len()],
 }
+
+/// The APIs whose 404 or 410 makes them unavailable rather than failed.
+const RETIRABLE: [Endpoint; 2] = [Endpoint::EventSearch, Endpoint::Dhcp];
 
 /// Counts one upstream try as in flight until dropped, so the gauge comes
 /// back down even if the try unwinds.
@@ -241,6 +248,14 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// One observe answer that lacked `endpoint`'s part because that API
+    /// was not available in `region`; other endpoints are not counted.
+    pub fn record_api_unavailable(&self, region: Region, endpoint: Endpoint) {
+        if let Some(slot) = RETIRABLE.iter().position(|known| *known == endpoint) {
+            self.api_unavailable[region.index()][slot].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Everything in the Prometheus text format. Series with a status or
     /// outcome label appear once they have been counted, so the scrape
     /// lists what happened rather than every combination that could.
@@ -251,6 +266,7 @@ impl Metrics {
         self.render_requests(&mut out);
         self.render_upstream(&mut out);
         self.render_jwks(&mut out);
+        self.render_api_unavailable(&mut out);
         header(
             &mut out,
             "gti_relay_build_info",
@@ -341,6 +357,29 @@ impl Metrics {
             "gti_relay_upstream_in_flight {}",
             self.upstream_in_flight.load(Ordering::Relaxed)
         );
+    }
+
+    fn render_api_unavailable(&self, out: &mut String) {
+        header(
+            out,
+            "gti_relay_api_unavailable_total",
+            "counter",
+            "Observe answers that lacked an API's part because it answered 404 or 410, \
+             by region and API.",
+        );
+        for (region, counters) in Region::ALL.iter().zip(&self.api_unavailable) {
+            for (endpoint, counter) in RETIRABLE.iter().zip(counters) {
+                let count = counter.load(Ordering::Relaxed);
+                if count > 0 {
+                    let _ = writeln!(
+                        out,
+                        "gti_relay_api_unavailable_total{{region=\"{}\",api=\"{}\"}} {count}",
+                        region.name(),
+                        endpoint_label(*endpoint)
+                    );
+                }
+            }
+        }
     }
 
     fn render_jwks(&self, out: &mut String) {
@@ -565,6 +604,10 @@ mod tests {
         metrics.record_jwks_lookup(false);
         metrics.record_jwks_fetch(true);
         metrics.record_jwks_lookup(true);
+        metrics.record_api_unavailable(Region::Eu, Endpoint::Dhcp);
+        metrics.record_api_unavailable(Region::Eu, Endpoint::Dhcp);
+        // Not an API that can be unavailable: not counted.
+        metrics.record_api_unavailable(Region::Us, Endpoint::Detections);
         let in_flight = metrics.upstream_started();
 
         let expected = format!(
@@ -613,6 +656,9 @@ gti_relay_jwks_cache_total{{result="miss"}} 1
 # TYPE gti_relay_jwks_fetches_total counter
 gti_relay_jwks_fetches_total{{outcome="ok"}} 1
 gti_relay_jwks_fetches_total{{outcome="error"}} 0
+# HELP gti_relay_api_unavailable_total Observe answers that lacked an API's part because it answered 404 or 410, by region and API.
+# TYPE gti_relay_api_unavailable_total counter
+gti_relay_api_unavailable_total{{region="eu",api="dhcp"}} 2
 # HELP gti_relay_build_info Always 1; the version of the running relay.
 # TYPE gti_relay_build_info gauge
 gti_relay_build_info{{version="{version}"}} 1

@@ -9,6 +9,7 @@ use std::io::{self, Read, Write};
 use serde::Serialize;
 
 use super::{indicator, indicator_id, relationship, sighting, Context};
+use crate::error::RelayError;
 use crate::workflow::EnrichedEvent;
 
 /// One observable's CTIM entities, serialised: sightings and relationships
@@ -117,19 +118,25 @@ impl Piece {
 }
 
 impl Answer {
-    /// The answer of `fragments` (in request order) and, when some
-    /// observables failed, the serialised `errors` array. Data is left out
-    /// only when there are errors and nothing was found; otherwise each
-    /// kind with entities appears (`{"data": {}}` when none has any).
-    pub fn new(fragments: Vec<Fragment>, errors: Option<Vec<u8>>) -> Answer {
+    /// The answer of `fragments` (in request order) and `errors` (one per
+    /// distinct failure or warning). Data is left out only when a fatal
+    /// error stands and nothing was found; otherwise each kind with entities
+    /// appears (`{"data": {}}` when none has any): an answer with warnings
+    /// only is a whole answer (SPEC §8.2).
+    pub fn new(fragments: Vec<Fragment>, errors: &[RelayError]) -> Answer {
         let mut answer = Answer {
             pieces: Vec::new(),
             len: 0,
             at: (0, 0),
         };
         let empty = fragments.iter().all(Fragment::is_empty);
+        let fatal = errors.iter().any(|error| !error.is_warning());
+        let errors = (!errors.is_empty()).then(|| {
+            let list: Vec<serde_json::Value> = errors.iter().map(RelayError::to_json).collect();
+            serde_json::to_vec(&list).unwrap_or_default()
+        });
         answer.push(Piece::Static(b"{"));
-        if errors.is_none() || !empty {
+        if !fatal || !empty {
             answer.push(Piece::Static(b"\"data\":{"));
             answer.push_data(fragments);
             answer.push(Piece::Static(b"}"));

@@ -144,7 +144,7 @@ impl Bundle {
     /// The answer's `data`: `{"sightings":{"count","docs"},"indicators":…,
     /// "relationships":…}`; a kind with no entities is absent.
     pub fn into_json(self) -> Value {
-        let bytes = Answer::new(self.fragments, None).to_vec();
+        let bytes = Answer::new(self.fragments, &[]).to_vec();
         serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|mut answer| answer.get_mut("data").map(Value::take))

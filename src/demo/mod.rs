@@ -32,6 +32,7 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::config::Config;
 use crate::egress::Egress;
+use crate::gti::Endpoint;
 use crate::region::Region;
 use crate::server::{self, Server};
 use crate::time::now_millis;
@@ -80,7 +81,14 @@ pub struct Demo {
 
 /// Starts the demo with `config`'s listen address, logging and limits; its
 /// GTI and JWKS settings are replaced by the local simulated ones.
-pub fn start(mut config: Config) -> Result<Demo, String> {
+pub fn start(config: Config) -> Result<Demo, String> {
+    start_retired(config, &[])
+}
+
+/// [`start`], with the simulated GTIs answering 404 Not Found on each API
+/// of `retired` (the event search, the DHCP look-up): what a tenant sees
+/// once FortiNDR Cloud retires them (SPEC §8.2).
+pub fn start_retired(mut config: Config, retired: &[Endpoint]) -> Result<Demo, String> {
     let now = now_millis();
     let mut gtis = Vec::new();
     let mut key = String::new();
@@ -90,6 +98,12 @@ pub fn start(mut config: Config) -> Result<Demo, String> {
         let gti = MockGti::try_start_with_call_log(0)
             .map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
         key = load_sample_data(&gti, now)?;
+        for endpoint in retired {
+            gti.fault(
+                *endpoint,
+                gti::Fault::gti_error(404, "client.not_found", "Not found."),
+            );
+        }
         let urls = gti.base_urls();
         let served = config.regions.get_mut(region);
         served.detections = urls.detections;
@@ -372,8 +386,12 @@ pub fn summarise(observables: &[Value], body: &Value) -> String {
     );
     if let Some(errors) = body.get("errors").and_then(Value::as_array) {
         for error in errors {
+            let kind = match error.get("type").and_then(Value::as_str) {
+                Some("warning") => "warning",
+                _ => "error",
+            };
             text.push_str(&format!(
-                "  error: {}: {}\n",
+                "  {kind}: {}: {}\n",
                 error.get("code").and_then(Value::as_str).unwrap_or(""),
                 error.get("message").and_then(Value::as_str).unwrap_or("")
             ));

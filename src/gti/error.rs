@@ -27,9 +27,12 @@ pub enum GtiError {
     InvalidKey,
     /// GTI's TLS certificate could not be verified.
     Certificate { reason: String },
-    /// A 2xx answer whose body is not the JSON GTI documents, or an error
-    /// status whose body is not GTI's error JSON.
+    /// A 2xx answer whose body is not the JSON GTI documents.
     InvalidResponse { endpoint: Endpoint, detail: String },
+    /// An error status (not 429 or 5xx) whose body is not GTI's error JSON:
+    /// rendered as an invalid response, with the status kept so that a
+    /// retired API (404, 410) can be told apart (SPEC §8.2).
+    UnexpectedStatus { endpoint: Endpoint, status: u16 },
 }
 
 impl GtiError {
@@ -41,7 +44,9 @@ impl GtiError {
             GtiError::Unavailable { .. } => "service unavailable".to_owned(),
             GtiError::InvalidKey => "client.invalid_authentication".to_owned(),
             GtiError::Certificate { .. } => "ssl certificate verification failed".to_owned(),
-            GtiError::InvalidResponse { .. } => "invalid upstream response".to_owned(),
+            GtiError::InvalidResponse { .. } | GtiError::UnexpectedStatus { .. } => {
+                "invalid upstream response".to_owned()
+            }
         }
     }
 
@@ -70,7 +75,33 @@ impl GtiError {
                 "GTI {} API answered with an unexpected body: {detail}.",
                 endpoint.name()
             ),
+            GtiError::UnexpectedStatus { endpoint, status } => format!(
+                "GTI {} API answered with an unexpected body: \
+                 HTTP {status} without a GTI error body.",
+                endpoint.name()
+            ),
         }
+    }
+
+    /// The HTTP status GTI answered with, when the failure is an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GtiError::Api { status, .. } | GtiError::UnexpectedStatus { status, .. } => {
+                Some(*status)
+            }
+            GtiError::TooManyRequests { .. } => Some(429),
+            GtiError::Unavailable { .. }
+            | GtiError::InvalidKey
+            | GtiError::Certificate { .. }
+            | GtiError::InvalidResponse { .. } => None,
+        }
+    }
+
+    /// The status, when it says the API itself is gone (404 Not Found, 410
+    /// Gone). Only meaningful for URLs that name no observable: for those
+    /// that do, a 404 says GTI knows nothing of the observable.
+    pub fn gone_status(&self) -> Option<u16> {
+        self.status().filter(|status| matches!(status, 404 | 410))
     }
 }
 
@@ -107,12 +138,9 @@ pub(crate) fn classify_status(
             }),
             retry_after,
         },
-        _ => Attempt::Done(Err(api_error(status, &body).unwrap_or_else(|| {
-            GtiError::InvalidResponse {
-                endpoint,
-                detail: format!("HTTP {status} without a GTI error body"),
-            }
-        }))),
+        _ => Attempt::Done(Err(
+            api_error(status, &body).unwrap_or(GtiError::UnexpectedStatus { endpoint, status })
+        )),
     }
 }
 
@@ -306,10 +334,19 @@ mod tests {
         );
         assert_eq!(
             classify_status(endpoint, 404, b"<html>".to_vec(), None),
-            Attempt::Done(Err(GtiError::InvalidResponse {
+            Attempt::Done(Err(GtiError::UnexpectedStatus {
                 endpoint,
-                detail: "HTTP 404 without a GTI error body".into()
+                status: 404
             }))
+        );
+        assert_eq!(
+            GtiError::UnexpectedStatus {
+                endpoint,
+                status: 404
+            }
+            .message(),
+            "GTI event search API answered with an unexpected body: \
+             HTTP 404 without a GTI error body."
         );
         let second = Some(Duration::from_secs(1));
         assert_eq!(

@@ -659,7 +659,7 @@ mod tests {
             .collect();
         assert_eq!(uuids(&events.events), expected_uuids);
         let mapped = |fragment: Fragment| {
-            let bytes = crate::ctim::Answer::new(vec![fragment], None).to_vec();
+            let bytes = crate::ctim::Answer::new(vec![fragment], &[]).to_vec();
             serde_json::from_slice::<Value>(&bytes).unwrap()
         };
         let ids = counter();

@@ -1,6 +1,7 @@
 //! The pure half of the workflow: which detection events match the
-//! observable, what each detection tells its events, and the deterministic
-//! cut to the limit (SPEC §5, improvement 2). No I/O, no threads.
+//! observable, what each detection tells its events, the deterministic cut
+//! to the limit (SPEC §5, improvement 2), and what a failed supplementary
+//! call costs (SPEC §8.1–8.2). No I/O, no threads.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,8 +10,31 @@ use log::warn;
 
 use super::{DetectionInfo, FoundEvent, Settings, Summary};
 use crate::gti::model::{Detection, DetectionEvent, Detections, Event, Loose, Rule};
-use crate::gti::GtiError;
+use crate::gti::{Endpoint, GtiError};
 use crate::observable::SUPPORTED_TYPES;
+
+/// What a supplementary call (anything but the detections) cost an
+/// observable's answer: the answer keeps everything else (SPEC §8.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shortfall {
+    /// The call failed after its retries: reported as the failure it was.
+    Failed(GtiError),
+    /// The API answered 404 or 410 to a URL that names no observable: it is
+    /// not available (retired, or not offered to this tenant), which is a
+    /// warning, not a failure (SPEC §8.2).
+    Unavailable { endpoint: Endpoint, status: u16 },
+}
+
+impl Shortfall {
+    /// What the failure of a call to `endpoint`, whose URL names no
+    /// observable (the event search, the DHCP look-up), means.
+    pub fn of(endpoint: Endpoint, error: GtiError) -> Shortfall {
+        match error.gone_status() {
+            Some(status) => Shortfall::Unavailable { endpoint, status },
+            None => Shortfall::Failed(error),
+        }
+    }
+}
 
 /// Keeps each allowed detection's events in which one of the detection's
 /// indicator fields of a supported type holds `value`, gives them the
@@ -111,13 +135,15 @@ fn indicator_path(field: &str) -> Option<Vec<&str>> {
 /// first, GTI's order within a window) until the limit is reached, skipping
 /// uuids already taken and test accounts; cut to the limit; newest first.
 ///
-/// A window's failure counts only if the reference would have asked for that
-/// window, i.e. if the windows before it did not reach the limit.
+/// A failed window ends the search there: the windows before it are used,
+/// it and the older ones are not, and its shortfall is returned (SPEC §8.1).
+/// It counts only if the reference would have asked for that window, i.e.
+/// if the windows before it did not reach the limit.
 pub fn select_events(
     mut events: Vec<FoundEvent>,
-    windows: Vec<Result<Vec<Event>, GtiError>>,
+    windows: Vec<Result<Vec<Event>, Shortfall>>,
     settings: &Settings,
-) -> Result<Vec<FoundEvent>, GtiError> {
+) -> (Vec<FoundEvent>, Option<Shortfall>) {
     let limit = settings.entities_limit;
     let search_limit = limit.saturating_sub(events.len());
     let mut taken: HashSet<Box<str>> = events
@@ -125,11 +151,19 @@ pub fn select_events(
         .filter_map(|found| found.event.uuid().map(Box::from))
         .collect();
     let mut searched = 0;
+    let mut shortfall = None;
     for window in windows {
         if searched >= search_limit {
             break;
         }
-        for event in window? {
+        let window = match window {
+            Ok(window) => window,
+            Err(cost) => {
+                shortfall = Some(cost);
+                break;
+            }
+        };
+        for event in window {
             if !settings.allows(event.customer_id()) {
                 continue;
             }
@@ -144,7 +178,7 @@ pub fn select_events(
     }
     events.truncate(limit);
     events.sort_by(|a, b| b.event.timestamp().cmp(&a.event.timestamp()));
-    Ok(events)
+    (events, shortfall)
 }
 
 #[cfg(test)]
@@ -173,20 +207,84 @@ mod tests {
                 event("s3", "2026-11-28T08:00:00.000Z"),
             ]),
             // Never reached: the limit is met by the first two windows.
-            Err(GtiError::InvalidKey),
+            Err(Shortfall::Failed(GtiError::InvalidKey)),
         ];
-        let events = select_events(detected, windows, &settings(3, 3)).unwrap();
+        let (events, shortfall) = select_events(detected, windows, &settings(3, 3));
         assert_eq!(uuids(&events), ["d1", "s1", "s2"]);
+        assert_eq!(shortfall, None);
     }
 
     #[test]
-    fn a_failed_window_counts_when_it_would_have_been_asked() {
+    fn a_failed_window_ends_the_search_when_it_would_have_been_asked() {
+        let failed = Shortfall::Failed(GtiError::InvalidKey);
+        let detected = || {
+            vec![FoundEvent::searched(event(
+                "d1",
+                "2026-11-20T10:00:00.000Z",
+            ))]
+        };
         let windows = vec![
             Ok(vec![event("s1", "2026-11-29T09:00:00.000Z")]),
-            Err(GtiError::InvalidKey),
+            Err(failed.clone()),
+            // Answered, but older than the failed window: not used.
+            Ok(vec![event("s3", "2026-11-27T09:00:00.000Z")]),
         ];
-        let error = select_events(Vec::new(), windows, &settings(5, 2)).unwrap_err();
-        assert_eq!(error, GtiError::InvalidKey);
+        let (events, shortfall) = select_events(detected(), windows, &settings(5, 3));
+        assert_eq!(uuids(&events), ["s1", "d1"]);
+        assert_eq!(shortfall, Some(failed.clone()));
+
+        // The same as a search of the windows before the failed one.
+        let before = vec![Ok(vec![event("s1", "2026-11-29T09:00:00.000Z")])];
+        let (same, none) = select_events(detected(), before, &settings(5, 1));
+        assert_eq!(uuids(&same), uuids(&events));
+        assert_eq!(none, None);
+
+        // A failure of the newest window leaves the detection events only.
+        let (events, shortfall) =
+            select_events(detected(), vec![Err(failed.clone())], &settings(5, 1));
+        assert_eq!(uuids(&events), ["d1"]);
+        assert_eq!(shortfall, Some(failed));
+    }
+
+    #[test]
+    fn only_404_and_410_mean_an_api_is_gone() {
+        let endpoint = Endpoint::EventSearch;
+        for status in [404, 410] {
+            let bare = GtiError::UnexpectedStatus { endpoint, status };
+            let with_body = GtiError::Api {
+                status,
+                code: "client.not_found".into(),
+                message: "Not found.".into(),
+            };
+            for error in [bare, with_body] {
+                assert_eq!(
+                    Shortfall::of(endpoint, error),
+                    Shortfall::Unavailable { endpoint, status }
+                );
+            }
+        }
+        for error in [
+            GtiError::UnexpectedStatus {
+                endpoint,
+                status: 400,
+            },
+            GtiError::Api {
+                status: 500,
+                code: "server.error".into(),
+                message: "Oops.".into(),
+            },
+            GtiError::Unavailable {
+                endpoint,
+                detail: "connection refused".into(),
+            },
+            GtiError::TooManyRequests { endpoint },
+            GtiError::InvalidKey,
+        ] {
+            assert_eq!(
+                Shortfall::of(endpoint, error.clone()),
+                Shortfall::Failed(error)
+            );
+        }
     }
 
     #[test]
@@ -200,14 +298,14 @@ mod tests {
                 event("new", "2026-11-29T12:00:00.000Z"),
             ])]
         };
-        let events = select_events(Vec::new(), windows(), &settings(10, 1)).unwrap();
+        let (events, _) = select_events(Vec::new(), windows(), &settings(10, 1));
         assert_eq!(uuids(&events), ["new", "old"]);
 
         let allowed = Settings {
             allow_test_accounts: true,
             ..settings(10, 1)
         };
-        let events = select_events(Vec::new(), windows(), &allowed).unwrap();
+        let (events, _) = select_events(Vec::new(), windows(), &allowed);
         assert_eq!(uuids(&events), ["new", "demo", "old"]);
     }
 

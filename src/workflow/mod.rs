@@ -29,7 +29,7 @@ pub mod pool;
 
 pub use dhcp::{dhcp_lookups, DhcpIndex};
 pub use executor::{call_all, call_once, events_for_observable, observe, OwnedCall};
-pub use merge::{match_detection_events, select_events};
+pub use merge::{match_detection_events, select_events, Shortfall};
 pub use pool::CallPool;
 
 /// GTI's demo and training accounts: their data is dropped unless a token
@@ -111,12 +111,15 @@ impl FoundEvent {
     }
 }
 
-/// One observable's result: its events, newest first, and the DHCP records
-/// of their internal IPs.
+/// One observable's result: its events, newest first, the DHCP records of
+/// their internal IPs, and what failed supplementary calls cost it.
 #[derive(Debug, Default)]
 pub struct Findings {
     pub events: Vec<FoundEvent>,
     pub dhcp: DhcpIndex,
+    /// At most one per supplementary API (the search ends at its first
+    /// failed window), in call order: search, then DHCP.
+    pub shortfalls: Vec<Shortfall>,
 }
 
 impl Findings {

@@ -8,13 +8,17 @@
 //! once; each allowed detection's events once the detections are back; once
 //! everything before it is back, the merge and the cut, then one DHCP call
 //! for the internal IPs of the events kept.
+//!
+//! The detections call is the core: its failure fails the observable. Every
+//! other call is supplementary (SPEC §8.1): its failure becomes a
+//! [`Shortfall`] beside what the others found.
 
 use log::warn;
 
-use super::merge::{match_detection_events, select_events};
-use super::{dhcp_lookups, DhcpIndex, Findings, Settings};
+use super::merge::{match_detection_events, select_events, Shortfall};
+use super::{dhcp_lookups, DhcpIndex, Findings, FoundEvent, Settings};
 use crate::gti::model::{Detection, DetectionEvent, Detections, DhcpRecord, Event};
-use crate::gti::{DhcpLookup, GtiError};
+use crate::gti::{DhcpLookup, Endpoint, GtiError};
 
 /// A call the workflow wants made for one observable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,11 +79,12 @@ pub struct Progress {
     /// The events of each allowed detection, in detection order.
     detection_events: Vec<Option<Vec<DetectionEvent>>>,
     /// Each search window's answer, newest window first.
-    windows: Vec<Option<Result<Vec<Event>, GtiError>>>,
+    windows: Vec<Option<Result<Vec<Event>, Shortfall>>>,
     /// Calls before DHCP that have not come back yet.
     pending: usize,
-    /// The merged events, waiting for their DHCP records.
-    merged: Option<Vec<super::FoundEvent>>,
+    /// The merged events, waiting for their DHCP records, and what the
+    /// search lacked.
+    merged: Option<(Vec<FoundEvent>, Vec<Shortfall>)>,
 }
 
 impl Progress {
@@ -130,14 +135,24 @@ impl Progress {
             }
             (Step::Window { index }, Outcome::Window(result)) => {
                 if let Some(slot) = self.windows.get_mut(*index) {
-                    *slot = Some(result);
+                    *slot =
+                        Some(result.map_err(|error| Shortfall::of(Endpoint::EventSearch, error)));
                 }
             }
             (Step::Dhcp { .. }, Outcome::Dhcp(result)) => {
-                let events = self.merged.take().unwrap_or_default();
-                return Next::Done(result.map(|records| Findings {
+                // Without DHCP records each target keeps its IP (SPEC §8.1).
+                let (events, mut shortfalls) = self.merged.take().unwrap_or_default();
+                let dhcp = match result {
+                    Ok(records) => DhcpIndex::new(records),
+                    Err(error) => {
+                        shortfalls.push(Shortfall::of(Endpoint::Dhcp, error));
+                        DhcpIndex::default()
+                    }
+                };
+                return Next::Done(Ok(Findings {
                     events,
-                    dhcp: DhcpIndex::new(records),
+                    dhcp,
+                    shortfalls,
                 }));
             }
             // An outcome of another kind than its call: the executor's bug;
@@ -156,37 +171,33 @@ impl Progress {
     fn merge(&mut self, value: &str, settings: &Settings) -> Next {
         // Every slot is filled before `pending` reaches zero; the defaults
         // are never used.
-        let selected = self
-            .detections
-            .take()
-            .unwrap_or_else(|| Ok(Detections::default()))
-            .and_then(|detections| {
-                let allowed = allowed(&detections, settings);
-                let fetched = std::mem::take(&mut self.detection_events)
-                    .into_iter()
-                    .map(Option::unwrap_or_default)
-                    .collect();
-                let detected = match_detection_events(&detections, &allowed, fetched, value);
-                let searched = std::mem::take(&mut self.windows)
-                    .into_iter()
-                    .map(|window| window.unwrap_or_else(|| Ok(Vec::new())))
-                    .collect();
-                select_events(detected, searched, settings)
-            });
-        match selected {
-            Ok(events) => {
-                let lookups = dhcp_lookups(events.iter().map(|found| &found.event));
-                if lookups.is_empty() {
-                    return Next::Done(Ok(Findings {
-                        events,
-                        dhcp: DhcpIndex::default(),
-                    }));
-                }
-                self.merged = Some(events);
-                Next::Calls(vec![Step::Dhcp { lookups }])
-            }
-            Err(error) => Next::Done(Err(error)),
+        let detections = match self.detections.take() {
+            Some(Ok(detections)) => detections,
+            Some(Err(error)) => return Next::Done(Err(error)),
+            None => Detections::default(),
+        };
+        let allowed = allowed(&detections, settings);
+        let fetched = std::mem::take(&mut self.detection_events)
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect();
+        let detected = match_detection_events(&detections, &allowed, fetched, value);
+        let searched = std::mem::take(&mut self.windows)
+            .into_iter()
+            .map(|window| window.unwrap_or_else(|| Ok(Vec::new())))
+            .collect();
+        let (events, search_shortfall) = select_events(detected, searched, settings);
+        let shortfalls: Vec<Shortfall> = search_shortfall.into_iter().collect();
+        let lookups = dhcp_lookups(events.iter().map(|found| &found.event));
+        if lookups.is_empty() {
+            return Next::Done(Ok(Findings {
+                events,
+                dhcp: DhcpIndex::default(),
+                shortfalls,
+            }));
         }
+        self.merged = Some((events, shortfalls));
+        Next::Calls(vec![Step::Dhcp { lookups }])
     }
 }
 
@@ -322,6 +333,106 @@ mod tests {
             &settings,
         );
         assert!(matches!(next, Next::Done(Ok(findings)) if findings.events.is_empty()));
+    }
+
+    /// Runs one observable through the plan: the detections (none), then
+    /// each window's result in order; then, if asked for, DHCP's.
+    fn run(
+        settings: &Settings,
+        windows: Vec<Result<Vec<Event>, GtiError>>,
+        dhcp: Result<Vec<DhcpRecord>, GtiError>,
+    ) -> Findings {
+        let mut progress = Progress::new(settings);
+        let mut next = progress.on_done(
+            &Step::Detections,
+            Outcome::Detections(Ok(Detections::default())),
+            "x",
+            settings,
+        );
+        for (index, window) in windows.into_iter().enumerate() {
+            next = progress.on_done(
+                &Step::Window { index },
+                Outcome::Window(window),
+                "x",
+                settings,
+            );
+        }
+        if let Next::Calls(calls) = &next {
+            assert!(matches!(calls.as_slice(), [Step::Dhcp { .. }]), "{calls:?}");
+            next = progress.on_done(&calls[0], Outcome::Dhcp(dhcp), "x", settings);
+        }
+        match next {
+            Next::Done(Ok(findings)) => findings,
+            other => panic!("a supplementary failure never fails the observable: {other:?}"),
+        }
+    }
+
+    fn gone(status: u16) -> GtiError {
+        GtiError::UnexpectedStatus {
+            endpoint: Endpoint::EventSearch,
+            status,
+        }
+    }
+
+    #[test]
+    fn a_failed_window_or_dhcp_call_costs_its_own_part_only() {
+        let settings = settings(2);
+        let broken = GtiError::Unavailable {
+            endpoint: Endpoint::Dhcp,
+            detail: "it answered HTTP 503".into(),
+        };
+        let findings = run(
+            &settings,
+            vec![Ok(vec![internal_event()]), Err(gone(410))],
+            Err(broken.clone()),
+        );
+        assert_eq!(findings.events.len(), 1);
+        let side = typed(&json!({"ip": "10.0.0.1", "internal": true}));
+        assert!(findings.dhcp.of(Some(&side)).is_empty());
+        assert_eq!(
+            findings.shortfalls,
+            [
+                Shortfall::Unavailable {
+                    endpoint: Endpoint::EventSearch,
+                    status: 410
+                },
+                Shortfall::Failed(broken)
+            ]
+        );
+
+        // A DHCP API that is gone is a shortfall of its own kind.
+        let findings = run(
+            &settings,
+            vec![Ok(vec![internal_event()]), Ok(Vec::new())],
+            Err(GtiError::UnexpectedStatus {
+                endpoint: Endpoint::Dhcp,
+                status: 404,
+            }),
+        );
+        assert_eq!(
+            findings.shortfalls,
+            [Shortfall::Unavailable {
+                endpoint: Endpoint::Dhcp,
+                status: 404
+            }]
+        );
+    }
+
+    #[test]
+    fn a_failed_newest_window_leaves_no_search_and_no_dhcp_call() {
+        let findings = run(
+            &settings(2),
+            vec![Err(gone(404)), Ok(vec![internal_event()])],
+            Ok(Vec::new()),
+        );
+        assert!(findings.events.is_empty());
+        assert_eq!(
+            findings.shortfalls,
+            [Shortfall::Unavailable {
+                endpoint: Endpoint::EventSearch,
+                status: 404
+            }]
+        );
     }
 
     #[test]

@@ -225,7 +225,9 @@ fn a_connection_reset_inside_a_body_is_unavailable() {
 }
 
 /// Runs the two observables with the DHCP look-up (needed by BAD only)
-/// pointed at `entity_url`.
+/// pointed at `entity_url`. A failed DHCP look-up costs only what DHCP adds
+/// (SPEC §8.1): BAD keeps its sighting, so both observables' data stand
+/// beside the error.
 fn entity_url_fault(entity_url: &str) -> Value {
     let stack = Stack::start(&[
         ("GTI_ENTITY_URL", entity_url),
@@ -233,7 +235,25 @@ fn entity_url_fault(entity_url: &str) -> Value {
         ("GTI_TIMEOUT_SECS", "5"),
     ]);
     serve_events(&stack);
-    observe_both(&stack)
+    let answer = stack.observe(
+        &stack.token(),
+        &json!([{"type": "ip", "value": GOOD}, {"type": "ip", "value": BAD}]),
+    );
+    let external_ids: Vec<&Value> = answer["data"]["sightings"]["docs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|doc| &doc["external_ids"][0])
+        .collect();
+    assert_eq!(
+        external_ids,
+        [
+            &json!(format!("event-{GOOD}")),
+            &json!(format!("event-{BAD}"))
+        ],
+        "{answer}"
+    );
+    answer["errors"].clone()
 }
 
 #[test]

@@ -363,10 +363,16 @@ fn a_404_without_a_gti_body_is_an_invalid_response() {
     let error = client(&gti, &[]).detections(TEST_KEY, IP).unwrap_err();
     assert_eq!(
         error,
-        GtiError::InvalidResponse {
+        GtiError::UnexpectedStatus {
             endpoint: Endpoint::Detections,
-            detail: "HTTP 404 without a GTI error body".into(),
+            status: 404,
         }
+    );
+    // Rendered as it always was: an invalid upstream response.
+    assert_eq!(error.code(), "invalid upstream response");
+    assert_eq!(
+        error.message(),
+        "GTI detections API answered with an unexpected body: HTTP 404 without a GTI error body."
     );
     assert_eq!(gti.count(Endpoint::Detections), 1);
 }

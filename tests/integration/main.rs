@@ -17,6 +17,7 @@ mod observe;
 mod properties;
 mod regions;
 mod relay_auth;
+mod resilience;
 mod secrets;
 mod shutdown;
 mod xdr;

@@ -522,18 +522,16 @@ fn a_failing_observable_keeps_the_data_of_the_others() {
 }
 
 #[test]
-fn health_proves_the_key_with_one_search() {
+fn health_proves_the_key_with_one_detections_call() {
     let stack = Stack::start(&[]);
     assert_eq!(
         stack.relay.post("/health", Some(&stack.token()), ""),
         json!({"data": {"status": "ok"}})
     );
-    let searches = stack.gti.calls_to(Endpoint::EventSearch);
+    // SPEC §8.3: the detections API, not the event search the reference used.
+    let lookups = stack.gti.calls_to(Endpoint::Detections);
     assert_eq!(stack.gti.total_calls(), 1);
-    assert_eq!(
-        searches[0].body.as_ref().unwrap()["query"],
-        "ip = '8.8.8.8'"
-    );
+    assert_eq!(lookups[0].query_value("indicator_value"), Some("8.8.8.8"));
 
     let bad = stack.token_with(|claims| {
         claims.insert("key".into(), json!("revoked"));

@@ -543,8 +543,8 @@ proptest! {
             .iter()
             .map(|window| Ok(window.iter().map(typed::<Event>).collect()))
             .collect();
-        let events = select_events(detected, windows, &settings)
-            .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let (events, shortfall) = select_events(detected, windows, &settings);
+        prop_assert_eq!(shortfall, None);
 
         prop_assert!(events.len() <= limit);
         for pair in events.windows(2) {

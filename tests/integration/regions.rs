@@ -168,9 +168,9 @@ fn health_checks_the_tokens_region() {
     let us = regions.token(US_KEY, None);
     assert_eq!(regions.post("/health", Some(&us), &json!(null)), ok);
     assert_eq!(regions.total_calls(), (1, 0));
-    assert_eq!(regions.us.count(Endpoint::EventSearch), 1);
+    // Both regions ask the detections API (SPEC §8.3).
+    assert_eq!(regions.us.count(Endpoint::Detections), 1);
 
-    // The EU region has no search: its health check asks the detections API.
     let eu = regions.token(EU_KEY, Some(json!("eu")));
     assert_eq!(regions.post("/health", Some(&eu), &json!(null)), ok);
     assert_eq!(regions.total_calls(), (1, 1));
