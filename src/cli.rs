@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::auth::Credentials;
+use crate::auth::{Credentials, DEFAULT_ENTITIES_LIMIT, MAX_ENTITIES_LIMIT};
 use crate::config::Config;
 use crate::observable::{parse_observables, Observable};
 use crate::region::{self, Region};
@@ -383,7 +383,7 @@ fn region_option<'a>(
 
 fn parse_observe(rest: &[String]) -> Result<Command, String> {
     let mut key = KeySource::Environment;
-    let mut limit = 100;
+    let mut limit = DEFAULT_ENTITIES_LIMIT;
     let mut allow_test_accounts = false;
     let mut region = None;
     let mut input = None;
@@ -402,8 +402,10 @@ fn parse_observe(rest: &[String]) -> Result<Command, String> {
                 limit = text
                     .parse::<usize>()
                     .ok()
-                    .filter(|limit| (1..=1000).contains(limit))
-                    .ok_or_else(|| format!("--limit must be 1 to 1000, not {text:?}"))?;
+                    .filter(|limit| (1..=MAX_ENTITIES_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        format!("--limit must be 1 to {MAX_ENTITIES_LIMIT}, not {text:?}")
+                    })?;
             }
             "--allow-test-accounts" if inline.is_none() => allow_test_accounts = true,
             "--allow-test-accounts" => {
@@ -511,7 +513,7 @@ pub fn run(args: &[String]) -> u8 {
             };
             let credentials = Credentials {
                 key,
-                entities_limit: 100,
+                entities_limit: DEFAULT_ENTITIES_LIMIT,
                 allow_test_accounts,
                 region: region.unwrap_or(config.region),
             };
@@ -539,7 +541,7 @@ pub fn run(args: &[String]) -> u8 {
             };
             let credentials = Credentials {
                 key,
-                entities_limit: 100,
+                entities_limit: DEFAULT_ENTITIES_LIMIT,
                 allow_test_accounts,
                 region: region.unwrap_or(config.region),
             };
