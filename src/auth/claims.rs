@@ -39,8 +39,8 @@ impl fmt::Debug for Credentials {
 pub(super) const LEEWAY_SECS: f64 = 60.0;
 
 /// `CTR_ENTITIES_LIMIT` when the claim is absent or unusable, and its cap.
-const DEFAULT_ENTITIES_LIMIT: usize = 100;
-const MAX_ENTITIES_LIMIT: usize = 1000;
+pub(crate) const DEFAULT_ENTITIES_LIMIT: usize = 100;
+pub(crate) const MAX_ENTITIES_LIMIT: usize = 1000;
 
 /// The `jwks_host` claim. A claim that is there but not a string cannot name
 /// an allowed host, so it is a wrong host rather than a missing one (the

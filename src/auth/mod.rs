@@ -29,6 +29,7 @@ pub use claims::{
     audience_from_request, parse_allow_test_accounts, parse_entities_limit, parse_region,
     Credentials,
 };
+pub(crate) use claims::{DEFAULT_ENTITIES_LIMIT, MAX_ENTITIES_LIMIT};
 pub use error::AuthError;
 pub use hosts::host_allowed;
 pub use jwks::JwksObserver;

@@ -1,0 +1,120 @@
+//! The long-running commands — `serve` and `demo` — and `healthcheck`, the
+//! container's probe of a running relay. These log (the lookups cannot:
+//! their stdout carries JSON), and only once the banner is out.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::commands::Stop;
+use crate::config::Config;
+use crate::gti::Endpoint;
+
+/// Where `gti-relay demo` listens unless `HOST` says otherwise: its token
+/// opens it to anyone who can reach it, so loopback (the container sets
+/// `HOST=0.0.0.0`).
+pub(super) const DEMO_HOST: &str = "127.0.0.1";
+
+fn start_logging(config: &Config) -> Result<(), Stop> {
+    simple_logger::SimpleLogger::new()
+        .with_level(config.log_level)
+        .with_utc_timestamps()
+        .init()
+        .map_err(|error| Stop::Failure(format!("cannot start logging: {error}")))
+}
+
+/// Serves the relay API until SIGTERM or SIGINT.
+pub(super) fn serve() -> Result<(), Stop> {
+    let config = Config::from_env()?;
+    start_logging(&config)?;
+    crate::run(config).map_err(|error| {
+        log::error!("{error}");
+        Stop::Failure(error)
+    })
+}
+
+/// Serves the relay against the simulated GTI, after a banner with tokens,
+/// ready-to-paste curls and a sample lookup; the APIs of `retired` answer
+/// 404 there.
+pub(super) fn demo(retired: &[Endpoint]) -> Result<(), Stop> {
+    let config = Config::from_env_with_defaults(&[("HOST", DEMO_HOST)])?;
+    let logging = config.clone();
+    let demo = crate::demo::start_retired(config, retired).map_err(Stop::Failure)?;
+    demo.stop_on_signals()
+        .map_err(|error| Stop::Failure(format!("cannot handle signals: {error}")))?;
+    print_banner(&demo);
+    println!("\nServing until Ctrl-C. Request log:");
+    // Started only now so that the banner and summary read cleanly.
+    start_logging(&logging)?;
+    demo.join();
+    Ok(())
+}
+
+fn print_banner(demo: &crate::demo::Demo) {
+    println!(
+        "gti-relay {} DEMO MODE: simulated GTI data, demo-only signing key; not for production.",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("relay: {}", demo.relay_url);
+    println!("token: {}", demo.token);
+    println!("eu-token: {}", demo.eu_token);
+    println!("\nTry it (the tokens are valid for 24 hours; `token` is a tenant of the default");
+    println!("region, `eu-token` one of the EU region (claim GTI_REGION \"eu\"), whose links");
+    println!("point at the EU portal. Both name localhost, 127.0.0.1 and [::1] as the audience:");
+    println!("calling through another name or port, such as a container's published port,");
+    println!("needs RELAY_URL set to that URL before the demo starts):");
+    for command in demo.curl_commands() {
+        println!("  {command}");
+    }
+    println!(
+        "\nobservables.json looked up through {}/observe/observables:",
+        demo.relay_url
+    );
+    match demo.summary() {
+        Ok(summary) => print!("{summary}"),
+        Err(error) => eprintln!("gti-relay: the sample lookup failed: {error}"),
+    }
+}
+
+/// The container's health probe: `GET /watchdog` on the local relay with a
+/// `Health-Check` header, which must come back echoed.
+pub(super) fn healthcheck() -> Result<(), Stop> {
+    let config = Config::from_env()?;
+    let host = match config.host.as_str() {
+        "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
+        host if host.contains(':') => format!("[{host}]"),
+        host => host.to_owned(),
+    };
+    let url = format!("http://{host}:{}/watchdog", config.port);
+    let probe = "healthcheck";
+    match watchdog(&url, probe) {
+        Ok(body) if body == json!({ "data": probe }) => {
+            println!("ok: {url}");
+            Ok(())
+        }
+        Ok(body) => Err(Stop::Failure(format!("unhealthy: {url} answered {body}"))),
+        Err(error) => Err(Stop::Failure(format!("unhealthy: {url}: {error}"))),
+    }
+}
+
+/// The JSON `url` answers to a GET with the `Health-Check: probe` header.
+fn watchdog(url: &str, probe: &str) -> Result<Value, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        // The relay on this machine: never through a proxy from the
+        // environment.
+        .proxy(None)
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(url)
+        .header("Health-Check", probe)
+        .call()
+        .map_err(|error| error.to_string())?;
+    let bytes = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|error| error.to_string())?;
+    serde_json::from_slice::<Value>(&bytes).map_err(|error| error.to_string())
+}
