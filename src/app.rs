@@ -21,15 +21,16 @@ use crate::config::Config;
 use crate::ctim::{self, Answer, Fragment};
 use crate::error::RelayError;
 use crate::gti::model::Rule;
-use crate::gti::{self, GtiApi, GtiError, HttpGti, LIST_PAGE_SIZE, MAX_LIST_PAGES};
+use crate::gti::{
+    self, DetectionPage, DetectionsOf, Gti, GtiError, GtiRequest, HttpTransport, Resolve,
+    LIST_PAGE_SIZE, MAX_LIST_PAGES,
+};
 use crate::metrics::Metrics;
 use crate::observable::Observable;
 use crate::region::{PerRegion, Region};
 use crate::tiles::{self, Listing, Period, Tile, TileCache};
 use crate::time::now_millis;
-use crate::workflow::{
-    self, allowed_detections, CallPool, Findings, OwnedCall, Settings, Shortfall,
-};
+use crate::workflow::{self, allowed_detections, CallPool, Findings, Settings, Shortfall};
 
 /// The observable the health check asks GTI about.
 const HEALTH_CHECK_IP: &str = "8.8.8.8";
@@ -38,10 +39,10 @@ const HEALTH_CHECK_IP: &str = "8.8.8.8";
 pub struct App {
     pub config: Config,
     pub auth: Authenticator,
-    /// Each region's GTI client, built from that region's URLs; they share
-    /// one agent (so one connection pool) and make their calls through
-    /// `calls`, so the in-flight cap holds across regions.
-    pub gti: PerRegion<Arc<dyn GtiApi>>,
+    /// Each region's GTI: that region's URLs over one shared transport (so
+    /// one connection pool); every call goes through `calls`, so the
+    /// in-flight cap holds across regions.
+    pub gti: PerRegion<Gti>,
     /// Makes every GTI call, observe and health check alike: at most
     /// `GTI_MAX_INFLIGHT` at once, shared fairly between requests.
     pub calls: CallPool,
@@ -103,23 +104,12 @@ impl App {
     pub fn new(config: Config) -> App {
         let agent = gti::http_agent(&config);
         let metrics = Arc::new(Metrics::new());
+        let transport = Arc::new(
+            HttpTransport::new(&config, agent.clone()).with_observer(Arc::clone(&metrics) as _),
+        );
         let gti = PerRegion::new(|region| {
-            let client = HttpGti::for_region(&config, region, agent.clone())
-                .with_observer(Arc::clone(&metrics) as _);
-            Arc::new(client) as Arc<dyn GtiApi>
+            Gti::new(Arc::clone(&transport) as _, config.urls(region).clone())
         });
-        App::with_gti(config, agent, gti, metrics)
-    }
-
-    /// A relay with other GTI implementations, one per region (tests).
-    /// `metrics` is the registry `/metrics` serves; give the clients the
-    /// same one (e.g. [`HttpGti::with_observer`]) to see their calls there.
-    pub fn with_gti(
-        config: Config,
-        agent: ureq::Agent,
-        gti: PerRegion<Arc<dyn GtiApi>>,
-        metrics: Arc<Metrics>,
-    ) -> App {
         let calls = CallPool::new(config.gti_max_inflight);
         let auth = Authenticator::new(&config, agent).with_observer(Arc::clone(&metrics) as _);
         App {
@@ -151,10 +141,10 @@ impl App {
         // The detections API, the one every capability needs and every
         // current GTI client calls, whatever the event search's state
         // (SPEC §8.3).
-        let call = OwnedCall::Detections {
+        let request = DetectionsOf {
             value: HEALTH_CHECK_IP.to_owned(),
         };
-        workflow::call_once(&self.calls, self.gti.get(region), key, call, deadline)
+        workflow::call_once(&self.calls, self.gti.get(region), key, request, deadline)
             .map(drop)
             .map_err(RelayError::Gti)
     }
@@ -311,14 +301,14 @@ impl App {
     /// Every call of `calls` at once through the pool, within `deadline`:
     /// the one door of deliberate, respond and the tiles to GTI. A call not
     /// done by the deadline is the deadline's error.
-    fn call_gti(
+    fn call_gti<R: GtiRequest>(
         &self,
         region: Region,
         key: &str,
-        calls: Vec<OwnedCall>,
+        requests: Vec<R>,
         deadline: Instant,
-    ) -> Vec<Result<gti::Answer, RelayError>> {
-        workflow::call_all(&self.calls, self.gti.get(region), key, calls, deadline)
+    ) -> Vec<Result<R::Output, RelayError>> {
+        workflow::call_all(&self.calls, self.gti.get(region), key, requests, deadline)
             .into_iter()
             .map(|result| match result {
                 Some(result) => result.map_err(RelayError::Gti),
@@ -342,32 +332,24 @@ impl App {
             .filter(|observable| observable.is_supported())
             .cloned()
             .collect();
-        let calls = supported
+        let requests = supported
             .iter()
-            .map(|observable| OwnedCall::Detections {
+            .map(|observable| DetectionsOf {
                 value: observable.value.clone(),
             })
             .collect();
-        let results = self.call_gti(credentials.region, &credentials.key, calls, deadline);
+        let results = self.call_gti(credentials.region, &credentials.key, requests, deadline);
         supported
             .into_iter()
             .zip(results)
             .map(|(observable, result)| {
-                let detections = result.and_then(|answer| match answer {
-                    gti::Answer::Detections(mut detections) => {
-                        let allowed: Vec<_> = allowed_detections(
-                            &detections.detections,
-                            credentials.allow_test_accounts,
-                        )
-                        .cloned()
-                        .collect();
-                        detections.detections = allowed;
-                        Ok(detections)
-                    }
-                    other => Err(RelayError::Gti(gti::wrong_answer(
-                        gti::Endpoint::Detections,
-                        &other,
-                    ))),
+                let detections = result.map(|mut detections| {
+                    let allowed: Vec<_> =
+                        allowed_detections(&detections.detections, credentials.allow_test_accounts)
+                            .cloned()
+                            .collect();
+                    detections.detections = allowed;
+                    detections
                 });
                 (observable, detections)
             })
@@ -447,12 +429,12 @@ impl App {
             Some((_, Err(error))) => return Err(vec![error]),
             None => return Ok(0),
         };
-        let calls: Vec<OwnedCall> = detections
+        let requests: Vec<Resolve> = detections
             .detections
             .iter()
-            .map(|detection| OwnedCall::Resolve {
+            .map(|detection| Resolve {
                 detection_uuid: detection.uuid.clone(),
-                resolution: trigger.action.resolution.to_owned(),
+                resolution: trigger.action.resolution,
             })
             .collect();
         let mut errors = Vec::new();
@@ -460,7 +442,7 @@ impl App {
         for (detection, result) in detections.detections.iter().zip(self.call_gti(
             credentials.region,
             &credentials.key,
-            calls,
+            requests,
             deadline,
         )) {
             match result {
@@ -521,22 +503,16 @@ impl App {
         let window = gti::span_window(now_millis(), period.days());
         let mut listing = Listing::default();
         for page in 0..MAX_LIST_PAGES {
-            let call = OwnedCall::DetectionList {
+            let request = DetectionPage {
                 window: window.clone(),
                 offset: page * LIST_PAGE_SIZE,
             };
-            let answer = self
-                .call_gti(region, key, vec![call], deadline)
+            let found = self
+                .call_gti(region, key, vec![request], deadline)
                 .pop()
                 .unwrap_or(Err(RelayError::Deadline {
                     budget: self.config.request_deadline,
                 }))?;
-            let gti::Answer::DetectionList(found) = answer else {
-                return Err(RelayError::Gti(gti::wrong_answer(
-                    gti::Endpoint::DetectionList,
-                    &answer,
-                )));
-            };
             let full = found.detections.len() >= LIST_PAGE_SIZE;
             listing.detections.extend(found.detections);
             for rule in found.rules.into_iter().filter_map(|rule| rule.0) {

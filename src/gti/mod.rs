@@ -1,23 +1,38 @@
-//! Talking to GTI: the [`GtiApi`] the workflow calls, GTI's endpoints, and
-//! what each call is asked with. [`client::HttpGti`] implements it over
-//! HTTP(S); unit tests implement it in memory, integration tests against the
-//! simulated GTI of `demo`.
+//! Talking to GTI: one type per request ([`GtiRequest`]: its endpoint, its
+//! HTTP call, its typed answer), the [`Transport`] that moves the bytes,
+//! and [`Gti`], one region's GTI, which joins the two. [`HttpTransport`]
+//! is the transport over HTTP(S); unit tests implement it in memory,
+//! integration tests run it against the simulated GTI of `demo`.
 //!
-//! Submodules: `model` (GTI's answers as typed structs), `client` (ureq),
-//! `error` (what a failed call means, SPEC §4), `retry` (backoff and
-//! `Retry-After`). Whoever wants to count calls implements [`CallObserver`];
-//! this module knows nothing of metrics.
+//! Submodules: `request` (the trait), one per API for its requests
+//! (`detections`, `events`, `entity`), `model` (GTI's answers as typed
+//! structs), `transport` (ureq), `error` (what a failed call means,
+//! SPEC §4), `retry` (backoff and `Retry-After`). Whoever wants to count
+//! calls implements [`CallObserver`]; this module knows nothing of metrics.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-pub mod client;
+pub mod detections;
+pub mod entity;
 pub mod error;
+pub mod events;
 pub mod model;
+pub mod request;
 pub mod retry;
+pub mod transport;
 
-pub use client::{http_agent, HttpGti, USER_AGENT};
+pub use detections::{
+    DetectionPage, DetectionsOf, EventsOfDetection, Resolve, Resolved, RESOLUTION_COMMENT,
+};
+pub use entity::DhcpLookups;
 pub use error::GtiError;
+pub use events::Search;
 pub use model::{DetectionEvent, Detections, DhcpRecord, Event};
+pub use request::{Decode, DecodeError, GtiRequest, HttpCall, Method};
+pub use transport::{http_agent, HttpTransport, USER_AGENT};
+
+use crate::region::RegionUrls;
 
 use crate::time::{format_timestamp, DAY_MILLIS};
 
@@ -51,178 +66,86 @@ pub struct DhcpLookup {
     pub event_time: String,
 }
 
-/// One GTI call, as the workflow asks for it.
-#[derive(Debug, Clone, Copy)]
-pub enum Call<'a> {
-    /// Active detections whose indicators hold `value`, with their rules.
-    Detections { value: &'a str },
-    /// The events of one detection, each with its indicator values.
-    DetectionEvents { detection_uuid: &'a str },
-    /// The event search for `query` within one day window.
-    Search {
-        query: &'a str,
-        window: &'a DayWindow,
-    },
-    /// DHCP records for internal IPs.
-    Dhcp { lookups: &'a [DhcpLookup] },
-    /// One page (`offset`, [`LIST_PAGE_SIZE`] long) of the active
-    /// detections created or shared within `window`, newest `first_seen`
-    /// first, with their rules: what the dashboard tiles count.
-    DetectionList {
-        window: &'a DayWindow,
-        offset: usize,
-    },
-    /// Resolves one detection with `resolution` (`true_positive_mitigated`,
-    /// `true_positive_no_action` or `false_positive`).
-    Resolve {
-        detection_uuid: &'a str,
-        resolution: &'a str,
-    },
-}
-
-impl Call<'_> {
-    /// The endpoint the call goes to.
-    pub fn endpoint(&self) -> Endpoint {
-        match self {
-            Call::Detections { .. } => Endpoint::Detections,
-            Call::DetectionEvents { .. } => Endpoint::DetectionEvents,
-            Call::Search { .. } => Endpoint::EventSearch,
-            Call::Dhcp { .. } => Endpoint::Dhcp,
-            Call::DetectionList { .. } => Endpoint::DetectionList,
-            Call::Resolve { .. } => Endpoint::Resolve,
-        }
-    }
-}
-
-/// What a call answered, by the kind of call.
+/// How one try of a request ended.
 #[derive(Debug)]
-pub enum Answer {
-    Detections(Detections),
-    DetectionEvents(Vec<DetectionEvent>),
-    Events(Vec<Event>),
-    Dhcp(Vec<DhcpRecord>),
-    /// A page of the detections listing (the same shape as `Detections`).
-    DetectionList(Detections),
-    /// GTI accepted a resolve (its body is not read).
-    Resolved,
-}
-
-/// How one try of a call ended.
-#[derive(Debug)]
-pub enum Try {
+pub enum Try<T> {
     /// An answer, or a failure no other try can fix.
-    Done(Result<Answer, GtiError>),
+    Done(Result<T, GtiError>),
     /// A failure another try may fix after `after` (GTI's `Retry-After` or
     /// the backoff); `error` is the answer if no further try is made.
     Retry { error: GtiError, after: Duration },
 }
 
-/// What the workflow needs from GTI. Implementations must be cheap to share
-/// across threads: every call may run on a different one.
+/// Moves a request's bytes to GTI and back: headers, time budget, proxy,
+/// TLS, the meaning of each status and failure, and whether another try
+/// may help. Implementations must be cheap to share across threads: every
+/// try may run on a different one.
 ///
-/// The one required method makes a single try, so that whoever schedules
-/// the calls decides where a backoff waits (the relay's executor waits
-/// without holding a call slot); the provided methods make whole calls,
-/// retries and their sleeps included, for callers that simply block.
-pub trait GtiApi: Send + Sync {
+/// It makes a single try, so that whoever schedules the calls decides where
+/// a backoff waits (the executor waits without holding a call slot).
+pub trait Transport: Send + Sync {
     /// Try number `attempt` (0 for the first) of `call`, taking at most
-    /// `budget` (and never more than one call's own time limit).
-    fn try_call(&self, key: &str, call: &Call<'_>, attempt: u32, budget: Duration) -> Try;
-
-    /// How long a whole call may take, retries included, when no request
-    /// deadline is shorter.
-    fn call_budget(&self) -> Duration;
-
-    /// The whole call: tries until it succeeds, fails for good, or the next
-    /// try could not start before `deadline`; sleeps between tries.
-    fn call(&self, key: &str, call: &Call<'_>, deadline: Instant) -> Result<Answer, GtiError> {
-        let mut attempt = 0;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.try_call(key, call, attempt, left) {
-                Try::Done(result) => return result,
-                Try::Retry { error, after } => {
-                    let in_budget = Instant::now()
-                        .checked_add(after)
-                        .is_some_and(|resume| resume < deadline);
-                    if !in_budget {
-                        return Err(error);
-                    }
-                    log::debug!(
-                        "GTI {} API: retrying in {} ms",
-                        call.endpoint().name(),
-                        after.as_millis()
-                    );
-                    std::thread::sleep(after);
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    /// Active detections whose indicators hold `value`, with their rules.
-    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError> {
-        match self.call(key, &Call::Detections { value }, self.deadline())? {
-            Answer::Detections(detections) => Ok(detections),
-            other => Err(wrong_answer(Endpoint::Detections, &other)),
-        }
-    }
-
-    /// The events of one detection, each with its indicator values.
-    fn detection_events(
+    /// `budget` (and never more than one try's own time limit). A 2xx body
+    /// goes to `read`; the try succeeds only if `read` does.
+    fn try_send(
         &self,
         key: &str,
-        detection_uuid: &str,
-    ) -> Result<Vec<DetectionEvent>, GtiError> {
-        let call = Call::DetectionEvents { detection_uuid };
-        match self.call(key, &call, self.deadline())? {
-            Answer::DetectionEvents(events) => Ok(events),
-            other => Err(wrong_answer(Endpoint::DetectionEvents, &other)),
-        }
-    }
+        call: &HttpCall,
+        attempt: u32,
+        budget: Duration,
+        read: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+    ) -> Try<()>;
+}
 
-    /// The event search for `query` within one day window.
-    fn search_events(
-        &self,
-        key: &str,
-        query: &str,
-        window: &DayWindow,
-    ) -> Result<Vec<Event>, GtiError> {
-        match self.call(key, &Call::Search { query, window }, self.deadline())? {
-            Answer::Events(events) => Ok(events),
-            other => Err(wrong_answer(Endpoint::EventSearch, &other)),
-        }
-    }
+/// One region's GTI: the shared transport and the region's URLs. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Gti {
+    transport: Arc<dyn Transport>,
+    urls: RegionUrls,
+}
 
-    /// DHCP records for internal IPs, in GTI's order.
-    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError> {
-        match self.call(key, &Call::Dhcp { lookups }, self.deadline())? {
-            Answer::Dhcp(records) => Ok(records),
-            other => Err(wrong_answer(Endpoint::Dhcp, &other)),
-        }
-    }
-
-    /// When a call made now must be done by: [`GtiApi::call_budget`] away.
-    fn deadline(&self) -> Instant {
-        let now = Instant::now();
-        now.checked_add(self.call_budget()).unwrap_or(now)
+impl std::fmt::Debug for Gti {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gti")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
     }
 }
 
-/// An implementation answered a call with another kind of answer: a bug in
-/// that implementation, reported rather than trusted.
-pub fn wrong_answer(endpoint: Endpoint, answer: &Answer) -> GtiError {
-    let kind = match answer {
-        Answer::Detections(_) => "detections",
-        Answer::DetectionEvents(_) => "detection events",
-        Answer::Events(_) => "events",
-        Answer::Dhcp(_) => "DHCP records",
-        Answer::DetectionList(_) => "a detections page",
-        Answer::Resolved => "a resolve",
-    };
-    GtiError::InvalidResponse {
-        endpoint,
-        detail: format!("{kind} instead of its own answer"),
+impl Gti {
+    pub fn new(transport: Arc<dyn Transport>, urls: RegionUrls) -> Gti {
+        Gti { transport, urls }
+    }
+
+    /// Try number `attempt` of `request` within `budget`, its answer
+    /// decoded into the request's own output type.
+    pub fn try_request<R: GtiRequest>(
+        &self,
+        key: &str,
+        request: &R,
+        attempt: u32,
+        budget: Duration,
+    ) -> Try<R::Output> {
+        let Some(call) = request.http(&self.urls) else {
+            return Try::Done(Ok(R::Output::default()));
+        };
+        let mut output = None;
+        let mut read = |body: &[u8]| {
+            output = Some(R::Output::decode(body)?);
+            Ok(())
+        };
+        match self
+            .transport
+            .try_send(key, &call, attempt, budget, &mut read)
+        {
+            Try::Done(Ok(())) => Try::Done(output.ok_or(GtiError::InvalidResponse {
+                endpoint: R::ENDPOINT,
+                detail: "no body".to_owned(),
+            })),
+            Try::Done(Err(error)) => Try::Done(Err(error)),
+            Try::Retry { error, after } => Try::Retry { error, after },
+        }
     }
 }
 

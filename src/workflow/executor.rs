@@ -1,9 +1,10 @@
-//! Runs an observe request: the calls [`super::plan`] names go to the
-//! [`CallPool`] in the request's own lane, each call's outcome goes back to
-//! the plan, which names the calls that follow; an observable that is
+//! Runs an observe request: the requests [`super::plan`] names go to the
+//! [`CallPool`] in the request's own lane, each outcome goes back to the
+//! plan, which names the requests that follow; an observable that is
 //! complete goes, through a channel, to the request's thread, which maps it
 //! on rayon (CPU work, in parallel with the calls still out) and keeps only
-//! what the mapping made of it.
+//! what the mapping made of it. [`call_all`] runs independent requests of
+//! one type the same way (deliberate, respond, tiles, health).
 //!
 //! Nothing here decides anything the plan decides. What it adds is time:
 //! every call gets what is left of the request's deadline as its budget; a
@@ -11,16 +12,16 @@
 //! would end past the deadline, in which case the call fails as it is; and
 //! when the deadline passes, the request answers with the observables that
 //! completed, the calls still queued are dropped, and those running end
-//! within their budget.
+//! within their budget. This is the relay's one retry loop.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::plan::{first_calls, Next, Outcome, Progress, Step};
 use super::pool::{CallPool, Lane};
 use super::{Findings, Settings};
-use crate::gti::{Answer, Call, GtiApi, GtiError, Try};
+use crate::gti::{Endpoint, Gti, GtiError, GtiRequest, Try};
 use crate::observable::Observable;
 
 /// What the caller does with one observable's outcome, on a rayon thread;
@@ -31,7 +32,7 @@ pub type MapFn<'a, R> = dyn Fn(&Observable, Result<Findings, GtiError>) -> R + S
 /// for an observable that had not completed when `deadline` passed.
 pub fn observe<R: Send>(
     pool: &CallPool,
-    gti: &Arc<dyn GtiApi>,
+    gti: &Gti,
     key: &str,
     settings: &Settings,
     observables: &[Observable],
@@ -44,7 +45,7 @@ pub fn observe<R: Send>(
     let (done, completed) = mpsc::channel();
     let request = Arc::new(Request {
         caller: Caller {
-            gti: Arc::clone(gti),
+            gti: gti.clone(),
             key: key.to_owned(),
             deadline,
             lane: pool.lane(),
@@ -54,22 +55,21 @@ pub fn observe<R: Send>(
             .iter()
             .map(|observable| ObservableCalls {
                 value: observable.value.clone(),
-                query: observable.search_query(),
                 progress: Mutex::new(Progress::new(settings)),
             })
             .collect(),
         done,
     });
+    let first: Vec<Vec<Step>> = observables
+        .iter()
+        .map(|observable| first_calls(observable, settings))
+        .collect();
     // Every observable's detections first: they head the critical path.
-    let first = first_calls(settings);
-    for step in first.iter().filter(|step| step.is_urgent()) {
-        for index in 0..observables.len() {
-            request.submit(index, step.clone(), 0, None);
-        }
-    }
-    for step in first.iter().filter(|step| !step.is_urgent()) {
-        for index in 0..observables.len() {
-            request.submit(index, step.clone(), 0, None);
+    for urgent in [true, false] {
+        for (index, steps) in first.iter().enumerate() {
+            for step in steps.iter().filter(|step| step.is_urgent() == urgent) {
+                request.submit(index, step.clone(), 0, None);
+            }
         }
     }
     let results = map_as_completed(&completed, observables, deadline, map);
@@ -106,48 +106,49 @@ fn map_as_completed<R: Send>(
     results.into_inner().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One GTI call through the pool, for callers outside an observe request
+/// One request through the pool, for callers outside an observe request
 /// (the health check): made with the same limiter, retries and deadline.
-pub fn call_once(
+pub fn call_once<R: GtiRequest>(
     pool: &CallPool,
-    gti: &Arc<dyn GtiApi>,
+    gti: &Gti,
     key: &str,
-    call: OwnedCall,
+    request: R,
     deadline: Instant,
-) -> Result<Answer, GtiError> {
-    let endpoint = call.endpoint();
-    call_all(pool, gti, key, vec![call], deadline)
+) -> Result<R::Output, GtiError> {
+    call_all(pool, gti, key, vec![request], deadline)
         .pop()
         .flatten()
-        .unwrap_or_else(|| Err(deadline_passed(endpoint)))
+        .unwrap_or_else(|| Err(deadline_passed(R::ENDPOINT)))
 }
 
-/// Independent GTI calls, all at once through the pool (each with the same
-/// limiter, retries and deadline as an observe request's): their results in
-/// the order of `calls`, `None` for a call not done when `deadline` passed.
-pub fn call_all(
+/// Independent requests, all at once through the pool (each with the same
+/// limiter, retries and deadline as an observe request's): their results
+/// in the order of `requests`, `None` for one not done when `deadline`
+/// passed.
+pub fn call_all<R: GtiRequest>(
     pool: &CallPool,
-    gti: &Arc<dyn GtiApi>,
+    gti: &Gti,
     key: &str,
-    calls: Vec<OwnedCall>,
+    requests: Vec<R>,
     deadline: Instant,
-) -> Vec<Option<Result<Answer, GtiError>>> {
-    let mut results: Vec<Option<Result<Answer, GtiError>>> = calls.iter().map(|_| None).collect();
-    if calls.is_empty() {
+) -> Vec<Option<Result<R::Output, GtiError>>> {
+    let mut results: Vec<Option<Result<R::Output, GtiError>>> =
+        requests.iter().map(|_| None).collect();
+    if requests.is_empty() {
         return results;
     }
     let (done, answered) = mpsc::channel();
     let caller = Arc::new(Caller {
-        gti: Arc::clone(gti),
+        gti: gti.clone(),
         key: key.to_owned(),
         deadline,
         lane: pool.lane(),
     });
-    for (index, call) in calls.into_iter().enumerate() {
+    for (index, request) in requests.into_iter().enumerate() {
         Arc::new(Once {
             caller: Arc::clone(&caller),
             index,
-            call,
+            request,
             done: Mutex::new(Some(done.clone())),
         })
         .submit(0, None);
@@ -171,53 +172,9 @@ pub fn call_all(
     results
 }
 
-/// A call that owns what it is about, for [`call_once`] and [`call_all`].
-#[derive(Debug, Clone)]
-pub enum OwnedCall {
-    Detections {
-        value: String,
-    },
-    Search {
-        query: String,
-        window: crate::gti::DayWindow,
-    },
-    DetectionList {
-        window: crate::gti::DayWindow,
-        offset: usize,
-    },
-    Resolve {
-        detection_uuid: String,
-        resolution: String,
-    },
-}
-
-impl OwnedCall {
-    fn call(&self) -> Call<'_> {
-        match self {
-            OwnedCall::Detections { value } => Call::Detections { value },
-            OwnedCall::Search { query, window } => Call::Search { query, window },
-            OwnedCall::DetectionList { window, offset } => Call::DetectionList {
-                window,
-                offset: *offset,
-            },
-            OwnedCall::Resolve {
-                detection_uuid,
-                resolution,
-            } => Call::Resolve {
-                detection_uuid,
-                resolution,
-            },
-        }
-    }
-
-    fn endpoint(&self) -> crate::gti::Endpoint {
-        self.call().endpoint()
-    }
-}
-
 /// The error of a call that could not be made, or retried, before the
 /// request's deadline.
-fn deadline_passed(endpoint: crate::gti::Endpoint) -> GtiError {
+fn deadline_passed(endpoint: Endpoint) -> GtiError {
     GtiError::Unavailable {
         endpoint,
         detail: "the request's deadline passed first".to_owned(),
@@ -226,22 +183,26 @@ fn deadline_passed(endpoint: crate::gti::Endpoint) -> GtiError {
 
 /// What every call of a request needs.
 struct Caller {
-    gti: Arc<dyn GtiApi>,
+    gti: Gti,
     key: String,
     deadline: Instant,
     lane: Lane,
 }
 
 impl Caller {
-    /// One try of `call`, within what is left of the deadline: the answer,
-    /// or when to try again.
-    fn attempt(&self, call: &Call<'_>, attempt: u32) -> Result<Result<Answer, GtiError>, Instant> {
+    /// One try of `request`, within what is left of the deadline: the
+    /// answer, or when to try again.
+    fn attempt<R: GtiRequest>(
+        &self,
+        request: &R,
+        attempt: u32,
+    ) -> Result<Result<R::Output, GtiError>, Instant> {
         let now = Instant::now();
         let left = self.deadline.saturating_duration_since(now);
         if left.is_zero() {
-            return Ok(Err(deadline_passed(call.endpoint())));
+            return Ok(Err(deadline_passed(R::ENDPOINT)));
         }
-        match self.gti.try_call(&self.key, call, attempt, left) {
+        match self.gti.try_request(&self.key, request, attempt, left) {
             Try::Done(result) => Ok(result),
             Try::Retry { error, after } => {
                 // A wait that would end past the deadline is not waited for.
@@ -249,7 +210,7 @@ impl Caller {
                     Some(due) if due < self.deadline => {
                         log::debug!(
                             "GTI {} API: retrying in {} ms",
-                            call.endpoint().name(),
+                            R::ENDPOINT.name(),
                             after.as_millis()
                         );
                         Err(due)
@@ -258,6 +219,22 @@ impl Caller {
                 }
             }
         }
+    }
+
+    /// One try of `step`'s request, its answer as the step's outcome.
+    fn attempt_step(&self, step: &Step, attempt: u32) -> Result<Outcome, Instant> {
+        Ok(match step {
+            Step::Detections(request) => Outcome::Detections(self.attempt(request, attempt)?),
+            Step::DetectionEvents { index, request } => Outcome::DetectionEvents {
+                index: *index,
+                result: self.attempt(request, attempt)?,
+            },
+            Step::Window { index, request } => Outcome::Window {
+                index: *index,
+                result: self.attempt(request, attempt)?,
+            },
+            Step::Dhcp(request) => Outcome::Dhcp(self.attempt(request, attempt)?),
+        })
     }
 }
 
@@ -271,7 +248,6 @@ struct Request {
 
 struct ObservableCalls {
     value: String,
-    query: String,
     progress: Mutex<Progress>,
 }
 
@@ -291,34 +267,16 @@ impl Request {
         let Some(observable) = self.observables.get(index) else {
             return;
         };
-        let call = match &step {
-            Step::Detections => Call::Detections {
-                value: &observable.value,
-            },
-            Step::DetectionEvents { uuid, .. } => Call::DetectionEvents {
-                detection_uuid: uuid,
-            },
-            Step::Window { index } => match self.settings.windows.get(*index) {
-                Some(window) => Call::Search {
-                    query: &observable.query,
-                    window,
-                },
-                None => return,
-            },
-            Step::Dhcp { lookups } => Call::Dhcp { lookups },
-        };
-        let result = match self.caller.attempt(&call, attempt) {
-            Ok(result) => result,
+        let outcome = match self.caller.attempt_step(&step, attempt) {
+            Ok(outcome) => outcome,
             Err(due) => return self.submit(index, step, attempt + 1, Some(due)),
         };
         // A call cut short by the deadline leaves its observable unfinished:
         // the request reports the deadline, not the symptom of the cut.
-        if result.is_err() && Instant::now() >= self.caller.deadline {
+        if outcome.is_err() && Instant::now() >= self.caller.deadline {
             return;
         }
-        let outcome = outcome(&step, result);
-        let next =
-            lock(&observable.progress).on_done(&step, outcome, &observable.value, &self.settings);
+        let next = lock(&observable.progress).on_done(outcome, &observable.value, &self.settings);
         match next {
             Next::Calls(steps) => {
                 for step in steps {
@@ -332,49 +290,18 @@ impl Request {
     }
 }
 
-/// A call's answer as the outcome of its step.
-fn outcome(step: &Step, result: Result<Answer, GtiError>) -> Outcome {
-    let endpoint = match step {
-        Step::Detections => crate::gti::Endpoint::Detections,
-        Step::DetectionEvents { .. } => crate::gti::Endpoint::DetectionEvents,
-        Step::Window { .. } => crate::gti::Endpoint::EventSearch,
-        Step::Dhcp { .. } => crate::gti::Endpoint::Dhcp,
-    };
-    let wrong = |answer: &Answer| crate::gti::wrong_answer(endpoint, answer);
-    match step {
-        Step::Detections => Outcome::Detections(result.and_then(|answer| match answer {
-            Answer::Detections(detections) => Ok(detections),
-            other => Err(wrong(&other)),
-        })),
-        Step::DetectionEvents { .. } => {
-            Outcome::DetectionEvents(result.and_then(|answer| match answer {
-                Answer::DetectionEvents(events) => Ok(events),
-                other => Err(wrong(&other)),
-            }))
-        }
-        Step::Window { .. } => Outcome::Window(result.and_then(|answer| match answer {
-            Answer::Events(events) => Ok(events),
-            other => Err(wrong(&other)),
-        })),
-        Step::Dhcp { .. } => Outcome::Dhcp(result.and_then(|answer| match answer {
-            Answer::Dhcp(records) => Ok(records),
-            other => Err(wrong(&other)),
-        })),
-    }
-}
-
-/// A single call and where its answer goes (with its index).
-struct Once {
+/// A single request and where its answer goes (with its index).
+struct Once<R: GtiRequest> {
     caller: Arc<Caller>,
     index: usize,
-    call: OwnedCall,
-    done: Mutex<Option<Sender<Numbered>>>,
+    request: R,
+    done: Mutex<Option<Sender<Numbered<R::Output>>>>,
 }
 
-/// A call's result with the call's index.
-type Numbered = (usize, Result<Answer, GtiError>);
+/// A result with the index of its request.
+type Numbered<T> = (usize, Result<T, GtiError>);
 
-impl Once {
+impl<R: GtiRequest> Once<R> {
     fn submit(self: Arc<Self>, attempt: u32, due: Option<Instant>) {
         let lane_job = Arc::clone(&self);
         let job = Box::new(move || lane_job.run(attempt));
@@ -385,7 +312,7 @@ impl Once {
     }
 
     fn run(self: Arc<Self>, attempt: u32) {
-        match self.caller.attempt(&self.call.call(), attempt) {
+        match self.caller.attempt(&self.request, attempt) {
             Ok(result) => {
                 if let Some(done) = lock(&self.done).take() {
                     drop(done.send((self.index, result)));
@@ -400,46 +327,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// How long a request may take at most when its deadline is not known:
-/// for [`events_for_observable`], used by tests and tools.
-const NO_DEADLINE: Duration = Duration::from_secs(3600);
-
-/// One observable's findings, its calls made on a pool of its own.
-pub fn events_for_observable(
-    gti: &Arc<dyn GtiApi>,
-    key: &str,
-    settings: &Settings,
-    observable: &Observable,
-) -> Result<Findings, GtiError> {
-    let pool = CallPool::new(16);
-    observe(
-        &pool,
-        gti,
-        key,
-        settings,
-        std::slice::from_ref(observable),
-        Instant::now() + NO_DEADLINE,
-        &|_, findings| findings,
-    )
-    .pop()
-    .flatten()
-    .unwrap_or_else(|| Ok(Findings::default()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ctim::{reference, Context, Fragment};
-    use crate::gti::model::{DetectionEvent, Detections, Loose, Obj, Rule, WireDhcpRecord};
+    use crate::gti::model::Loose;
+    use crate::gti::{DecodeError, HttpCall, Transport};
     use crate::workflow::Summary;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     /// Ids `transient:<type>-0`, `-1`, … in the order they are asked for.
     fn counter() -> impl Fn(&str) -> String + Sync {
         let next = AtomicUsize::new(0);
         move |kind: &str| format!("transient:{kind}-{}", next.fetch_add(1, Ordering::SeqCst))
     }
-    use crate::workflow::fixtures::{detection, event_json, settings, typed, uuids};
+    use crate::workflow::fixtures::{detection_json, event_json, settings, uuids};
     use serde_json::{json, Value};
     use std::sync::Mutex;
 
@@ -447,10 +350,24 @@ mod tests {
         event_json(uuid, timestamp)
     }
 
-    /// An in-memory GTI that answers from fixed data and records its calls.
+    /// The value of parameter `name` in `url` (the tests' values need no
+    /// decoding).
+    fn param<'a>(url: &'a str, name: &str) -> &'a str {
+        url.split(['?', '&'])
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_default()
+    }
+
+    /// `value` as the bytes GTI would send.
+    fn bytes(value: &Value) -> Vec<u8> {
+        value.to_string().into_bytes()
+    }
+
+    /// An in-memory GTI that answers from fixed JSON and records its calls.
     #[derive(Default)]
     struct FakeGti {
-        detections: Option<Detections>,
+        /// `{"detections": […], "rules": […]}`; `None` fails the call.
+        detections: Option<Value>,
         events: Vec<Value>,
         searched: Vec<Value>,
         dhcp: Vec<Value>,
@@ -461,95 +378,119 @@ mod tests {
         fn record(&self, call: String) {
             self.calls.lock().unwrap().push(call);
         }
-    }
 
-    impl GtiApi for FakeGti {
-        fn try_call(&self, _key: &str, call: &Call<'_>, _attempt: u32, _budget: Duration) -> Try {
-            Try::Done(match *call {
-                Call::Detections { value } => {
-                    self.record(format!("detections {value}"));
+        /// The answer to `call`, as GTI's bytes.
+        fn answer(&self, call: &HttpCall) -> Result<Vec<u8>, GtiError> {
+            let body: Value = call
+                .body
+                .as_deref()
+                .map_or(Value::Null, |body| serde_json::from_str(body).unwrap());
+            match call.endpoint {
+                Endpoint::Detections => {
+                    self.record(format!(
+                        "detections {}",
+                        param(&call.url, "indicator_value")
+                    ));
                     self.detections
-                        .clone()
+                        .as_ref()
+                        .map(bytes)
                         .ok_or(GtiError::InvalidKey)
-                        .map(Answer::Detections)
                 }
-                Call::DetectionEvents { detection_uuid } => {
-                    self.record(format!("events {detection_uuid}"));
-                    if detection_uuid == "broken" {
-                        return Try::Done(Err(GtiError::InvalidKey));
+                Endpoint::DetectionEvents => {
+                    let uuid = param(&call.url, "detection_uuid");
+                    self.record(format!("events {uuid}"));
+                    if uuid == "broken" {
+                        return Err(GtiError::InvalidKey);
                     }
-                    Ok(Answer::DetectionEvents(
-                        self.events
-                            .iter()
-                            .map(|event| DetectionEvent::from_json(&event.to_string()).unwrap())
-                            .collect(),
-                    ))
+                    let wrapped: Vec<Value> = self
+                        .events
+                        .iter()
+                        .map(|event| json!({"event": event}))
+                        .collect();
+                    Ok(bytes(&json!({"events": wrapped})))
                 }
-                Call::Search { query, window } => {
-                    self.record(format!("search {query} {}", window.end));
-                    Ok(Answer::Events(if window.end.starts_with("2026-11-30") {
-                        self.searched.iter().map(typed).collect()
+                Endpoint::EventSearch => {
+                    let end = body["end_date"].as_str().unwrap();
+                    self.record(format!("search {} {end}", body["query"].as_str().unwrap()));
+                    let events = if end.starts_with("2026-11-30") {
+                        self.searched.clone()
                     } else {
                         Vec::new()
-                    }))
+                    };
+                    Ok(bytes(&json!({"events": events})))
                 }
-                Call::Dhcp { lookups } => {
-                    self.record(format!("dhcp {}", lookups.len()));
-                    Ok(Answer::Dhcp(
-                        self.dhcp
-                            .iter()
-                            .filter_map(|record| typed::<WireDhcpRecord>(record).checked())
-                            .collect(),
+                Endpoint::Dhcp => {
+                    let asked = body["entities"].as_array().map_or(0, Vec::len);
+                    self.record(format!("dhcp {asked}"));
+                    Ok(bytes(
+                        &json!({"entity_tracking_bulk_response": {"dhcp": self.dhcp}}),
                     ))
                 }
-                Call::DetectionList { offset, .. } => {
-                    self.record(format!("list {offset}"));
-                    Ok(Answer::DetectionList(Detections::default()))
-                }
-                Call::Resolve { detection_uuid, .. } => {
-                    self.record(format!("resolve {detection_uuid}"));
-                    Ok(Answer::Resolved)
-                }
-            })
+                other => panic!("observe never calls {other:?}"),
+            }
         }
+    }
 
-        fn call_budget(&self) -> Duration {
-            Duration::from_secs(10)
+    impl Transport for FakeGti {
+        fn try_send(
+            &self,
+            _key: &str,
+            call: &HttpCall,
+            _attempt: u32,
+            _budget: Duration,
+            read: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+        ) -> Try<()> {
+            Try::Done(self.answer(call).and_then(|body| {
+                read(&body).map_err(|DecodeError(detail)| GtiError::InvalidResponse {
+                    endpoint: call.endpoint,
+                    detail,
+                })
+            }))
         }
+    }
+
+    /// The region's GTI over `transport`.
+    fn gti(transport: Arc<impl Transport + 'static>) -> Gti {
+        Gti::new(transport, crate::region::Region::Us.default_urls())
+    }
+
+    /// One observable's findings, its calls made on a pool of its own.
+    fn events_for_observable(
+        gti: &Gti,
+        key: &str,
+        settings: &Settings,
+        observable: &Observable,
+    ) -> Result<Findings, GtiError> {
+        let pool = CallPool::new(16);
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        observe(
+            &pool,
+            gti,
+            key,
+            settings,
+            std::slice::from_ref(observable),
+            deadline,
+            &|_, findings| findings,
+        )
+        .pop()
+        .flatten()
+        .unwrap()
     }
 
     #[test]
     fn one_observable_makes_every_call_once_and_gets_enriched_events() {
+        let detection = |uuid, account| {
+            detection_json(uuid, account, "rule-1", "10.0.0.1", "dst.ip", &["1.2.3.4"])
+        };
         let gti = FakeGti {
-            detections: Some(Detections {
-                detections: vec![
-                    detection(
-                        "det-1",
-                        "acme",
-                        "rule-1",
-                        "10.0.0.1",
-                        "dst.ip",
-                        &["1.2.3.4"],
-                    ),
-                    detection(
-                        "broken",
-                        "acme",
-                        "rule-1",
-                        "10.0.0.1",
-                        "dst.ip",
-                        &["1.2.3.4"],
-                    ),
-                    detection(
-                        "det-demo",
-                        "dmo",
-                        "rule-1",
-                        "10.0.0.1",
-                        "dst.ip",
-                        &["1.2.3.4"],
-                    ),
+            detections: Some(json!({
+                "detections": [
+                    detection("det-1", "acme"),
+                    detection("broken", "acme"),
+                    detection("det-demo", "dmo"),
                 ],
-                rules: vec![typed(&json!({"uuid": "rule-1"}))],
-            }),
+                "rules": [{"uuid": "rule-1"}],
+            })),
             events: vec![
                 json!({"uuid": "e1", "timestamp": "2026-11-29T10:00:00.000Z",
                 "src": {"ip": "10.0.0.1", "internal": true}, "dst": {"ip": "1.2.3.4", "internal": false}}),
@@ -563,8 +504,13 @@ mod tests {
             value: "1.2.3.4".into(),
         };
         let gti = Arc::new(gti);
-        let shared: Arc<dyn GtiApi> = gti.clone();
-        let events = events_for_observable(&shared, "key", &settings(100, 3), &observable).unwrap();
+        let events = events_for_observable(
+            &self::gti(Arc::clone(&gti)),
+            "key",
+            &settings(100, 3),
+            &observable,
+        )
+        .unwrap();
 
         assert_eq!(uuids(&events.events), ["e1", "s1"]);
         let enriched: Vec<_> = events.enriched(&observable).collect();
@@ -613,7 +559,7 @@ mod tests {
     fn the_reference_fixtures_give_the_reference_events() {
         // The reference fixture holds detections with their rule already
         // joined in; GTI sends `rule_uuid` and a separate `rules` list.
-        let mut detections = Detections::default();
+        let (mut detections, mut rules) = (Vec::new(), Vec::new());
         for mut detection in fixture("integration/detections_for_entity.json")
             .as_array()
             .unwrap()
@@ -621,9 +567,10 @@ mod tests {
         {
             let rule = detection.as_object_mut().unwrap().remove("rule").unwrap();
             detection["rule_uuid"] = rule["uuid"].clone();
-            detections.detections.push(typed(&detection));
-            detections.rules.push(typed::<Obj<Rule>>(&rule));
+            detections.push(detection);
+            rules.push(rule);
         }
+        let detections = json!({"detections": detections, "rules": rules});
         let dhcp = fixture("integration/dhcp_records_by_ip.json")
             .as_object()
             .unwrap()
@@ -646,9 +593,13 @@ mod tests {
         let observable: Observable = serde_json::from_value(fixture("observable.json")).unwrap();
 
         let gti = Arc::new(gti);
-        let shared: Arc<dyn GtiApi> = gti.clone();
-        let events =
-            events_for_observable(&shared, "Chop Suey!", &settings(100, 7), &observable).unwrap();
+        let events = events_for_observable(
+            &self::gti(Arc::clone(&gti)),
+            "Chop Suey!",
+            &settings(100, 7),
+            &observable,
+        )
+        .unwrap();
 
         let expected = fixture("workflow/events_for_observable.json");
         let expected_uuids: Vec<&str> = expected
@@ -702,14 +653,23 @@ mod tests {
         tries: Mutex<Vec<String>>,
     }
 
-    impl GtiApi for TimedGti {
-        fn try_call(&self, _key: &str, call: &Call<'_>, attempt: u32, budget: Duration) -> Try {
-            let (label, delay) = match *call {
-                Call::Detections { value } if value == self.slow => {
+    impl Transport for TimedGti {
+        fn try_send(
+            &self,
+            _key: &str,
+            call: &HttpCall,
+            attempt: u32,
+            budget: Duration,
+            read: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
+        ) -> Try<()> {
+            let endpoint = call.endpoint;
+            let value = param(&call.url, "indicator_value");
+            let (label, delay) = match endpoint {
+                Endpoint::Detections if value == self.slow => {
                     (format!("detections {value}"), self.slow_delay)
                 }
-                Call::Detections { value } => (format!("detections {value}"), self.delay),
-                other => (format!("{:?}", other.endpoint()), self.delay),
+                Endpoint::Detections => (format!("detections {value}"), self.delay),
+                other => (format!("{other:?}"), self.delay),
             };
             self.tries
                 .lock()
@@ -718,37 +678,34 @@ mod tests {
             std::thread::sleep(delay.min(budget));
             if delay > budget {
                 return Try::Done(Err(GtiError::Unavailable {
-                    endpoint: call.endpoint(),
+                    endpoint,
                     detail: "timed out".into(),
                 }));
             }
             match (self.retry_after, attempt) {
                 (Some(after), 0) => Try::Retry {
-                    error: GtiError::TooManyRequests {
-                        endpoint: call.endpoint(),
-                    },
+                    error: GtiError::TooManyRequests { endpoint },
                     after,
                 },
-                _ => Try::Done(Ok(match call {
-                    Call::Detections { .. } => Answer::Detections(Detections::default()),
-                    Call::DetectionEvents { .. } => Answer::DetectionEvents(Vec::new()),
-                    Call::Search { .. } => Answer::Events(Vec::new()),
-                    Call::Dhcp { .. } => Answer::Dhcp(Vec::new()),
-                    Call::DetectionList { .. } => Answer::DetectionList(Detections::default()),
-                    Call::Resolve { .. } => Answer::Resolved,
-                })),
+                // An empty answer of the endpoint's shape.
+                _ => {
+                    let empty = match endpoint {
+                        Endpoint::Dhcp => json!({"entity_tracking_bulk_response": {"dhcp": []}}),
+                        Endpoint::EventSearch | Endpoint::DetectionEvents => json!({"events": []}),
+                        _ => json!({"detections": [], "rules": []}),
+                    };
+                    Try::Done(read(&bytes(&empty)).map_err(|DecodeError(detail)| {
+                        GtiError::InvalidResponse { endpoint, detail }
+                    }))
+                }
             }
-        }
-
-        fn call_budget(&self) -> Duration {
-            Duration::from_secs(10)
         }
     }
 
     /// Observes `values` (IPs) with `windows` day windows on a pool of
     /// `threads`, giving up `within` from now.
     fn observe_ips<R: Send>(
-        gti: Arc<dyn GtiApi>,
+        gti: Arc<impl Transport + 'static>,
         threads: usize,
         windows: usize,
         values: &[&str],
@@ -760,7 +717,7 @@ mod tests {
         let pool = CallPool::new(threads);
         observe(
             &pool,
-            &gti,
+            &self::gti(gti),
             "key",
             &settings(100, windows),
             &observables,

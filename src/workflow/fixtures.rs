@@ -34,10 +34,22 @@ pub fn detection(
     field: &str,
     values: &[&str],
 ) -> Detection {
-    typed(&json!({
+    typed(&detection_json(uuid, account, rule, device, field, values))
+}
+
+/// [`detection`] as GTI's JSON.
+pub fn detection_json(
+    uuid: &str,
+    account: &str,
+    rule: &str,
+    device: &str,
+    field: &str,
+    values: &[&str],
+) -> Value {
+    json!({
         "uuid": uuid, "account_uuid": account, "rule_uuid": rule, "device_ip": device,
         "indicators": [{"field": field, "values": values}],
-    }))
+    })
 }
 
 /// The uuids of `events`, in order.

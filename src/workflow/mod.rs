@@ -28,7 +28,7 @@ pub mod plan;
 pub mod pool;
 
 pub use dhcp::{dhcp_lookups, DhcpIndex};
-pub use executor::{call_all, call_once, events_for_observable, observe, OwnedCall};
+pub use executor::{call_all, call_once, observe};
 pub use merge::{match_detection_events, select_events, Shortfall};
 pub use pool::CallPool;
 

@@ -18,24 +18,26 @@ use log::warn;
 use super::merge::{match_detection_events, select_events, Shortfall};
 use super::{dhcp_lookups, DhcpIndex, Findings, FoundEvent, Settings};
 use crate::gti::model::{Detection, DetectionEvent, Detections, DhcpRecord, Event};
-use crate::gti::{DhcpLookup, Endpoint, GtiError};
+use crate::gti::{DetectionsOf, DhcpLookups, Endpoint, EventsOfDetection, GtiError, Search};
+use crate::observable::Observable;
 
-/// A call the workflow wants made for one observable.
+/// A request the workflow wants made for one observable; its outcome comes
+/// back as the [`Outcome`] variant of the same name, whose payload is the
+/// request's own output type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Detections,
+    Detections(DetectionsOf),
     /// The events of the allowed detection number `index`.
     DetectionEvents {
         index: usize,
-        uuid: String,
+        request: EventsOfDetection,
     },
     /// The search window number `index` (0: the newest).
     Window {
         index: usize,
+        request: Search,
     },
-    Dhcp {
-        lookups: Vec<DhcpLookup>,
-    },
+    Dhcp(DhcpLookups),
 }
 
 impl Step {
@@ -46,14 +48,33 @@ impl Step {
     }
 }
 
-/// What a call of a [`Step`] came to.
+/// What the request of a [`Step`] came to, in the variant of the same name
+/// (with the step's position, where it has one).
 #[derive(Debug)]
 pub enum Outcome {
     Detections(Result<Detections, GtiError>),
     /// A detection's failure only loses its events, as in the reference.
-    DetectionEvents(Result<Vec<DetectionEvent>, GtiError>),
-    Window(Result<Vec<Event>, GtiError>),
+    DetectionEvents {
+        index: usize,
+        result: Result<Vec<DetectionEvent>, GtiError>,
+    },
+    Window {
+        index: usize,
+        result: Result<Vec<Event>, GtiError>,
+    },
     Dhcp(Result<Vec<DhcpRecord>, GtiError>),
+}
+
+impl Outcome {
+    /// Whether the call failed.
+    pub fn is_err(&self) -> bool {
+        match self {
+            Outcome::Detections(result) => result.is_err(),
+            Outcome::DetectionEvents { result, .. } => result.is_err(),
+            Outcome::Window { result, .. } => result.is_err(),
+            Outcome::Dhcp(result) => result.is_err(),
+        }
+    }
 }
 
 /// What to do after an outcome.
@@ -66,10 +87,23 @@ pub enum Next {
 }
 
 /// The calls an observable starts with: its detections, and every window.
-pub fn first_calls(settings: &Settings) -> Vec<Step> {
-    std::iter::once(Step::Detections)
-        .chain((0..settings.windows.len()).map(|index| Step::Window { index }))
-        .collect()
+pub fn first_calls(observable: &Observable, settings: &Settings) -> Vec<Step> {
+    let detections = Step::Detections(DetectionsOf {
+        value: observable.value.clone(),
+    });
+    let query = observable.search_query();
+    let windows = settings
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(index, window)| Step::Window {
+            index,
+            request: Search {
+                query: query.clone(),
+                window: window.clone(),
+            },
+        });
+    std::iter::once(detections).chain(windows).collect()
 }
 
 /// One observable's answers so far.
@@ -99,24 +133,20 @@ impl Progress {
         }
     }
 
-    /// Takes the outcome of `step` for the observable of `value`.
-    pub fn on_done(
-        &mut self,
-        step: &Step,
-        outcome: Outcome,
-        value: &str,
-        settings: &Settings,
-    ) -> Next {
+    /// Takes an outcome for the observable of `value`.
+    pub fn on_done(&mut self, outcome: Outcome, value: &str, settings: &Settings) -> Next {
         let mut follow = Vec::new();
-        match (step, outcome) {
-            (Step::Detections, Outcome::Detections(result)) => {
+        match outcome {
+            Outcome::Detections(result) => {
                 if let Ok(detections) = &result {
                     follow = allowed(detections, settings)
                         .into_iter()
                         .enumerate()
                         .map(|(index, detection)| Step::DetectionEvents {
                             index,
-                            uuid: detection.uuid.clone(),
+                            request: EventsOfDetection {
+                                detection_uuid: detection.uuid.clone(),
+                            },
                         })
                         .collect();
                 }
@@ -124,22 +154,25 @@ impl Progress {
                 self.pending += follow.len();
                 self.detections = Some(result);
             }
-            (Step::DetectionEvents { index, uuid }, Outcome::DetectionEvents(result)) => {
+            Outcome::DetectionEvents { index, result } => {
                 let events = result.unwrap_or_else(|error| {
-                    warn!("events of detection {uuid} skipped: {}", error.message());
+                    warn!(
+                        "events of the observable's detection number {index} skipped: {}",
+                        error.message()
+                    );
                     Vec::new()
                 });
-                if let Some(slot) = self.detection_events.get_mut(*index) {
+                if let Some(slot) = self.detection_events.get_mut(index) {
                     *slot = Some(events);
                 }
             }
-            (Step::Window { index }, Outcome::Window(result)) => {
-                if let Some(slot) = self.windows.get_mut(*index) {
+            Outcome::Window { index, result } => {
+                if let Some(slot) = self.windows.get_mut(index) {
                     *slot =
                         Some(result.map_err(|error| Shortfall::of(Endpoint::EventSearch, error)));
                 }
             }
-            (Step::Dhcp { .. }, Outcome::Dhcp(result)) => {
+            Outcome::Dhcp(result) => {
                 // Without DHCP records each target keeps its IP (SPEC §8.1).
                 let (events, mut shortfalls) = self.merged.take().unwrap_or_default();
                 let dhcp = match result {
@@ -155,9 +188,6 @@ impl Progress {
                     shortfalls,
                 }));
             }
-            // An outcome of another kind than its call: the executor's bug;
-            // counted as done so the observable still completes.
-            (step, outcome) => warn!("outcome {outcome:?} does not answer {step:?}"),
         }
         self.pending = self.pending.saturating_sub(1);
         if self.pending > 0 {
@@ -197,7 +227,7 @@ impl Progress {
             }));
         }
         self.merged = Some((events, shortfalls));
-        Next::Calls(vec![Step::Dhcp { lookups }])
+        Next::Calls(vec![Step::Dhcp(DhcpLookups { lookups })])
     }
 }
 
@@ -213,8 +243,16 @@ fn allowed<'d>(detections: &'d Detections, settings: &Settings) -> Vec<&'d Detec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gti::DhcpLookup;
     use crate::workflow::fixtures::{self, typed};
     use serde_json::json;
+
+    fn ip(value: &str) -> Observable {
+        Observable {
+            kind: "ip".into(),
+            value: value.into(),
+        }
+    }
 
     fn settings(windows: usize) -> Settings {
         fixtures::settings(100, windows)
@@ -240,17 +278,26 @@ mod tests {
 
     #[test]
     fn an_observable_starts_with_its_detections_and_every_window() {
+        let settings = settings(3);
+        let detections = Step::Detections(DetectionsOf {
+            value: "1.2.3.4".into(),
+        });
+        let window = |index: usize| Step::Window {
+            index,
+            request: Search {
+                query: "ip = '1.2.3.4'".into(),
+                window: settings.windows[index].clone(),
+            },
+        };
         assert_eq!(
-            first_calls(&settings(3)),
-            [
-                Step::Detections,
-                Step::Window { index: 0 },
-                Step::Window { index: 1 },
-                Step::Window { index: 2 },
-            ]
+            first_calls(&ip("1.2.3.4"), &settings),
+            [detections.clone(), window(0), window(1), window(2)]
         );
-        assert_eq!(first_calls(&settings(0)), [Step::Detections]);
-        assert!(Step::Detections.is_urgent() && !Step::Window { index: 0 }.is_urgent());
+        assert_eq!(
+            first_calls(&ip("1.2.3.4"), &fixtures::settings(100, 0)),
+            std::slice::from_ref(&detections)
+        );
+        assert!(detections.is_urgent() && !window(0).is_urgent());
     }
 
     #[test]
@@ -258,19 +305,18 @@ mod tests {
         let settings = settings(1);
         let mut progress = Progress::new(&settings);
         let window = progress.on_done(
-            &Step::Window { index: 0 },
-            Outcome::Window(Ok(vec![internal_event()])),
+            Outcome::Window {
+                index: 0,
+                result: Ok(vec![internal_event()]),
+            },
             "1.2.3.4",
             &settings,
         );
         assert!(matches!(window, Next::Calls(calls) if calls.is_empty()));
 
-        let Next::Calls(events) = progress.on_done(
-            &Step::Detections,
-            Outcome::Detections(Ok(detections())),
-            "1.2.3.4",
-            &settings,
-        ) else {
+        let Next::Calls(events) =
+            progress.on_done(Outcome::Detections(Ok(detections())), "1.2.3.4", &settings)
+        else {
             panic!("the detections call completes nothing yet");
         };
         // The test account's detection is not followed.
@@ -279,24 +325,32 @@ mod tests {
             [
                 Step::DetectionEvents {
                     index: 0,
-                    uuid: "d1".into()
+                    request: EventsOfDetection {
+                        detection_uuid: "d1".into()
+                    }
                 },
                 Step::DetectionEvents {
                     index: 1,
-                    uuid: "d2".into()
+                    request: EventsOfDetection {
+                        detection_uuid: "d2".into()
+                    }
                 },
             ]
         );
         let first = progress.on_done(
-            &events[1],
-            Outcome::DetectionEvents(Err(GtiError::InvalidKey)),
+            Outcome::DetectionEvents {
+                index: 1,
+                result: Err(GtiError::InvalidKey),
+            },
             "1.2.3.4",
             &settings,
         );
         assert!(matches!(first, Next::Calls(calls) if calls.is_empty()));
         let Next::Calls(dhcp) = progress.on_done(
-            &events[0],
-            Outcome::DetectionEvents(Ok(Vec::new())),
+            Outcome::DetectionEvents {
+                index: 0,
+                result: Ok(Vec::new()),
+            },
             "1.2.3.4",
             &settings,
         ) else {
@@ -304,19 +358,16 @@ mod tests {
         };
         assert_eq!(
             dhcp,
-            [Step::Dhcp {
+            [Step::Dhcp(DhcpLookups {
                 lookups: vec![DhcpLookup {
                     ip: "10.0.0.1".into(),
                     event_time: "2026-11-29T00:00:00.000Z".into(),
                 }]
-            }]
+            })]
         );
-        let Next::Done(Ok(findings)) = progress.on_done(
-            &dhcp[0],
-            Outcome::Dhcp(Ok(Vec::new())),
-            "1.2.3.4",
-            &settings,
-        ) else {
+        let Next::Done(Ok(findings)) =
+            progress.on_done(Outcome::Dhcp(Ok(Vec::new())), "1.2.3.4", &settings)
+        else {
             panic!("DHCP ends the observable");
         };
         assert_eq!(findings.events.len(), 1);
@@ -327,7 +378,6 @@ mod tests {
         let settings = settings(0);
         let mut progress = Progress::new(&settings);
         let next = progress.on_done(
-            &Step::Detections,
             Outcome::Detections(Ok(Detections::default())),
             "x",
             &settings,
@@ -344,22 +394,23 @@ mod tests {
     ) -> Findings {
         let mut progress = Progress::new(settings);
         let mut next = progress.on_done(
-            &Step::Detections,
             Outcome::Detections(Ok(Detections::default())),
             "x",
             settings,
         );
         for (index, window) in windows.into_iter().enumerate() {
             next = progress.on_done(
-                &Step::Window { index },
-                Outcome::Window(window),
+                Outcome::Window {
+                    index,
+                    result: window,
+                },
                 "x",
                 settings,
             );
         }
         if let Next::Calls(calls) = &next {
             assert!(matches!(calls.as_slice(), [Step::Dhcp { .. }]), "{calls:?}");
-            next = progress.on_done(&calls[0], Outcome::Dhcp(dhcp), "x", settings);
+            next = progress.on_done(Outcome::Dhcp(dhcp), "x", settings);
         }
         match next {
             Next::Done(Ok(findings)) => findings,
@@ -440,15 +491,16 @@ mod tests {
         let settings = settings(1);
         let mut progress = Progress::new(&settings);
         let next = progress.on_done(
-            &Step::Detections,
             Outcome::Detections(Err(GtiError::InvalidKey)),
             "x",
             &settings,
         );
         assert!(matches!(next, Next::Calls(calls) if calls.is_empty()));
         let next = progress.on_done(
-            &Step::Window { index: 0 },
-            Outcome::Window(Ok(Vec::new())),
+            Outcome::Window {
+                index: 0,
+                result: Ok(Vec::new()),
+            },
             "x",
             &settings,
         );

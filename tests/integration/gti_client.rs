@@ -1,22 +1,82 @@
-//! `HttpGti` against the mock GTI over real loopback sockets: the requests it
-//! sends, the answers it decodes, and how every kind of failure surfaces.
+//! `HttpTransport` and the GTI requests against the mock GTI over real
+//! loopback sockets: the requests sent, the answers decoded, and how every
+//! kind of failure surfaces.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gti_relay::gti::model::{DetectionEvent, Event, Obj, Rule, WireDhcpRecord};
-use gti_relay::gti::{
-    http_agent, DayWindow, DhcpLookup, Endpoint, GtiApi, GtiError, HttpGti, USER_AGENT,
+use gti_relay::config::Config;
+use gti_relay::gti::model::{
+    DetectionEvent, Detections, DhcpRecord, Event, Obj, Rule, WireDhcpRecord,
 };
+use gti_relay::gti::{
+    http_agent, DayWindow, DetectionsOf, DhcpLookup, DhcpLookups, Endpoint, EventsOfDetection, Gti,
+    GtiError, GtiRequest, HttpTransport, Search, USER_AGENT,
+};
+use gti_relay::workflow::{self, CallPool};
 use serde_json::{json, Value};
 
 use crate::support::mock_gti::{wire_detections, Fault, MockGti, TEST_KEY};
 
-/// A client for `gti`, with `extra` configuration variables. Backoff is
-/// shortened so that retry tests do not sleep for real; `Retry-After` still
-/// applies in full.
-fn client(gti: &MockGti, extra: &[(&str, &str)]) -> HttpGti {
-    let config = gti.config_with(extra);
-    HttpGti::new(&config, http_agent(&config)).with_backoff_base(Duration::from_millis(5))
+/// The relay's GTI for the default region of a configuration, each request
+/// made as the relay makes it: through a call pool, with the executor's
+/// retries, within the whole budget of its tries.
+struct Client {
+    gti: Gti,
+    pool: CallPool,
+    budget: Duration,
+}
+
+impl Client {
+    fn new(config: &Config) -> Client {
+        // Backoff is shortened so that retry tests do not sleep for real;
+        // `Retry-After` still applies in full.
+        let transport = HttpTransport::new(config, http_agent(config))
+            .with_backoff_base(Duration::from_millis(5));
+        Client {
+            gti: Gti::new(Arc::new(transport), config.default_urls().clone()),
+            pool: CallPool::new(config.gti_max_inflight),
+            // Every try's own time limit, and a second for the last try's
+            // answer to reach the waiting thread: the tries, not this
+            // deadline, are what the tests watch.
+            budget: config.gti_timeout * (config.gti_retries + 1) + Duration::from_secs(1),
+        }
+    }
+
+    fn call<R: GtiRequest>(&self, key: &str, request: R) -> Result<R::Output, GtiError> {
+        let deadline = Instant::now() + self.budget;
+        workflow::call_once(&self.pool, &self.gti, key, request, deadline)
+    }
+
+    fn detections(&self, key: &str, value: &str) -> Result<Detections, GtiError> {
+        let value = value.to_owned();
+        self.call(key, DetectionsOf { value })
+    }
+
+    fn detection_events(&self, key: &str, uuid: &str) -> Result<Vec<DetectionEvent>, GtiError> {
+        let detection_uuid = uuid.to_owned();
+        self.call(key, EventsOfDetection { detection_uuid })
+    }
+
+    fn search_events(
+        &self,
+        key: &str,
+        query: &str,
+        window: &DayWindow,
+    ) -> Result<Vec<Event>, GtiError> {
+        let (query, window) = (query.to_owned(), window.clone());
+        self.call(key, Search { query, window })
+    }
+
+    fn dhcp_records(&self, key: &str, lookups: &[DhcpLookup]) -> Result<Vec<DhcpRecord>, GtiError> {
+        let lookups = lookups.to_vec();
+        self.call(key, DhcpLookups { lookups })
+    }
+}
+
+/// A client for `gti`, with `extra` configuration variables.
+fn client(gti: &MockGti, extra: &[(&str, &str)]) -> Client {
+    Client::new(&gti.config_with(extra))
 }
 
 fn fixture(name: &str) -> Value {
@@ -472,8 +532,7 @@ fn a_refused_connection_is_unavailable() {
         ("GTI_RETRIES", "1"),
     ])
     .unwrap();
-    let gti_client =
-        HttpGti::new(&config, http_agent(&config)).with_backoff_base(Duration::from_millis(5));
+    let gti_client = Client::new(&config);
     let error = gti_client.detections(TEST_KEY, IP).unwrap_err();
     assert_eq!(
         error,

@@ -1,0 +1,94 @@
+//! What a GTI request is: one type per endpoint implementing
+//! [`GtiRequest`], which says which API it calls, how it becomes an HTTP
+//! call for a region's URLs, and what its answer decodes into. The
+//! transport moves the bytes; [`super::Gti`] joins the two, so a request's
+//! answer has its own type and a mismatch cannot compile.
+//!
+//! The request types live beside their API: `detections` (look-up, events
+//! of a detection, the listing, resolve), `events` (the search), `entity`
+//! (the DHCP look-up).
+
+use serde::Serialize;
+
+use super::Endpoint;
+use crate::region::RegionUrls;
+
+/// One GTI endpoint's request.
+pub trait GtiRequest: Send + Sync + 'static {
+    /// What a 2xx answer decodes into; its default is the empty answer.
+    type Output: Decode + Default + Send + 'static;
+    /// The endpoint: its name in messages, logs and metrics.
+    const ENDPOINT: Endpoint;
+    /// The HTTP call for a region's `urls`; `None` when there is nothing to
+    /// ask (no event search in the region, no IP to look up), and the
+    /// answer is the empty one GTI would give.
+    fn http(&self, urls: &RegionUrls) -> Option<HttpCall>;
+}
+
+/// A 2xx answer's body read into its typed form.
+pub trait Decode: Sized {
+    /// The answer, or what in the body did not fit.
+    fn decode(body: &[u8]) -> Result<Self, DecodeError>;
+}
+
+/// Why a 2xx body is not the answer GTI documents; becomes an
+/// `invalid upstream response` naming the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl From<serde_json::Error> for DecodeError {
+    fn from(error: serde_json::Error) -> Self {
+        DecodeError(match error.classify() {
+            // Valid JSON of the wrong shape: serde says which field.
+            serde_json::error::Category::Data => error.to_string(),
+            _ => format!("not JSON ({error})"),
+        })
+    }
+}
+
+/// The HTTP method of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+/// One HTTP call to GTI, kept whole so that a retry can send it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCall {
+    pub endpoint: Endpoint,
+    pub method: Method,
+    /// Full URL, query string included.
+    pub url: String,
+    /// The JSON body of a POST or PUT.
+    pub body: Option<String>,
+}
+
+impl HttpCall {
+    pub fn get(endpoint: Endpoint, url: String) -> HttpCall {
+        HttpCall {
+            endpoint,
+            method: Method::Get,
+            url,
+            body: None,
+        }
+    }
+
+    /// A call with `body` as JSON.
+    pub fn with_json(
+        endpoint: Endpoint,
+        method: Method,
+        url: String,
+        body: &impl Serialize,
+    ) -> HttpCall {
+        HttpCall {
+            endpoint,
+            method,
+            url,
+            // Structs of strings always serialise; the empty fallback is
+            // never sent.
+            body: Some(serde_json::to_string(body).unwrap_or_default()),
+        }
+    }
+}
