@@ -47,16 +47,10 @@ use gti_relay::demo::gti::MockGti;
 use gti_relay::time::format_timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use testkit::{jwks, tokens};
 
 mod support;
 use support::*;
-
-#[allow(dead_code)]
-#[path = "../tests/support/jwks.rs"]
-mod jwks;
-#[allow(dead_code)]
-#[path = "../tests/support/tokens.rs"]
-mod tokens;
 
 /// The audience the relay is told it serves (`RELAY_URL`), so that one token
 /// works whatever port the relay gets.

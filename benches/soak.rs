@@ -20,16 +20,10 @@ use std::time::{Duration, Instant};
 use gti_relay::demo::gti::MockGti;
 use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
+use testkit::{jwks, tokens};
 
 mod support;
 use support::*;
-
-#[allow(dead_code)]
-#[path = "../tests/support/jwks.rs"]
-mod jwks;
-#[allow(dead_code)]
-#[path = "../tests/support/tokens.rs"]
-mod tokens;
 
 const RELAY_URL: &str = "http://relay.soak";
 const OBSERVABLES: usize = 20;

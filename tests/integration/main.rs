@@ -1,9 +1,6 @@
 //! Integration tests over real loopback sockets: the relay and mock GTI and
 //! JWKS servers all run in this process on ephemeral ports.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod auth;
 mod cli;
 mod demo;
@@ -19,4 +16,5 @@ mod regions;
 mod relay_auth;
 mod secrets;
 mod shutdown;
+mod support;
 mod xdr;
