@@ -7,7 +7,8 @@
 //! number of observables — as long as the calls in flight are not capped.
 //!
 //! The relay runs as a separate release process (so its CPU time and memory
-//! can be read from `/proc/<pid>`), the simulated GTI (`demo::gti::MockGti`,
+//! can be read from `/proc/<pid>`) on port 0, its address read back from
+//! its start-up log line (`testkit::child`), the simulated GTI (`demo::gti::MockGti`,
 //! with a per-call latency L) and a mock JWKS in this process, all on
 //! loopback. Every loop is bounded in count and in time.
 //!
@@ -37,20 +38,18 @@
 //! profiler; the defaults marked are this library's); `--resources-only` is
 //! `--only resources`.
 
-use std::io::BufRead as _;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gti_relay::config::Config;
 use gti_relay::demo::gti::MockGti;
-use gti_relay::time::format_timestamp;
+use gti_relay::time::{format_timestamp, now_millis};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use testkit::child::{self, Banner, Relay};
+use testkit::procfs::*;
+use testkit::samples::{mb, ms, percentile};
 use testkit::{jwks, tokens};
-
-mod support;
-use support::*;
 
 /// The audience the relay is told it serves (`RELAY_URL`), so that one token
 /// works whatever port the relay gets.
@@ -480,7 +479,14 @@ impl Bench<'_> {
         if let Some(workers) = workers {
             envs.push(("WORKERS".to_owned(), workers.to_string()));
         }
-        spawn_relay(self.binary, &envs)
+        self.spawn(&[], &envs, Banner::Log)
+    }
+
+    /// The bench's relay binary with `args` and `envs` (none of the
+    /// caller's relay variables), on port 0.
+    fn spawn(&self, args: &[&str], envs: &[(String, String)], banner: Banner) -> Relay {
+        let clear = gti_relay::config::variable_names();
+        child::spawn(child::command(self.binary, args, clear, envs), banner)
     }
 
     fn agent(&self) -> ureq::Agent {
@@ -955,8 +961,9 @@ impl Bench<'_> {
     /// read after the first [`DEMO_FIRST_READING`] and after the last.
     fn demo(&self) -> DemoRss {
         let load_average = load_average();
-        let mut relay = spawn_command(self.binary, &["demo"], &[], Stdio::piped);
-        let demo = self.with_token(demo_token(&mut relay));
+        let relay = self.spawn(&["demo"], &[], Banner::Demo);
+        let token = relay.token.clone().expect("the demo prints its token");
+        let demo = self.with_token(token);
         let pid = relay.pid();
         let agent = self.agent();
         let mut row = DemoRss {
@@ -983,27 +990,6 @@ impl Bench<'_> {
         row.sightings = expected.unwrap_or(0);
         row
     }
-}
-
-/// Reads `gti-relay demo`'s stdout up to its `token: …` line, then leaves a
-/// thread draining the rest (the summary, the request log) so that the demo
-/// never blocks on a full pipe.
-fn demo_token(relay: &mut Relay) -> String {
-    let stdout = relay.child.stdout.take();
-    let mut lines = std::io::BufReader::new(stdout.expect("the demo's stdout is piped"));
-    let mut line = String::new();
-    for _ in 0..100 {
-        line.clear();
-        if lines.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(token) = line.trim_end().strip_prefix("token: ") {
-            let token = token.to_owned();
-            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-            return token;
-        }
-    }
-    panic!("gti-relay demo printed no `token: …` line");
 }
 
 /// The parts of an answer the bench reads; serde skips the rest.

@@ -18,12 +18,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use gti_relay::demo::gti::MockGti;
-use gti_relay::time::format_timestamp;
+use gti_relay::time::{format_timestamp, now_millis};
 use serde_json::{json, Value};
+use testkit::child::{self, Banner};
+use testkit::procfs::proc_status_kib;
+use testkit::samples::{mb, ms, percentile};
 use testkit::{jwks, tokens};
-
-mod support;
-use support::*;
 
 const RELAY_URL: &str = "http://relay.soak";
 const OBSERVABLES: usize = 20;
@@ -121,7 +121,9 @@ fn main() {
         ]
         .map(|(name, value)| (name.to_owned(), value)),
     );
-    let relay = spawn_relay(env!("CARGO_BIN_EXE_gti-relay"), &envs);
+    let binary = env!("CARGO_BIN_EXE_gti-relay");
+    let command = child::command(binary, &[], gti_relay::config::variable_names(), &envs);
+    let relay = child::spawn(command, Banner::Log);
     let pid = relay.pid();
     let idle_kib = proc_status_kib(pid, "VmRSS:");
     println!(
