@@ -56,7 +56,7 @@ use gti_relay::demo::gti::MockGti;
 use gti_relay::time::now_millis;
 use serde_json::json;
 use testkit::procfs::{cores, load_average, proc_meminfo_kib};
-use testkit::{jwks, tokens};
+use testkit::{args, jwks, tokens};
 
 use support::data::{load, LATENCY_SHAPE};
 use support::{Bench, RELAY_URL};
@@ -90,11 +90,10 @@ impl Section {
         }
     }
 
-    fn named(name: &str) -> Section {
+    fn named(name: &str) -> Option<Section> {
         Section::ALL
             .into_iter()
             .find(|section| section.name() == name)
-            .unwrap_or_else(|| usage(&format!("no section {name}")))
     }
 }
 
@@ -119,6 +118,12 @@ impl Options {
 }
 
 fn options() -> Options {
+    parse(lexopt::Parser::from_env()).unwrap_or_else(|problem| usage(&problem))
+}
+
+/// The options on `parser`'s command line over their defaults.
+fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
+    use lexopt::Arg::{Long, Short, Value};
     let mut options = Options {
         latencies: vec![20, 50],
         caps: vec![Config::default().gti_max_inflight],
@@ -128,57 +133,35 @@ fn options() -> Options {
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
         sections: Section::ALL.to_vec(),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_owned())),
-            None => (arg.as_str(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .unwrap_or_else(|| usage(&format!("{name} needs a value")))
-        };
-        match name {
+    while let Some(arg) = parser.next().map_err(args::problem)? {
+        match arg {
             // `cargo bench` passes `--bench` to every bench target.
-            "--bench" => {}
-            "--latency-ms" => options.latencies = list(&value()),
-            "--caps" => options.caps = list(&value()),
-            "--workers" => options.workers = list(&value()),
-            "--requests" => options.requests = list(&value()).first().copied().unwrap_or(30),
-            "--throughput-secs" => {
-                options.throughput_time =
-                    Duration::from_secs(list(&value()).first().copied().unwrap_or(5))
+            Long("bench") => {}
+            Long("latency-ms") => options.latencies = args::numbers(&mut parser, "--latency-ms")?,
+            Long("caps") => options.caps = args::numbers(&mut parser, "--caps")?,
+            Long("workers") => options.workers = args::numbers(&mut parser, "--workers")?,
+            Long("requests") => options.requests = args::number(&mut parser, "--requests")?,
+            Long("throughput-secs") => {
+                let secs = args::number(&mut parser, "--throughput-secs")?;
+                options.throughput_time = Duration::from_secs(secs);
             }
-            "--relay" => options.relay = value(),
-            "--only" => {
-                options.sections = value()
+            Long("relay") => options.relay = args::text(&mut parser, "--relay")?,
+            Long("only") => {
+                options.sections = args::text(&mut parser, "--only")?
                     .split(',')
-                    .map(str::trim)
-                    .map(Section::named)
-                    .collect()
+                    .map(|name| Section::named(name.trim()))
+                    .collect::<Option<_>>()
+                    .ok_or("--only takes section names")?
             }
-            "--resources-only" => options.sections = vec![Section::Resources],
-            other => usage(&format!("unknown option {other}")),
+            Long("resources-only") => options.sections = vec![Section::Resources],
+            Long(_) | Short(_) | Value(_) => return Err("unknown argument".to_owned()),
         }
     }
     options.requests = options.requests.clamp(30, 1000);
     if options.latencies.is_empty() || options.caps.is_empty() {
-        usage("--latency-ms and --caps need at least one value");
+        return Err("--latency-ms and --caps need at least one value".to_owned());
     }
-    options
-}
-
-fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
-    text.split(',')
-        .map(|item| {
-            item.trim()
-                .parse()
-                .unwrap_or_else(|_| usage(&format!("not a number: {item}")))
-        })
-        .collect()
+    Ok(options)
 }
 
 fn usage(problem: &str) -> ! {
