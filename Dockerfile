@@ -14,8 +14,10 @@ COPY Cargo.toml Cargo.lock ./
 COPY vendor ./vendor
 COPY src ./src
 COPY observables.json ./
-# Integration tests are not built here, but Cargo wants every declared target.
+# Integration tests are not built here, but Cargo wants every declared target,
+# and every workspace member's manifest (testkit: the tests' and benches' support).
 COPY tests ./tests
+COPY testkit ./testkit
 RUN RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --release --locked --bin gti-relay --target x86_64-unknown-linux-gnu \
     && cp target/x86_64-unknown-linux-gnu/release/gti-relay /gti-relay

@@ -20,9 +20,9 @@ run: build
 ## Everything CI checks: formatting, lints, docs, unit and integration tests.
 test:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
-	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --locked --no-deps --lib
-	$(CARGO) test --locked
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc --locked --workspace --no-deps --lib
+	$(CARGO) test --locked --workspace
 
 fmt:
 	$(CARGO) fmt

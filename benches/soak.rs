@@ -13,23 +13,17 @@
 //! allocator's warm-up: its per-thread arenas fill up as threads take turns).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use gti_relay::demo::gti::MockGti;
-use gti_relay::time::format_timestamp;
+use gti_relay::time::{format_timestamp, now_millis};
 use serde_json::{json, Value};
-
-mod support;
-use support::*;
-
-#[allow(dead_code)]
-#[path = "../tests/support/jwks.rs"]
-mod jwks;
-#[allow(dead_code)]
-#[path = "../tests/support/tokens.rs"]
-mod tokens;
+use testkit::child::{self, Banner, Relay};
+use testkit::procfs::proc_status_kib;
+use testkit::samples::{mb, ms, percentile};
+use testkit::{args, jwks, tokens};
 
 const RELAY_URL: &str = "http://relay.soak";
 const OBSERVABLES: usize = 20;
@@ -41,28 +35,34 @@ struct Options {
 }
 
 fn options() -> Options {
+    parse(lexopt::Parser::from_env()).unwrap_or_else(|problem| usage(&problem))
+}
+
+/// The options on `parser`'s command line over their defaults, clamped.
+fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
+    use lexopt::Arg::{Long, Short, Value};
     let mut options = Options {
         secs: 60,
         clients: 200,
         latency_ms: 10,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut number = || -> u64 {
-            args.next()
-                .and_then(|value| value.parse().ok())
-                .unwrap_or_else(|| usage(&format!("{arg} takes a whole number")))
-        };
-        match arg.as_str() {
-            "--secs" => options.secs = number().clamp(1, 3600),
-            "--clients" => options.clients = number().clamp(1, 2000) as usize,
-            "--latency-ms" => options.latency_ms = number().min(10_000),
+    while let Some(arg) = parser.next().map_err(args::problem)? {
+        match arg {
+            Long("secs") => {
+                options.secs = args::number::<u64>(&mut parser, "--secs")?.clamp(1, 3600)
+            }
+            Long("clients") => {
+                options.clients = args::number::<usize>(&mut parser, "--clients")?.clamp(1, 2000)
+            }
+            Long("latency-ms") => {
+                options.latency_ms = args::number::<u64>(&mut parser, "--latency-ms")?.min(10_000)
+            }
             // cargo bench passes --bench to harness = false targets.
-            "--bench" => {}
-            other => usage(&format!("unknown option {other}")),
+            Long("bench") => {}
+            Long(_) | Short(_) | Value(_) => return Err("unknown argument".to_owned()),
         }
     }
-    options
+    Ok(options)
 }
 
 fn usage(problem: &str) -> ! {
@@ -95,6 +95,7 @@ const MIX: [Kind; 10] = [
     Kind::UnknownPath,
 ];
 
+#[derive(Default)]
 struct Totals {
     requests: AtomicUsize,
     failures: AtomicUsize,
@@ -115,6 +116,53 @@ fn main() {
     gti.set_latency(Duration::from_millis(options.latency_ms));
     let observables = load(&gti);
 
+    let relay = start_relay(&gti);
+    let pid = relay.pid();
+    let idle_kib = proc_status_kib(pid, "VmRSS:");
+    println!(
+        "# gti-relay soak: {} clients for {} s, GTI latency {} ms",
+        options.clients, options.secs, options.latency_ms
+    );
+
+    let target = Target {
+        url: relay.url(""),
+        token,
+        forged,
+        observables,
+    };
+    let totals = Totals::default();
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let rss_kib = thread::scope(|scope| {
+        for index in 0..options.clients {
+            let (target, totals, stop) = (&target, &totals, &stop);
+            scope.spawn(move || client(index, target, totals, stop));
+        }
+        // RSS every tenth of the run: allocator arenas fill up during the
+        // first half; a leak keeps growing through the second.
+        let run = Duration::from_secs(options.secs);
+        let mut rss_kib = Vec::with_capacity(10);
+        for _ in 0..10 {
+            thread::sleep(run / 10);
+            rss_kib.push(proc_status_kib(pid, "VmRSS:"));
+        }
+        stop.store(true, Ordering::Relaxed);
+        rss_kib
+    });
+    let memory = Memory {
+        idle_kib,
+        rss_kib,
+        peak_kib: proc_status_kib(pid, "VmHWM:"),
+    };
+    let verdict = report(&totals, started.elapsed(), &memory, &gti);
+    drop(relay);
+    if !verdict {
+        std::process::exit(1);
+    }
+}
+
+/// The release relay on port 0, against `gti` and the bench's mock JWKS.
+fn start_relay(gti: &MockGti) -> Relay {
     let mut envs = gti.vars();
     envs.extend(
         [
@@ -127,75 +175,64 @@ fn main() {
         ]
         .map(|(name, value)| (name.to_owned(), value)),
     );
-    let relay = spawn_relay(env!("CARGO_BIN_EXE_gti-relay"), &envs);
-    let pid = relay.pid();
-    let idle_kib = proc_status_kib(pid, "VmRSS:");
-    println!(
-        "# gti-relay soak: {} clients for {} s, GTI latency {} ms",
-        options.clients, options.secs, options.latency_ms
-    );
+    let binary = env!("CARGO_BIN_EXE_gti-relay");
+    let command = child::command(binary, &[], gti_relay::config::variable_names(), &envs);
+    child::spawn(command, Banner::Log)
+}
 
-    let totals = Arc::new(Totals {
-        requests: AtomicUsize::new(0),
-        failures: AtomicUsize::new(0),
-        latencies: Mutex::new(Vec::new()),
-        first_failures: Mutex::new(Vec::new()),
-    });
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let clients: Vec<_> = (0..options.clients)
-        .map(|client| {
-            let (totals, stop) = (Arc::clone(&totals), Arc::clone(&stop));
-            let (url, token, forged) = (relay.url(""), token.clone(), forged.clone());
-            let observables = observables.clone();
-            thread::spawn(move || {
-                let agent: ureq::Agent = ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .timeout_global(Some(Duration::from_secs(60)))
-                    .build()
-                    .into();
-                let mut latencies = Vec::new();
-                let mut round = client;
-                while !stop.load(Ordering::Relaxed) {
-                    let kind = MIX[round % MIX.len()];
-                    let pair = [
-                        observables[round % OBSERVABLES].clone(),
-                        observables[(round + 1) % OBSERVABLES].clone(),
-                    ];
-                    round += 1;
-                    let sent = Instant::now();
-                    let outcome = request(&agent, &url, kind, &token, &forged, &pair);
-                    latencies.push(sent.elapsed());
-                    totals.requests.fetch_add(1, Ordering::Relaxed);
-                    if let Err(problem) = outcome {
-                        totals.failures.fetch_add(1, Ordering::Relaxed);
-                        let mut first = totals.first_failures.lock().unwrap();
-                        if first.len() < 5 {
-                            first.push(problem);
-                        }
-                    }
-                }
-                totals.latencies.lock().unwrap().extend(latencies);
-            })
-        })
-        .collect();
+/// What every client sends to: the relay's URL, the token and its forged
+/// twin, the observables.
+struct Target {
+    url: String,
+    token: String,
+    forged: String,
+    observables: Vec<Value>,
+}
 
-    // RSS every tenth of the run: allocator arenas fill up during the first
-    // half; a leak keeps growing through the second.
-    let run = Duration::from_secs(options.secs);
-    let mut rss_kib = Vec::with_capacity(10);
-    for _ in 0..10 {
-        thread::sleep(run / 10);
-        rss_kib.push(proc_status_kib(pid, "VmRSS:"));
+/// Client `index`: the requests of [`MIX`] in turn, from its own place in
+/// it, on its own keep-alive connection, until `stop`; counted in `totals`.
+fn client(index: usize, target: &Target, totals: &Totals, stop: &AtomicBool) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let observables = &target.observables;
+    let mut latencies = Vec::new();
+    let mut round = index;
+    while !stop.load(Ordering::Relaxed) {
+        let kind = MIX[round % MIX.len()];
+        let pair = [
+            observables[round % OBSERVABLES].clone(),
+            observables[(round + 1) % OBSERVABLES].clone(),
+        ];
+        round += 1;
+        let sent = Instant::now();
+        let outcome = request(&agent, target, kind, &pair);
+        latencies.push(sent.elapsed());
+        totals.requests.fetch_add(1, Ordering::Relaxed);
+        if let Err(problem) = outcome {
+            totals.failures.fetch_add(1, Ordering::Relaxed);
+            let mut first = totals.first_failures.lock().unwrap();
+            if first.len() < 5 {
+                first.push(problem);
+            }
+        }
     }
-    stop.store(true, Ordering::Relaxed);
-    for client in clients {
-        let _ = client.join();
-    }
-    let elapsed = started.elapsed();
-    let peak_kib = proc_status_kib(pid, "VmHWM:");
-    let (half_kib, end_kib) = (rss_kib[4], rss_kib[9]);
+    totals.latencies.lock().unwrap().extend(latencies);
+}
 
+/// The relay's RSS readings over the run.
+struct Memory {
+    idle_kib: u64,
+    /// Every tenth of the run.
+    rss_kib: Vec<u64>,
+    peak_kib: u64,
+}
+
+/// Prints the table and the verdict; whether the targets were met.
+fn report(totals: &Totals, elapsed: Duration, memory: &Memory, gti: &MockGti) -> bool {
+    let (half_kib, end_kib) = (memory.rss_kib[4], memory.rss_kib[9]);
     let requests = totals.requests.load(Ordering::Relaxed);
     let failures = totals.failures.load(Ordering::Relaxed);
     let mut latencies = totals.latencies.lock().unwrap().clone();
@@ -214,8 +251,9 @@ fn main() {
         ms(percentile(&latencies, 50)),
         ms(percentile(&latencies, 99))
     );
-    println!("| relay RSS idle | {:.1} MB |", mb(idle_kib));
-    let series: Vec<String> = rss_kib
+    println!("| relay RSS idle | {:.1} MB |", mb(memory.idle_kib));
+    let series: Vec<String> = memory
+        .rss_kib
         .iter()
         .map(|kib| format!("{:.1}", mb(*kib)))
         .collect();
@@ -227,7 +265,7 @@ fn main() {
         "| relay RSS at half time / end / peak | {:.1} MB / {:.1} MB / {:.1} MB |",
         mb(half_kib),
         mb(end_kib),
-        mb(peak_kib)
+        mb(memory.peak_kib)
     );
     println!("| RSS growth over the second half | {growth:+.1} % |");
     println!(
@@ -244,21 +282,20 @@ fn main() {
         "soak: {} (target: 0 failed requests, RSS growth over the second half under 10 %)",
         if verdict { "ok" } else { "MISSED" }
     );
-    drop(relay);
-    if !verdict {
-        std::process::exit(1);
-    }
+    verdict
 }
 
 /// Sends one request of `kind` and checks its answer.
+///
+/// Longer than 60 lines on purpose: one arm per kind of request, each with
+/// the answer it must get, reads best as one `match`.
 fn request(
     agent: &ureq::Agent,
-    url: &str,
+    target: &Target,
     kind: Kind,
-    token: &str,
-    forged: &str,
     pair: &[Value; 2],
 ) -> Result<(), String> {
+    let (url, token, forged) = (&target.url, &target.token, &target.forged);
     let post = |path: &str, bearer: Option<&str>, body: String| -> Result<(u16, Value), String> {
         let mut request = agent.post(format!("{url}{path}"));
         if let Some(bearer) = bearer {

@@ -1,9 +1,6 @@
 //! Integration tests over real loopback sockets: the relay and mock GTI and
 //! JWKS servers all run in this process on ephemeral ports.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod auth;
 mod cli;
 mod demo;
@@ -20,4 +17,5 @@ mod relay_auth;
 mod resilience;
 mod secrets;
 mod shutdown;
+mod support;
 mod xdr;

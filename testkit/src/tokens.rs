@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value};
 /// The GTI API key the default payload carries.
 pub const GTI_KEY: &str = "test-gti-api-key";
 
-const RELAY_KEY_PEM: &str = include_str!("../fixtures/relay-test-key.pem");
-const OTHER_TENANT_KEY_PEM: &str = include_str!("../fixtures/other-tenant-key.pem");
+const RELAY_KEY_PEM: &str = include_str!("../../tests/fixtures/relay-test-key.pem");
+const OTHER_TENANT_KEY_PEM: &str = include_str!("../../tests/fixtures/other-tenant-key.pem");
 
 /// The key pair the relay's JWKS publishes in most tests.
 pub fn relay_key() -> &'static RS256KeyPair {

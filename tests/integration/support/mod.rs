@@ -1,8 +1,11 @@
-//! Helpers shared by the integration tests: mock servers and token minting.
+//! Helpers of the integration tests only: the in-process relay, mock GTI
+//! faults, proxies, TLS fronts, log capture. The mock JWKS and the test
+//! tokens, which the benches use too, come from the `testkit` crate.
 
 #![allow(dead_code)]
 
-pub mod jwks;
+pub use testkit::{jwks, tokens};
+
 pub mod logs;
 pub mod mock_gti;
 pub mod process;
@@ -11,7 +14,6 @@ pub mod regions;
 pub mod relay;
 pub mod stack;
 pub mod tls;
-pub mod tokens;
 
 /// A GTI timestamp `minutes` before now.
 pub fn timestamp_minutes_ago(minutes: u64) -> String {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-const CERT: &[u8] = include_bytes!("../fixtures/tls/self-signed-cert.pem");
-const KEY: &[u8] = include_bytes!("../fixtures/tls/self-signed-key.pem");
+const CERT: &[u8] = include_bytes!("../../fixtures/tls/self-signed-cert.pem");
+const KEY: &[u8] = include_bytes!("../../fixtures/tls/self-signed-key.pem");
 
 pub struct SelfSignedServer {
     pub address: SocketAddr,
@@ -71,8 +71,8 @@ impl SelfSignedServer {
     }
 }
 
-const CA_SERVER_CERT: &[u8] = include_bytes!("../fixtures/tls/test-ca-server-cert.pem");
-const CA_SERVER_KEY: &[u8] = include_bytes!("../fixtures/tls/test-ca-server-key.pem");
+const CA_SERVER_CERT: &[u8] = include_bytes!("../../fixtures/tls/test-ca-server-cert.pem");
+const CA_SERVER_KEY: &[u8] = include_bytes!("../../fixtures/tls/test-ca-server-key.pem");
 
 /// The test CA's root certificate, for `GTI_CA_FILE`.
 pub fn test_ca_file() -> String {
