@@ -5,8 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::RelayError;
-use crate::observable::{Observable, SUPPORTED_TYPES};
+use crate::observable::{quoted, Observable, ObservableType, PayloadError};
 
 /// Every action: its id, GTI's resolution, and how the button reads.
 pub const ACTIONS: [ResolveAction; 3] = [
@@ -59,7 +58,7 @@ pub struct Action {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryParams {
-    pub observable_type: String,
+    pub observable_type: ObservableType,
     pub observable_value: String,
     pub resolution: &'static str,
 }
@@ -86,7 +85,7 @@ pub fn actions(observable: &Observable, active: usize) -> Vec<Action> {
             ),
             categories: CATEGORIES,
             query_params: QueryParams {
-                observable_type: observable.kind.clone(),
+                observable_type: observable.kind,
                 observable_value: observable.value.clone(),
                 resolution: action.resolution,
             },
@@ -104,26 +103,25 @@ pub struct Trigger {
 /// Reads a trigger body `{"action-id", "observable_type", "observable_value",
 /// …}` (other fields allowed): an unknown action, an unsupported type or a
 /// missing, non-string or blank field is the invalid-payload error naming it.
-pub fn parse_trigger(body: &[u8]) -> Result<Trigger, RelayError> {
-    let invalid = |detail: String| RelayError::InvalidPayload(detail);
+pub fn parse_trigger(body: &[u8]) -> Result<Trigger, PayloadError> {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-        return Err(invalid(
-            r#"{"_schema": ["Invalid input type: a JSON object is expected."]}"#.to_owned(),
+        return Err(PayloadError::schema(
+            "Invalid input type: a JSON object is expected.",
         ));
     };
-    let mut problems: Vec<String> = Vec::new();
+    let mut problems = PayloadError::default();
     let mut text = |name: &str| match fields.get(name) {
         None => {
-            problems.push(format!(r#""{name}": ["Missing data for required field."]"#));
+            problems.push(name, "Missing data for required field.");
             None
         }
         Some(Value::String(text)) if text.trim().is_empty() => {
-            problems.push(format!(r#""{name}": ["Field may not be blank."]"#));
+            problems.push(name, "Field may not be blank.");
             None
         }
         Some(Value::String(text)) => Some(text.clone()),
         Some(_) => {
-            problems.push(format!(r#""{name}": ["Not a valid string."]"#));
+            problems.push(name, "Not a valid string.");
             None
         }
     };
@@ -133,44 +131,33 @@ pub fn parse_trigger(body: &[u8]) -> Result<Trigger, RelayError> {
     let action = id.as_deref().and_then(ResolveAction::find);
     if let (Some(id), None) = (&id, action) {
         let known: Vec<&str> = ACTIONS.iter().map(|action| action.id).collect();
-        problems.push(format!(
-            r#""action-id": ["Unknown action {}; the actions are {}."]"#,
-            quoted(id),
-            known.join(", ")
-        ));
+        problems.push(
+            "action-id",
+            format!(
+                "Unknown action {}; the actions are {}.",
+                quoted(id),
+                known.join(", ")
+            ),
+        );
     }
-    if let Some(kind) = kind
-        .as_deref()
-        .filter(|kind| !SUPPORTED_TYPES.contains(kind))
-    {
-        problems.push(format!(
-            r#""observable_type": ["Unsupported type {}; supported are {}."]"#,
-            quoted(kind),
-            SUPPORTED_TYPES.join(", ")
-        ));
+    let supported = kind.as_deref().and_then(ObservableType::parse);
+    if let (Some(kind), None) = (&kind, supported) {
+        problems.push(
+            "observable_type",
+            format!(
+                "Unsupported type {}; supported are {}.",
+                quoted(kind),
+                ObservableType::names()
+            ),
+        );
     }
-    match (action, kind, value) {
+    match (action, supported, value) {
         (Some(action), Some(kind), Some(value)) if problems.is_empty() => Ok(Trigger {
             action,
             observable: Observable { kind, value },
         }),
-        _ => Err(invalid(format!("{{{}}}", problems.join(", ")))),
+        _ => Err(problems),
     }
-}
-
-/// `text` in single quotes, control characters and quotes escaped, so that
-/// whatever a caller sent stays one readable token inside the message (and
-/// the message's own JSON-like detail stays well formed).
-pub(crate) fn quoted(text: &str) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| match c {
-            '"' | '\'' | '\\' => vec!['\\', c],
-            c if c.is_control() => c.escape_default().collect(),
-            c => vec![c],
-        })
-        .collect();
-    format!("'{escaped}'")
 }
 
 #[cfg(test)]
@@ -180,7 +167,7 @@ mod tests {
 
     fn ip() -> Observable {
         Observable {
-            kind: "ip".into(),
+            kind: ObservableType::Ip,
             value: "1.2.3.4".into(),
         }
     }
@@ -238,7 +225,7 @@ mod tests {
     #[test]
     fn bad_triggers_say_what_is_wrong() {
         let message = |body: Value| match parse_trigger(body.to_string().as_bytes()) {
-            Err(error) => error.message(),
+            Err(error) => crate::error::RelayError::from(error).message(),
             Ok(trigger) => panic!("accepted {trigger:?}"),
         };
         let unknown = message(

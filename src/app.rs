@@ -165,12 +165,6 @@ impl App {
         observables: &[Observable],
         deadline: Instant,
     ) -> Observation {
-        let observables: Vec<Observable> = observables
-            .iter()
-            .filter(|observable| observable.is_supported())
-            .cloned()
-            .collect();
-
         let region = credentials.region;
         let urls = self.config.urls(region);
         let settings = Settings {
@@ -196,7 +190,7 @@ impl App {
             self.gti.get(region),
             &credentials.key,
             &settings,
-            &observables,
+            observables,
             deadline,
             &map,
         );
@@ -327,20 +321,16 @@ impl App {
         observables: &[Observable],
         deadline: Instant,
     ) -> Vec<(Observable, Result<gti::Detections, RelayError>)> {
-        let supported: Vec<Observable> = observables
-            .iter()
-            .filter(|observable| observable.is_supported())
-            .cloned()
-            .collect();
-        let requests = supported
+        let requests = observables
             .iter()
             .map(|observable| DetectionsOf {
                 value: observable.value.clone(),
             })
             .collect();
         let results = self.call_gti(credentials.region, &credentials.key, requests, deadline);
-        supported
-            .into_iter()
+        observables
+            .iter()
+            .cloned()
             .zip(results)
             .map(|(observable, result)| {
                 let detections = result.map(|mut detections| {
@@ -539,9 +529,7 @@ pub fn refer_links(portal_url: &str, observables: &[Observable]) -> Value {
     Value::Array(
         observables
             .iter()
-            .filter_map(|observable| {
-                ctim::refer_link(portal_url, &observable.kind, &observable.value)
-            })
+            .map(|observable| ctim::refer_link(portal_url, observable.kind, &observable.value))
             .collect(),
     )
 }

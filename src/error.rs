@@ -8,14 +8,15 @@ use serde_json::{json, Value};
 
 use crate::auth::AuthError;
 use crate::gti::{Endpoint, GtiError};
+use crate::observable::PayloadError;
 
 /// A failure answered to the caller as `{"errors":[{code, message, type}]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayError {
-    /// The body of `/observe` or `/refer` is not a JSON array of
-    /// `{"type", "value"}` objects; the detail says what is wrong, as the
-    /// reference's schema validation does.
-    InvalidPayload(String),
+    /// A request body is not what its endpoint takes (for `/observe` and
+    /// `/refer`, a JSON array of `{"type", "value"}` objects); the detail
+    /// says what is wrong, as the reference's schema validation does.
+    InvalidPayload(PayloadError),
     /// The `Authorization` header or its token was refused.
     Auth(AuthError),
     /// `GET /watchdog` came without a `Health-Check` header.
@@ -154,6 +155,12 @@ impl std::error::Error for RelayError {}
 impl From<AuthError> for RelayError {
     fn from(error: AuthError) -> Self {
         RelayError::Auth(error)
+    }
+}
+
+impl From<PayloadError> for RelayError {
+    fn from(error: PayloadError) -> Self {
+        RelayError::InvalidPayload(error)
     }
 }
 

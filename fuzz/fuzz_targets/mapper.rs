@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gti_relay::ctim::reference::{indicator, sighting, Bundle};
 use gti_relay::ctim::{quote_plus, refer_link, Context};
+use gti_relay::observable::ObservableType;
 use gti_relay::gti::model::{DetectionEvent, Event, Obj, WireDhcpRecord};
 use gti_relay::workflow::{dhcp_lookups, DhcpIndex};
 use gti_relay_fuzz::{event, value};
@@ -85,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(quoted
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_.~+%-".contains(&b)));
-    for kind in ["ip", "domain", "md5", "sha1", "sha256", "url"] {
+    for kind in ObservableType::ALL {
         let _ = refer_link("https://portal.icebrg.io", kind, &text);
     }
 });

@@ -14,37 +14,14 @@ use serde_json::{json, Value};
 
 use super::args::{Access, Command, Lookup};
 use super::key::{KeyError, KeySource};
+use super::stop::Stop;
 use super::{serve, usage, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::app::{App, Observation};
 use crate::auth::{Credentials, DEFAULT_ENTITIES_LIMIT};
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::error::RelayError;
 use crate::observable::{parse_observables, Observable};
 use crate::region::Region;
-
-/// Why a command stopped short of success.
-#[derive(Debug)]
-pub(super) enum Stop {
-    /// A usage or configuration problem: exit code 2.
-    Usage(String),
-    /// GTI or the relay failed: exit code 1.
-    Failure(String),
-    /// Failures already on stderr (a lookup's per-observable errors): exit
-    /// code 1.
-    Reported,
-}
-
-impl From<ConfigError> for Stop {
-    fn from(error: ConfigError) -> Self {
-        Stop::Usage(error.to_string())
-    }
-}
-
-impl From<KeyError> for Stop {
-    fn from(error: KeyError) -> Self {
-        Stop::Usage(error.to_string())
-    }
-}
 
 /// Runs `command`, and returns the process exit code.
 pub(super) fn run(command: Command) -> u8 {
@@ -125,7 +102,7 @@ fn read_observables(input: &str) -> Result<Vec<Observable>, Stop> {
         std::fs::File::open(input).and_then(|mut file| file.read_to_end(&mut bytes).map(drop))
     };
     read.map_err(|error| Stop::Failure(format!("cannot read {input}: {error}")))?;
-    parse_observables(&bytes).map_err(|error| Stop::Failure(error.to_string()))
+    parse_observables(&bytes).map_err(|error| Stop::Failure(RelayError::from(error).to_string()))
 }
 
 /// A result for people: pretty JSON on stdout.
@@ -229,7 +206,7 @@ fn tiles(access: &Access, tile: Option<String>, period: Option<String>) -> Resul
     // Checked as /tiles/tile-data checks it, so the messages are the same.
     let body = json!({"tile_id": tile, "period": period});
     let (tile, period) = crate::tiles::parse_request(body.to_string().as_bytes())
-        .map_err(|error| Stop::Usage(error.message()))?;
+        .map_err(|error| Stop::Usage(RelayError::from(error).message()))?;
     let credentials = credentials("tiles", access, DEFAULT_ENTITIES_LIMIT, &config)?;
     let app = App::new(config);
     let data = app

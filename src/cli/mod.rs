@@ -14,6 +14,7 @@ mod args;
 mod commands;
 mod key;
 mod serve;
+mod stop;
 mod usage;
 
 /// Success.

@@ -6,14 +6,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::commands::Stop;
+use super::stop::Stop;
 use crate::config::Config;
+use crate::demo::DEMO_HOST;
 use crate::gti::Endpoint;
-
-/// Where `gti-relay demo` listens unless `HOST` says otherwise: its token
-/// opens it to anyone who can reach it, so loopback (the container sets
-/// `HOST=0.0.0.0`).
-pub(super) const DEMO_HOST: &str = "127.0.0.1";
 
 fn start_logging(config: &Config) -> Result<(), Stop> {
     simple_logger::SimpleLogger::new()

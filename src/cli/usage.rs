@@ -2,8 +2,8 @@
 //! decided — [`Config::default`], the demo's host, the tiles' periods — so
 //! the help cannot drift from what the relay does.
 
-use super::serve::DEMO_HOST;
 use crate::config::Config;
+use crate::demo::DEMO_HOST;
 use crate::tiles::{DEFAULT_PERIOD, PERIODS};
 
 /// The usage text, for `--help` and after a usage error.

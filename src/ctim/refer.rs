@@ -3,25 +3,24 @@
 use serde_json::{json, Value};
 
 use super::url::{search_url, trim_portal};
+use crate::observable::ObservableType;
 
-/// The `/refer/observables` item for a supported observable type (`ip`,
-/// `domain`, `md5`, `sha1`, `sha256`), `None` for any other. As the
-/// reference builds it, except that the value is form-encoded inside the
-/// search link (SPEC §2); the id keeps the raw value.
-pub fn refer_link(portal_url: &str, observable_type: &str, value: &str) -> Option<Value> {
+/// The `/refer/observables` item for an observable, as the reference builds
+/// it, except that the value is form-encoded inside the search link
+/// (SPEC §2); the id keeps the raw value.
+pub fn refer_link(portal_url: &str, observable_type: ObservableType, value: &str) -> Value {
     let label = match observable_type {
-        "ip" => "IP",
-        "domain" => "domain",
-        "md5" => "MD5",
-        "sha1" => "SHA1",
-        "sha256" => "SHA256",
-        _ => return None,
+        ObservableType::Ip => "IP",
+        ObservableType::Domain => "domain",
+        ObservableType::Md5 => "MD5",
+        ObservableType::Sha1 => "SHA1",
+        ObservableType::Sha256 => "SHA256",
     };
-    Some(json!({
+    json!({
         "id": format!("ref-gti-search-{observable_type}-{value}"),
         "title": format!("Search for this {label}"),
         "description": format!("Lookup this {label} on Gigamon ThreatINSIGHT"),
         "url": search_url(trim_portal(portal_url), value),
         "categories": ["Search", "Gigamon ThreatINSIGHT"],
-    }))
+    })
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::url::rebuild_url;
 use super::{TypedValue, SOURCE};
 use crate::gti::model::{Event, Loose};
+use crate::observable::ObservableType;
 use crate::workflow::EnrichedEvent;
 
 /// `{origin, related, relation, source}`.
@@ -83,7 +84,10 @@ pub(super) fn relations<'a>(found: &EnrichedEvent<'a>) -> Vec<Relation<'a>> {
         Some("x509") => {
             // A certificate seen for a queried domain: the domain is one of
             // its subject alternative names, served by the destination.
-            if let Some(observable) = found.observable.filter(|o| o.kind == "domain") {
+            if let Some(observable) = found
+                .observable
+                .filter(|o| o.kind == ObservableType::Domain)
+            {
                 out.add(
                     ("domain", Some(observable.value.as_str())),
                     "SAN_DNS_For",

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::reference::{indicator, sighting, Bundle};
 use super::{random_id, rebuild_url, refer_link, Context};
 use crate::encoding::{quote, quote_plus};
+use crate::observable::ObservableType;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -745,7 +746,7 @@ fn refer_links_for_every_supported_type() {
         ("sha256", "SHA256"),
     ] {
         assert_eq!(
-            refer_link(PORTAL, kind, "v-1.x"),
+            ObservableType::parse(kind).map(|kind| refer_link(PORTAL, kind, "v-1.x")),
             Some(json!({
                 "id": format!("ref-gti-search-{kind}-v-1.x"),
                 "title": format!("Search for this {label}"),
@@ -756,13 +757,14 @@ fn refer_links_for_every_supported_type() {
             "{kind}"
         );
     }
-    assert_eq!(refer_link(PORTAL, "url", "http://x"), None);
-    assert_eq!(refer_link(PORTAL, "IP", "1.2.3.4"), None);
+    // Other types are no observables of the relay's: they get no link.
+    assert_eq!(ObservableType::parse("url"), None);
+    assert_eq!(ObservableType::parse("IP"), None);
 }
 
 #[test]
 fn refer_link_encodes_the_value_only_in_the_url() {
-    let link = refer_link(PORTAL, "domain", "a&b#c d").unwrap_or_default();
+    let link = refer_link(PORTAL, ObservableType::Domain, "a&b#c d");
     assert_eq!(link["id"], json!("ref-gti-search-domain-a&b#c d"));
     assert_eq!(
         link["url"],

@@ -123,7 +123,7 @@ mod tests {
 
     fn ip() -> Observable {
         Observable {
-            kind: "ip".into(),
+            kind: crate::observable::ObservableType::Ip,
             value: "1.2.3.4".into(),
         }
     }

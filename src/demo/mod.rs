@@ -58,6 +58,11 @@ pub const OBSERVABLES: &str = include_str!("../../observables.json");
 /// Malicious verdict, three resolve actions, a trigger to try.
 pub const DEMO_VERDICT_IP: &str = "198.51.100.20";
 
+/// Where `gti-relay demo` listens unless `HOST` says otherwise: its token
+/// opens it to anyone who can reach it, so loopback (the container sets
+/// `HOST=0.0.0.0`).
+pub const DEMO_HOST: &str = "127.0.0.1";
+
 /// How long the printed demo token stays valid, in hours.
 const TOKEN_LIFETIME_HOURS: u64 = 24;
 

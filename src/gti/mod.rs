@@ -36,10 +36,6 @@ use crate::region::RegionUrls;
 
 use crate::time::{format_timestamp, DAY_MILLIS};
 
-/// The observable types GTI can be asked about (and the last key of the
-/// event fields its indicators name).
-pub const SUPPORTED_TYPES: [&str; 5] = ["ip", "domain", "md5", "sha1", "sha256"];
-
 /// Response bodies larger than this are refused: far beyond any GTI page,
 /// yet small enough that a misbehaving upstream cannot exhaust memory.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;

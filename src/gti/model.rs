@@ -32,7 +32,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::SUPPORTED_TYPES;
+use crate::observable::ObservableType;
 
 // ---------------------------------------------------------------------------
 // Loosely typed values
@@ -603,7 +603,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let indicator = self
             .path
             .last()
-            .is_some_and(|key| SUPPORTED_TYPES.contains(&key.as_ref()));
+            .is_some_and(|key| ObservableType::parse(key.as_ref()).is_some());
         if indicator {
             self.out.push((self.path.clone(), value.into()));
         }

@@ -9,7 +9,7 @@ use log::warn;
 use crate::app::App;
 use crate::auth::{self, Credentials};
 use crate::error::RelayError;
-use crate::observable::{parse_observables, Observable};
+use crate::observable::{parse_observables, Observable, PayloadError};
 use crate::route::Route;
 
 mod about;
@@ -58,19 +58,19 @@ pub fn handle(app: &App, request: &Request) -> Response {
 
 /// The observables of an `/observe`-style body.
 fn observables(request: &Request) -> Result<Vec<Observable>, RelayError> {
-    parse_observables(body_bytes(request)?)
+    Ok(parse_observables(body_bytes(request)?)?)
 }
 
 /// The body, or the invalid-payload error saying why there is none.
 fn body_bytes(request: &Request) -> Result<&[u8], RelayError> {
     match &request.body {
         Body::Bytes(bytes) => Ok(bytes),
-        Body::TooLarge { limit } => Err(RelayError::InvalidPayload(format!(
-            r#"{{"_schema": ["Request body is larger than {limit} bytes."]}}"#
+        Body::TooLarge { limit } => Err(RelayError::InvalidPayload(PayloadError::schema(format!(
+            "Request body is larger than {limit} bytes."
+        )))),
+        Body::Unreadable => Err(RelayError::InvalidPayload(PayloadError::schema(
+            "Request body could not be read.",
         ))),
-        Body::Unreadable => Err(RelayError::InvalidPayload(
-            r#"{"_schema": ["Request body could not be read."]}"#.to_owned(),
-        )),
     }
 }
 

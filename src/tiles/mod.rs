@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::RelayError;
+use crate::observable::{quoted, PayloadError};
 
 pub mod cache;
 pub mod data;
@@ -151,32 +151,31 @@ pub fn definitions() -> Vec<Definition> {
 /// period (the default when `period` is missing or null; `/tiles/tile`
 /// ignores it); an unknown tile or period is the invalid-payload error
 /// naming it.
-pub fn parse_request(body: &[u8]) -> Result<(Tile, Period), RelayError> {
-    let invalid = |detail: String| RelayError::InvalidPayload(detail);
+pub fn parse_request(body: &[u8]) -> Result<(Tile, Period), PayloadError> {
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
-        return Err(invalid(
-            r#"{"_schema": ["Invalid input type: a JSON object is expected."]}"#.to_owned(),
+        return Err(PayloadError::schema(
+            "Invalid input type: a JSON object is expected.",
         ));
     };
     let known_tiles: Vec<&str> = TILES.iter().map(|tile| tile.id()).collect();
     let tile = match fields.get("tile_id") {
         None => {
-            return Err(invalid(
-                r#"{"tile_id": ["Missing data for required field."]}"#.to_owned(),
+            return Err(PayloadError::field(
+                "tile_id",
+                "Missing data for required field.",
             ))
         }
         Some(Value::String(id)) => Tile::find(id).ok_or_else(|| {
-            invalid(format!(
-                r#"{{"tile_id": ["Unknown tile {}; the tiles are {}."]}}"#,
-                crate::actions::quoted(id),
-                known_tiles.join(", ")
-            ))
+            PayloadError::field(
+                "tile_id",
+                format!(
+                    "Unknown tile {}; the tiles are {}.",
+                    quoted(id),
+                    known_tiles.join(", ")
+                ),
+            )
         })?,
-        Some(_) => {
-            return Err(invalid(
-                r#"{"tile_id": ["Not a valid string."]}"#.to_owned(),
-            ))
-        }
+        Some(_) => return Err(PayloadError::field("tile_id", "Not a valid string.")),
     };
     let period = match fields.get("period") {
         None | Some(Value::Null) => DEFAULT_PERIOD,
@@ -187,14 +186,17 @@ pub fn parse_request(body: &[u8]) -> Result<(Tile, Period), RelayError> {
             .copied()
             .ok_or_else(|| {
                 let known: Vec<&str> = tile.periods().iter().map(|period| period.id()).collect();
-                invalid(format!(
-                    r#"{{"period": ["Unknown period {} for tile {}; its periods are {}."]}}"#,
-                    crate::actions::quoted(id),
-                    tile.id(),
-                    known.join(", ")
-                ))
+                PayloadError::field(
+                    "period",
+                    format!(
+                        "Unknown period {} for tile {}; its periods are {}.",
+                        quoted(id),
+                        tile.id(),
+                        known.join(", ")
+                    ),
+                )
             })?,
-        Some(_) => return Err(invalid(r#"{"period": ["Not a valid string."]}"#.to_owned())),
+        Some(_) => return Err(PayloadError::field("period", "Not a valid string.")),
     };
     Ok((tile, period))
 }
@@ -241,7 +243,9 @@ mod tests {
             parse_request(br#"{"tile_id": "gti-detections-per-day"}"#),
             Ok((Tile::PerDay, Period::Last7Days))
         );
-        let message = |body: &[u8]| parse_request(body).unwrap_err().message();
+        let message = |body: &[u8]| {
+            crate::error::RelayError::from(parse_request(body).unwrap_err()).message()
+        };
         assert!(message(br#"{"tile_id": "gti-nope"}"#).contains(r#"Unknown tile 'gti-nope'"#));
         assert!(
             message(br#"{"tile_id": "gti-detections-per-day", "period": "last_24_hours"}"#)

@@ -500,7 +500,7 @@ mod tests {
             calls: Mutex::default(),
         };
         let observable = Observable {
-            kind: "ip".into(),
+            kind: crate::observable::ObservableType::Ip,
             value: "1.2.3.4".into(),
         };
         let gti = Arc::new(gti);
@@ -728,7 +728,7 @@ mod tests {
 
     fn ip(value: &str) -> Observable {
         Observable {
-            kind: "ip".into(),
+            kind: crate::observable::ObservableType::Ip,
             value: value.into(),
         }
     }

@@ -11,7 +11,7 @@ use log::warn;
 use super::{DetectionInfo, FoundEvent, Settings, Summary};
 use crate::gti::model::{Detection, DetectionEvent, Detections, Event, Loose, Rule};
 use crate::gti::{Endpoint, GtiError};
-use crate::observable::SUPPORTED_TYPES;
+use crate::observable::ObservableType;
 
 /// What a supplementary call (anything but the detections) cost an
 /// observable's answer: the answer keeps everything else (SPEC §8.1).
@@ -127,7 +127,7 @@ pub fn match_detection_events(
 fn indicator_path(field: &str) -> Option<Vec<&str>> {
     let path: Vec<&str> = field.rsplit(':').next()?.split('.').collect();
     path.last()
-        .filter(|kind| SUPPORTED_TYPES.contains(kind))
+        .filter(|kind| ObservableType::parse(kind).is_some())
         .map(|_| path.clone())
 }
 

@@ -249,7 +249,7 @@ mod tests {
 
     fn ip(value: &str) -> Observable {
         Observable {
-            kind: "ip".into(),
+            kind: crate::observable::ObservableType::Ip,
             value: value.into(),
         }
     }
