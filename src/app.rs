@@ -110,7 +110,7 @@ impl App {
         let gti = PerRegion::new(|region| {
             Gti::new(Arc::clone(&transport) as _, config.urls(region).clone())
         });
-        let calls = CallPool::new(config.gti_max_inflight);
+        let calls = CallPool::new(config.gti_max_inflight());
         let auth = Authenticator::new(&config, agent).with_observer(Arc::clone(&metrics) as _);
         App {
             config,
@@ -126,7 +126,8 @@ impl App {
     /// When a request that starts now must have its answer.
     pub fn deadline(&self) -> Instant {
         let now = Instant::now();
-        now.checked_add(self.config.request_deadline).unwrap_or(now)
+        now.checked_add(self.config.request_deadline())
+            .unwrap_or(now)
     }
 
     /// The health check behind `POST /health` and `gti-relay health`: one
@@ -171,7 +172,7 @@ impl App {
             entities_limit: credentials.entities_limit,
             allow_test_accounts: credentials.allow_test_accounts,
             windows: match urls.events {
-                Some(_) => gti::day_windows(now_millis(), self.config.day_range),
+                Some(_) => gti::day_windows(now_millis(), self.config.day_range()),
                 None => Vec::new(),
             },
         };
@@ -214,7 +215,7 @@ impl App {
                     note(
                         &mut errors,
                         RelayError::Deadline {
-                            budget: self.config.request_deadline,
+                            budget: self.config.request_deadline(),
                         },
                     );
                 }
@@ -307,7 +308,7 @@ impl App {
             .map(|result| match result {
                 Some(result) => result.map_err(RelayError::Gti),
                 None => Err(RelayError::Deadline {
-                    budget: self.config.request_deadline,
+                    budget: self.config.request_deadline(),
                 }),
             })
             .collect()
@@ -501,7 +502,7 @@ impl App {
                 .call_gti(region, key, vec![request], deadline)
                 .pop()
                 .unwrap_or(Err(RelayError::Deadline {
-                    budget: self.config.request_deadline,
+                    budget: self.config.request_deadline(),
                 }))?;
             let full = found.detections.len() >= LIST_PAGE_SIZE;
             listing.detections.extend(found.detections);

@@ -18,41 +18,41 @@ use crate::region::{self, PerRegion, Region, RegionUrls};
 /// The relay's validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub host: String,
-    pub port: u16,
+    host: String,
+    port: u16,
     /// The public URL the JWT `aud` must equal; `None` derives it per request
     /// from `X-Forwarded-Proto` and `Host`. Stored without a trailing `/`.
-    pub relay_url: Option<String>,
+    relay_url: Option<String>,
     /// The region of tokens whose `GTI_REGION` claim names none.
-    pub region: Region,
+    region: Region,
     /// Each region's GTI bases and portal (`GTI_*_URL`, `GTI_US_*_URL`,
     /// `GTI_EU_*_URL` over the table of SPEC §7); see [`Config::urls`].
-    pub regions: PerRegion<RegionUrls>,
+    regions: PerRegion<RegionUrls>,
     /// How many one-day windows the event search covers.
-    pub day_range: u32,
+    day_range: u32,
     /// One upstream call's time limit (connect + read).
-    pub gti_timeout: Duration,
+    gti_timeout: Duration,
     /// Extra tries for 429 and 5xx answers.
-    pub gti_retries: u32,
+    gti_retries: u32,
     /// The most GTI calls in flight at once, across all requests.
-    pub gti_max_inflight: usize,
+    gti_max_inflight: usize,
     /// A request's whole time budget.
-    pub request_deadline: Duration,
+    request_deadline: Duration,
     /// Where a token's keys are fetched; contains `{jwks_host}`.
-    pub jwks_url_template: String,
+    jwks_url_template: String,
     /// Host patterns a token's `jwks_host` must match (`*` = one label or port).
-    pub jwks_allowed_hosts: Vec<String>,
+    jwks_allowed_hosts: Vec<String>,
     /// How long fetched keys are reused.
-    pub jwks_cache: Duration,
+    jwks_cache: Duration,
     /// Larger request bodies are refused unread.
-    pub max_body_bytes: u64,
+    max_body_bytes: u64,
     /// Request worker threads.
-    pub workers: usize,
-    pub log_level: log::LevelFilter,
+    workers: usize,
+    log_level: log::LevelFilter,
     /// Proxies (the `*_PROXY` variables, as curl reads them) and extra
     /// trusted roots (`GTI_CA_FILE`) for GTI and JWKS calls. `Debug` shows
     /// no proxy credentials.
-    pub egress: Egress,
+    egress: Egress,
 }
 
 /// A variable with a value the relay cannot use.
@@ -154,6 +154,19 @@ fn url_variables() -> impl Iterator<Item = &'static str> {
         .flat_map(|region| Api::ALL.into_iter().map(move |api| api.variable(region)))
 }
 
+/// The relay's variables that are set in the process environment, as
+/// pairs for [`Config::from_vars`] (the only place the crate reads its
+/// configuration from the environment).
+pub fn environment() -> Vec<(String, String)> {
+    variable_names()
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|value| (name.to_owned(), value))
+        })
+        .collect()
+}
+
 /// The names of every variable the relay reads.
 pub fn variable_names() -> impl Iterator<Item = &'static str> {
     DEFAULTS
@@ -175,28 +188,7 @@ impl Default for Config {
 impl Config {
     /// Reads the relay's variables from the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_vars(variable_names().filter_map(|name| {
-            std::env::var(name)
-                .ok()
-                .map(|value| (name.to_owned(), value))
-        }))
-    }
-
-    /// [`Config::from_env`] with other defaults for some variables (the
-    /// demo listens on loopback unless `HOST` says otherwise).
-    pub fn from_env_with_defaults(defaults: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env = variable_names().filter_map(|name| {
-            std::env::var(name)
-                .ok()
-                .map(|value| (name.to_owned(), value))
-        });
-        // Later pairs win, so the environment overrides these defaults.
-        Config::from_vars(
-            defaults
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-                .chain(env),
-        )
+        Config::from_vars(environment())
     }
 
     /// Builds the configuration from `(name, value)` pairs; names the relay
@@ -308,6 +300,89 @@ impl Config {
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The public URL the JWT `aud` must equal, without a trailing `/`;
+    /// `None`: derived per request from `X-Forwarded-Proto` and `Host`.
+    pub fn relay_url(&self) -> Option<&str> {
+        self.relay_url.as_deref()
+    }
+
+    /// The region of tokens whose `GTI_REGION` claim names none.
+    pub fn region(&self) -> Region {
+        self.region
+    }
+
+    /// Each region with its URLs.
+    pub fn regions(&self) -> impl Iterator<Item = (Region, &RegionUrls)> {
+        self.regions.iter()
+    }
+
+    /// How many one-day windows the event search covers.
+    pub fn day_range(&self) -> u32 {
+        self.day_range
+    }
+
+    /// One upstream try's time limit (connect + read).
+    pub fn gti_timeout(&self) -> Duration {
+        self.gti_timeout
+    }
+
+    /// Extra tries for 429, 5xx and connection failures.
+    pub fn gti_retries(&self) -> u32 {
+        self.gti_retries
+    }
+
+    /// The most GTI calls in flight at once, across all requests.
+    pub fn gti_max_inflight(&self) -> usize {
+        self.gti_max_inflight
+    }
+
+    /// A request's whole time budget.
+    pub fn request_deadline(&self) -> Duration {
+        self.request_deadline
+    }
+
+    /// Where a token's keys are fetched; contains `{jwks_host}`.
+    pub fn jwks_url_template(&self) -> &str {
+        &self.jwks_url_template
+    }
+
+    /// Host patterns a token's `jwks_host` must match.
+    pub fn jwks_allowed_hosts(&self) -> &[String] {
+        &self.jwks_allowed_hosts
+    }
+
+    /// How long fetched keys are reused.
+    pub fn jwks_cache(&self) -> Duration {
+        self.jwks_cache
+    }
+
+    /// Larger request bodies are refused unread.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.max_body_bytes
+    }
+
+    /// Request worker threads.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    pub fn log_level(&self) -> log::LevelFilter {
+        self.log_level
+    }
+
+    /// Proxies and extra trusted roots for GTI and JWKS calls.
+    pub fn egress(&self) -> &Egress {
+        &self.egress
     }
 }
 

@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::auth::AuthError;
+use crate::config::ConfigError;
 use crate::gti::{Endpoint, GtiError};
 use crate::observable::PayloadError;
 
@@ -141,6 +142,45 @@ impl RelayError {
             "fatal"
         };
         json!({ "code": self.code(), "message": self.message(), "type": kind })
+    }
+}
+
+/// Why the relay, or its demo, could not start: one line on stderr and a
+/// non-zero exit.
+#[derive(Debug)]
+pub enum StartError {
+    /// A variable has a value the relay cannot use (exit code 2).
+    Config(ConfigError),
+    /// The listening socket could not be opened.
+    Listen { address: String, reason: String },
+    /// A thread (a worker, the signal handler) could not be started.
+    Thread {
+        what: &'static str,
+        error: std::io::Error,
+    },
+    /// A part of the demo (its simulated GTI, its JWKS, its key) could not
+    /// start.
+    Demo(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(error) => write!(f, "{error}"),
+            StartError::Listen { address, reason } => {
+                write!(f, "cannot listen on {address}: {reason}")
+            }
+            StartError::Thread { what, error } => write!(f, "cannot start {what}: {error}"),
+            StartError::Demo(problem) => f.write_str(problem),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<ConfigError> for StartError {
+    fn from(error: ConfigError) -> Self {
+        StartError::Config(error)
     }
 }
 

@@ -41,12 +41,12 @@ pub mod workflow;
 
 /// Runs the relay until SIGTERM or SIGINT: builds the shared state, serves
 /// on `HOST:PORT`, and returns once the requests in progress are answered.
-pub fn run(config: config::Config) -> Result<(), String> {
-    log::info!("egress: {}", config.egress);
-    for (region, urls) in config.regions.iter() {
+pub fn run(config: config::Config) -> Result<(), error::StartError> {
+    log::info!("egress: {}", config.egress());
+    for (region, urls) in config.regions() {
         log::info!(
             "region {region}{}: GTI at {}, event search {}, portal {}",
-            if region == config.region {
+            if region == config.region() {
                 " (default)"
             } else {
                 ""
@@ -56,11 +56,15 @@ pub fn run(config: config::Config) -> Result<(), String> {
             urls.portal
         );
     }
+    let listen = config.listen_address();
     let app = app::App::new(config);
-    let server = server::start(std::sync::Arc::new(app))?;
+    let server = server::start(std::sync::Arc::new(app), &listen)?;
     server
         .stop_on_signals()
-        .map_err(|error| format!("cannot handle signals: {error}"))?;
+        .map_err(|error| error::StartError::Thread {
+            what: "the signal handler",
+            error,
+        })?;
     log::info!(
         "gti-relay {} listening on {}",
         env!("CARGO_PKG_VERSION"),

@@ -82,12 +82,12 @@ impl Bench<'_> {
         println!();
         println!(
             "GTI_MAX_INFLIGHT = {cap}{}, WORKERS = {} (default); load average at the start: {}",
-            if cap == defaults.gti_max_inflight {
+            if cap == defaults.gti_max_inflight() {
                 " (default)"
             } else {
                 ""
             },
-            defaults.workers,
+            defaults.workers(),
             load_average()
         );
         let base_latency = self.latency_rows(&relay, options, latency, cap, observables);
@@ -108,8 +108,8 @@ impl Bench<'_> {
         // (the N = 200 answers among them) is not in its RSS.
         let body = observe_body(&observables[..5]);
         let expected = 5 * LATENCY_SHAPE.events();
-        let others = options.workers.iter().filter(|&&w| w != defaults.workers);
-        let under_load: Vec<UnderLoad> = std::iter::once(&defaults.workers)
+        let others = options.workers.iter().filter(|&&w| w != defaults.workers());
+        let under_load: Vec<UnderLoad> = std::iter::once(&defaults.workers())
             .chain(others)
             .map(|&workers| {
                 let relay = self.start_relay(cap, Some(workers));
@@ -124,7 +124,7 @@ impl Bench<'_> {
             })
             .collect();
         println!();
-        UnderLoad::print(&under_load, defaults.workers);
+        UnderLoad::print(&under_load, defaults.workers());
         println!();
         println!(
             "(other processes took {:.1} % of the machine's CPU over this cap's {:.0} s)",
@@ -191,7 +191,7 @@ impl Bench<'_> {
             let rate = load.rate();
             let single_rate = *single.get_or_insert(rate);
             // Linear growth stops at WORKERS: each worker holds one request.
-            let linear = single_rate * clients.min(defaults.workers) as f64;
+            let linear = single_rate * clients.min(defaults.workers()) as f64;
             println!(
                 "| {clients} client{} | {rate:.1} | {linear:.1} | {} | {} | {:.1} % |",
                 if clients == 1 { "" } else { "s" },

@@ -126,7 +126,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
     use lexopt::Arg::{Long, Short, Value};
     let mut options = Options {
         latencies: vec![20, 50],
-        caps: vec![Config::default().gti_max_inflight],
+        caps: vec![Config::default().gti_max_inflight()],
         workers: vec![16, 128],
         requests: 30,
         throughput_time: Duration::from_secs(5),

@@ -60,21 +60,21 @@ impl fmt::Debug for Authenticator {
 impl Authenticator {
     /// Builds an authenticator from the JWKS settings of `config`; `http` is
     /// the agent keys are fetched with (its timeouts and roots apply; the
-    /// proxy is `config.egress`'s choice for each URL).
+    /// proxy is `config.egress()`'s choice for each URL).
     pub fn new(config: &Config, http: ureq::Agent) -> Self {
         Authenticator {
             allowed_hosts: config
-                .jwks_allowed_hosts
+                .jwks_allowed_hosts()
                 .iter()
                 .map(|pattern| pattern.to_ascii_lowercase())
                 .collect(),
             keys: KeyCache::new(
                 http,
-                config.egress.clone(),
-                config.jwks_url_template.clone(),
-                config.jwks_cache,
+                config.egress().clone(),
+                config.jwks_url_template().to_owned(),
+                config.jwks_cache(),
             ),
-            default_region: config.region,
+            default_region: config.region(),
         }
     }
 

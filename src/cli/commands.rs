@@ -89,7 +89,7 @@ fn credentials(
         key: api_key(command, &access.key)?,
         entities_limit,
         allow_test_accounts: access.allow_test_accounts,
-        region: access.region.unwrap_or(config.region),
+        region: access.region.unwrap_or(config.region()),
     })
 }
 
@@ -148,7 +148,7 @@ fn print_observation(observation: &Observation) -> Result<(), Stop> {
 fn refer(region: Option<Region>, input: &str) -> Result<(), Stop> {
     let config = Config::from_env()?;
     let observables = read_observables(input)?;
-    let portal = &config.urls(region.unwrap_or(config.region)).portal;
+    let portal = &config.urls(region.unwrap_or(config.region())).portal;
     print_json(&json!({"data": crate::app::refer_links(portal, &observables)}));
     Ok(())
 }
@@ -156,7 +156,7 @@ fn refer(region: Option<Region>, input: &str) -> Result<(), Stop> {
 fn health(key: &KeySource, region: Option<Region>) -> Result<(), Stop> {
     let config = Config::from_env()?;
     let key = api_key("health", key)?;
-    let region = region.unwrap_or(config.region);
+    let region = region.unwrap_or(config.region());
     let app = App::new(config);
     app.check_health(region, &key, app.deadline())
         .map_err(|error| Stop::Failure(error.to_string()))?;

@@ -8,12 +8,11 @@ use serde_json::{json, Value};
 
 use super::stop::Stop;
 use crate::config::Config;
-use crate::demo::DEMO_HOST;
 use crate::gti::Endpoint;
 
-fn start_logging(config: &Config) -> Result<(), Stop> {
+fn start_logging(level: log::LevelFilter) -> Result<(), Stop> {
     simple_logger::SimpleLogger::new()
-        .with_level(config.log_level)
+        .with_level(level)
         .with_utc_timestamps()
         .init()
         .map_err(|error| Stop::Failure(format!("cannot start logging: {error}")))
@@ -22,10 +21,10 @@ fn start_logging(config: &Config) -> Result<(), Stop> {
 /// Serves the relay API until SIGTERM or SIGINT.
 pub(super) fn serve() -> Result<(), Stop> {
     let config = Config::from_env()?;
-    start_logging(&config)?;
+    start_logging(config.log_level())?;
     crate::run(config).map_err(|error| {
         log::error!("{error}");
-        Stop::Failure(error)
+        Stop::from(error)
     })
 }
 
@@ -33,15 +32,13 @@ pub(super) fn serve() -> Result<(), Stop> {
 /// ready-to-paste curls and a sample lookup; the APIs of `retired` answer
 /// 404 there.
 pub(super) fn demo(retired: &[Endpoint]) -> Result<(), Stop> {
-    let config = Config::from_env_with_defaults(&[("HOST", DEMO_HOST)])?;
-    let logging = config.clone();
-    let demo = crate::demo::start_retired(config, retired).map_err(Stop::Failure)?;
+    let demo = crate::demo::start(crate::config::environment(), retired)?;
     demo.stop_on_signals()
         .map_err(|error| Stop::Failure(format!("cannot handle signals: {error}")))?;
     print_banner(&demo);
     println!("\nServing until Ctrl-C. Request log:");
     // Started only now so that the banner and summary read cleanly.
-    start_logging(&logging)?;
+    start_logging(demo.log_level())?;
     demo.join();
     Ok(())
 }
@@ -76,12 +73,12 @@ fn print_banner(demo: &crate::demo::Demo) {
 /// `Health-Check` header, which must come back echoed.
 pub(super) fn healthcheck() -> Result<(), Stop> {
     let config = Config::from_env()?;
-    let host = match config.host.as_str() {
+    let host = match config.host() {
         "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
         host if host.contains(':') => format!("[{host}]"),
         host => host.to_owned(),
     };
-    let url = format!("http://{host}:{}/watchdog", config.port);
+    let url = format!("http://{host}:{}/watchdog", config.port());
     let probe = "healthcheck";
     match watchdog(&url, probe) {
         Ok(body) if body == json!({ "data": probe }) => {

@@ -4,6 +4,7 @@
 
 use super::key::KeyError;
 use crate::config::ConfigError;
+use crate::error::StartError;
 
 /// Why a command stopped short of success.
 #[derive(Debug)]
@@ -20,6 +21,17 @@ pub(crate) enum Stop {
 impl From<ConfigError> for Stop {
     fn from(error: ConfigError) -> Self {
         Stop::Usage(error.to_string())
+    }
+}
+
+/// A configuration problem is a usage error; anything else that kept the
+/// relay from starting is a failure.
+impl From<StartError> for Stop {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Config(error) => Stop::from(error),
+            other => Stop::Failure(other.to_string()),
+        }
     }
 }
 

@@ -9,13 +9,10 @@ use crate::tiles::{DEFAULT_PERIOD, PERIODS};
 /// The usage text, for `--help` and after a usage error.
 pub(super) fn text() -> String {
     let config = Config::default();
-    let demo = Config {
-        host: DEMO_HOST.to_owned(),
-        ..config.clone()
-    };
+    let demo = format!("{DEMO_HOST}:{}", config.port());
     format!(
         "{}{}{}",
-        commands(&config.listen_address(), &demo.listen_address()),
+        commands(&config.listen_address(), &demo),
         KEYS_AND_REGIONS,
         variables(&config)
     )
@@ -112,10 +109,13 @@ Capacity and bounds:
 
 Exit codes: 0 ok, 1 GTI or relay error, 2 usage or configuration error (a
 missing key, an unreadable or empty key file).",
-        region = with_default("GTI_REGION", &config.region),
-        inflight = with_default("GTI_MAX_INFLIGHT", &config.gti_max_inflight),
-        workers = with_default("WORKERS", &config.workers),
-        deadline = with_default("REQUEST_DEADLINE_SECS", &config.request_deadline.as_secs()),
+        region = with_default("GTI_REGION", &config.region()),
+        inflight = with_default("GTI_MAX_INFLIGHT", &config.gti_max_inflight()),
+        workers = with_default("WORKERS", &config.workers()),
+        deadline = with_default(
+            "REQUEST_DEADLINE_SECS",
+            &config.request_deadline().as_secs()
+        ),
     )
 }
 
@@ -129,16 +129,23 @@ mod tests {
         let text = text();
         for shown in [
             format!("(default {})", config.listen_address()),
-            format!("(HOST:PORT,\n{:33}default {DEMO_HOST}:{}", "", config.port),
-            format!("GTI_REGION ({})            the region", config.region),
+            format!(
+                "(HOST:PORT,\n{:33}default {DEMO_HOST}:{}",
+                "",
+                config.port()
+            ),
+            format!("GTI_REGION ({})            the region", config.region()),
             format!(
                 "GTI_MAX_INFLIGHT ({})     GTI calls",
-                config.gti_max_inflight
+                config.gti_max_inflight()
             ),
-            format!("WORKERS ({})               request threads", config.workers),
+            format!(
+                "WORKERS ({})               request threads",
+                config.workers()
+            ),
             format!(
                 "REQUEST_DEADLINE_SECS ({}) a request's",
-                config.request_deadline.as_secs()
+                config.request_deadline().as_secs()
             ),
             format!("{} (default)", DEFAULT_PERIOD.id()),
         ] {

@@ -31,7 +31,7 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::config::Config;
-use crate::egress::Egress;
+use crate::error::StartError;
 use crate::gti::Endpoint;
 use crate::region::Region;
 use crate::server::{self, Server};
@@ -63,6 +63,24 @@ pub const DEMO_VERDICT_IP: &str = "198.51.100.20";
 /// `HOST=0.0.0.0`).
 pub const DEMO_HOST: &str = "127.0.0.1";
 
+/// The egress variables, which the demo sets empty (unset).
+const EGRESS_VARIABLES: [&str; 9] = [
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "GTI_CA_FILE",
+];
+
+/// Whether `name` sets a GTI API's base URL (`GTI_*_URL` but the portal's).
+fn is_api_url(name: &str) -> bool {
+    name.starts_with("GTI_") && name.ends_with("_URL") && !name.contains("PORTAL")
+}
+
 /// How long the printed demo token stays valid, in hours.
 const TOKEN_LIFETIME_HOURS: u64 = 24;
 
@@ -82,27 +100,27 @@ pub struct Demo {
     pub token: String,
     /// The same, with the claim `GTI_REGION` `eu`: a tenant of the EU region.
     pub eu_token: String,
+    log_level: log::LevelFilter,
 }
 
-/// Starts the demo with `config`'s listen address, logging and limits; its
-/// GTI and JWKS settings are replaced by the local simulated ones.
-pub fn start(config: Config) -> Result<Demo, String> {
-    start_retired(config, &[])
-}
-
-/// [`start`], with the simulated GTIs answering 404 Not Found on each API
-/// of `retired` (the event search, the DHCP look-up): what a tenant sees
-/// once FortiNDR Cloud retires them (SPEC §8.2).
-pub fn start_retired(mut config: Config, retired: &[Endpoint]) -> Result<Demo, String> {
+/// Starts the demo with the relay's variables `vars` (its listen address,
+/// logging and limits; `HOST` defaults to [`DEMO_HOST`]); its GTI, JWKS and
+/// egress settings are the local simulated ones, and the simulated GTIs
+/// answer 404 Not Found on each API of `retired` (the event search, the
+/// DHCP look-up): what a tenant sees once FortiNDR Cloud retires them
+/// (SPEC §8.2).
+pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, StartError> {
     let now = now_millis();
     let mut gtis = Vec::new();
     let mut key = String::new();
+    let mut local = Vec::new();
     for region in Region::ALL {
         // Nobody reads the demo's call log: keeping none keeps the demo's
         // memory flat however long it serves.
-        let gti = MockGti::try_start_with_call_log(0)
-            .map_err(|error| format!("cannot start the simulated GTI: {error}"))?;
-        key = load_sample_data(&gti, now)?;
+        let gti = MockGti::try_start_with_call_log(0).map_err(|error| {
+            StartError::Demo(format!("cannot start the simulated GTI: {error}"))
+        })?;
+        key = load_sample_data(&gti, now).map_err(StartError::Demo)?;
         for endpoint in retired {
             gti.fault(
                 *endpoint,
@@ -110,32 +128,49 @@ pub fn start_retired(mut config: Config, retired: &[Endpoint]) -> Result<Demo, S
             );
         }
         let urls = gti.base_urls();
-        let served = config.regions.get_mut(region);
-        served.detections = urls.detections;
+        let name = |api: &str| format!("GTI_{}_{api}_URL", region.name().to_uppercase());
+        local.push((name("DETECTIONS"), urls.detections));
         // As the real regions: the event search where the table has one.
-        served.events = region.default_urls().events.map(|_| urls.events);
-        served.entity = urls.entity;
+        let events = region.default_urls().events.map(|_| urls.events);
+        local.push((name("EVENTS"), events.unwrap_or_default()));
+        local.push((name("ENTITY"), urls.entity));
         gtis.push(gti);
     }
     let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
-        .map_err(|error| format!("the demo key does not load: {error}"))?
+        .map_err(|error| StartError::Demo(format!("the demo key does not load: {error}")))?
         .with_key_id(DEMO_KID);
-    let jwks = JwksServer::start(&jwks_document(&signer)?)?;
-
-    config.jwks_url_template = "http://{jwks_host}/.well-known/jwks".to_owned();
+    let jwks = JwksServer::start(&jwks_document(&signer).map_err(StartError::Demo)?)
+        .map_err(StartError::Demo)?;
+    local.push((
+        "JWKS_URL_TEMPLATE".to_owned(),
+        "http://{jwks_host}/.well-known/jwks".to_owned(),
+    ));
+    local.push(("JWKS_ALLOWED_HOSTS".to_owned(), jwks.host()));
     // Everything the demo calls is on loopback: no proxy of the shell's
-    // applies, and no extra roots are needed.
-    config.egress = Egress::default();
-    config.jwks_allowed_hosts = vec![jwks.host()];
-
-    let configured_relay_url = config.relay_url.clone();
+    // applies, and no extra roots are needed (empty is unset).
+    for name in EGRESS_VARIABLES {
+        local.push((name.to_owned(), String::new()));
+    }
+    let config = Config::from_vars(
+        [("HOST".to_owned(), DEMO_HOST.to_owned())]
+            .into_iter()
+            // The shell's GTI API URLs would clash with the simulated ones
+            // (portal links keep the regions' portals, or the shell's).
+            .chain(vars.into_iter().filter(|(name, _)| !is_api_url(name)))
+            .chain(local),
+    )?;
+    let configured_relay_url = config.relay_url().map(str::to_owned);
+    let listen = config.listen_address();
+    let log_level = config.log_level();
     let app = App::new(config);
-    let server = server::start(Arc::new(app))?;
+    let server = server::start(Arc::new(app), &listen)?;
     let address = server.local_addr();
     let relay_url = local_url(address);
     let audiences = audiences(address, &relay_url, configured_relay_url.as_deref());
-    let token = demo_token(&signer, &key, &jwks.host(), audiences.clone(), None)?;
-    let eu_token = demo_token(&signer, &key, &jwks.host(), audiences, Some(Region::Eu))?;
+    let token = demo_token(&signer, &key, &jwks.host(), audiences.clone(), None)
+        .map_err(StartError::Demo)?;
+    let eu_token = demo_token(&signer, &key, &jwks.host(), audiences, Some(Region::Eu))
+        .map_err(StartError::Demo)?;
     Ok(Demo {
         server,
         jwks,
@@ -143,10 +178,16 @@ pub fn start_retired(mut config: Config, retired: &[Endpoint]) -> Result<Demo, S
         relay_url,
         token,
         eu_token,
+        log_level,
     })
 }
 
 impl Demo {
+    /// The log level the demo's configuration asks for.
+    pub fn log_level(&self) -> log::LevelFilter {
+        self.log_level
+    }
+
     /// Stops on SIGTERM/SIGINT from now on.
     pub fn stop_on_signals(&self) -> std::io::Result<()> {
         self.server.stop_on_signals()

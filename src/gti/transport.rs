@@ -32,9 +32,9 @@ pub fn http_agent(config: &Config) -> ureq::Agent {
     // per host and errors for 4xx/5xx. The fan-out keeps up to
     // `gti_max_inflight` calls open at once; reconnecting (TLS handshake
     // included) for most of them would dominate their latency.
-    let per_host = config.gti_max_inflight.max(3);
+    let per_host = config.gti_max_inflight().max(3);
     let mut builder = ureq::Agent::config_builder()
-        .timeout_global(Some(config.gti_timeout))
+        .timeout_global(Some(config.gti_timeout()))
         .http_status_as_error(false)
         .max_idle_connections_per_host(per_host)
         // Six GTI hosts (two regions) plus a JWKS host or two.
@@ -45,7 +45,7 @@ pub fn http_agent(config: &Config) -> ureq::Agent {
         // too, stated because the relay depends on it).
         .no_delay(true)
         .proxy(None);
-    if let Some(extra) = &config.egress.extra_roots {
+    if let Some(extra) = &config.egress().extra_roots {
         builder = builder.tls_config(
             ureq::tls::TlsConfig::builder()
                 .root_certs(root_certs(extra))
@@ -101,9 +101,9 @@ impl HttpTransport {
     pub fn new(config: &Config, agent: ureq::Agent) -> HttpTransport {
         HttpTransport {
             agent,
-            egress: Arc::new(config.egress.clone()),
-            timeout: config.gti_timeout,
-            retries: config.gti_retries,
+            egress: Arc::new(config.egress().clone()),
+            timeout: config.gti_timeout(),
+            retries: config.gti_retries(),
             backoff_base: BACKOFF_BASE,
             // Counts nowhere until `with_observer` says where.
             observer: Arc::new(Unobserved),
@@ -299,11 +299,8 @@ mod tests {
 
     #[test]
     fn the_agent_follows_the_configuration() {
-        let config = Config {
-            gti_timeout: Duration::from_secs(7),
-            gti_max_inflight: 50,
-            ..Config::default()
-        };
+        let config =
+            Config::from_vars([("GTI_TIMEOUT_SECS", "7"), ("GTI_MAX_INFLIGHT", "50")]).unwrap();
         let agent = http_agent(&config);
         let settings = agent.config();
         assert_eq!(settings.timeouts().global, Some(Duration::from_secs(7)));
@@ -333,7 +330,7 @@ mod tests {
         let built_in = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
         assert!(built_in > 100, "{built_in}");
         assert_eq!(roots.len(), built_in + 1);
-        let extra = config.egress.extra_roots.as_ref().unwrap();
+        let extra = config.egress().extra_roots.as_ref().unwrap();
         assert_eq!(
             roots.last().map(|root| root.der()),
             extra.certificates().next()

@@ -82,7 +82,7 @@ fn authenticate(
     deadline: Instant,
 ) -> Result<Credentials, RelayError> {
     let audience = auth::audience_from_request(
-        app.config.relay_url.as_deref(),
+        app.config.relay_url(),
         request.header("X-Forwarded-Proto"),
         request.header("Host"),
     );

@@ -27,7 +27,7 @@ pub(super) fn refer(
 /// links need no token.
 fn region(app: &App, request: &Request, deadline: Instant) -> Region {
     if request.header("Authorization").is_none() {
-        return app.config.region;
+        return app.config.region();
     }
     match authenticate(app, request, deadline) {
         Ok(credentials) => credentials.region,
@@ -36,7 +36,7 @@ fn region(app: &App, request: &Request, deadline: Instant) -> Region {
                 "refer: links of the default region, the token did not pass: {}",
                 error.message()
             );
-            app.config.region
+            app.config.region()
         }
     }
 }

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use log::error;
 
 use crate::app::App;
+use crate::error::StartError;
 
 mod adapter;
 mod worker;
@@ -23,24 +24,30 @@ pub struct Server {
     address: SocketAddr,
 }
 
-/// Binds `HOST:PORT` and starts the workers.
-pub fn start(app: Arc<App>) -> Result<Server, String> {
-    let listen = app.config.listen_address();
-    let http = tiny_http::Server::http(&listen)
-        .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
+/// Binds `listen` (`HOST:PORT` in production; tests and the demo pick
+/// their own) and starts the workers.
+pub fn start(app: Arc<App>, listen: &str) -> Result<Server, StartError> {
+    let cannot_listen = |reason: String| StartError::Listen {
+        address: listen.to_owned(),
+        reason,
+    };
+    let http = tiny_http::Server::http(listen).map_err(|error| cannot_listen(error.to_string()))?;
     let address = http
         .server_addr()
         .to_ip()
-        .ok_or_else(|| format!("cannot listen on {listen}: not an IP socket"))?;
+        .ok_or_else(|| cannot_listen("not an IP socket".to_owned()))?;
     let http = Arc::new(http);
     let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::with_capacity(app.config.workers);
-    for index in 0..app.config.workers {
+    let mut workers = Vec::with_capacity(app.config.workers());
+    for index in 0..app.config.workers() {
         let (http, stop, app) = (Arc::clone(&http), Arc::clone(&stop), Arc::clone(&app));
         let worker = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(move || worker::serve_until_stopped(&http, &stop, &app))
-            .map_err(|error| format!("cannot start worker threads: {error}"))?;
+            .map_err(|error| StartError::Thread {
+                what: "the worker threads",
+                error,
+            })?;
         workers.push(worker);
     }
     Ok(Server {

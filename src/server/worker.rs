@@ -34,7 +34,7 @@ pub(super) fn serve_until_stopped(http: &tiny_http::Server, stop: &AtomicBool, a
 
 fn serve(app: &App, mut incoming: tiny_http::Request) {
     let started = Instant::now();
-    let request = convert(&mut incoming, app.config.max_body_bytes);
+    let request = convert(&mut incoming, app.config.max_body_bytes());
     let response =
         catch_unwind(AssertUnwindSafe(|| routes::handle(app, &request))).unwrap_or_else(|panic| {
             let reason = panic

@@ -25,12 +25,15 @@ fn agent() -> ureq::Agent {
 }
 
 fn authenticator_with_cache(cache: Duration) -> Authenticator {
-    let config = Config {
-        jwks_url_template: "http://{jwks_host}/.well-known/jwks".to_owned(),
-        jwks_allowed_hosts: vec!["127.0.0.1:*".to_owned()],
-        jwks_cache: cache,
-        ..Config::default()
-    };
+    let config = Config::from_vars([
+        (
+            "JWKS_URL_TEMPLATE",
+            "http://{jwks_host}/.well-known/jwks".to_owned(),
+        ),
+        ("JWKS_ALLOWED_HOSTS", "127.0.0.1:*".to_owned()),
+        ("JWKS_CACHE_SECS", cache.as_secs().to_string()),
+    ])
+    .unwrap();
     Authenticator::new(&config, agent())
 }
 

@@ -281,10 +281,7 @@ fn health_reports_an_unreachable_gti() {
 
 #[test]
 fn healthcheck_probes_the_local_watchdog() {
-    let relay = TestRelay::start(Config {
-        workers: 1,
-        ..Config::default()
-    });
+    let relay = TestRelay::start(Config::from_vars([("WORKERS", "1")]).unwrap());
     let port = relay.address.port().to_string();
     let out = Bin::new(&["healthcheck"]).env("PORT", &port).run();
     assert_eq!(out.code, 0, "{}", out.stderr);

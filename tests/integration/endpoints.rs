@@ -7,11 +7,7 @@ use serde_json::{json, Value};
 use crate::support::relay::{raw_request, TestRelay};
 
 fn relay() -> TestRelay {
-    TestRelay::start(Config {
-        workers: 2,
-        max_body_bytes: 4096,
-        ..Config::default()
-    })
+    TestRelay::start(Config::from_vars([("WORKERS", "2"), ("MAX_BODY_BYTES", "4096")]).unwrap())
 }
 
 fn invalid_payload(detail: &str) -> Value {

@@ -35,11 +35,11 @@ impl Client {
             .with_backoff_base(Duration::from_millis(5));
         Client {
             gti: Gti::new(Arc::new(transport), config.default_urls().clone()),
-            pool: CallPool::new(config.gti_max_inflight),
+            pool: CallPool::new(config.gti_max_inflight()),
             // Every try's own time limit, and a second for the last try's
             // answer to reach the waiting thread: the tries, not this
             // deadline, are what the tests watch.
-            budget: config.gti_timeout * (config.gti_retries + 1) + Duration::from_secs(1),
+            budget: config.gti_timeout() * (config.gti_retries() + 1) + Duration::from_secs(1),
         }
     }
 

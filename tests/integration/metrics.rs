@@ -71,10 +71,7 @@ fn assert_well_formed(scrape: &str) {
 }
 
 fn small() -> Config {
-    Config {
-        workers: 2,
-        ..Config::default()
-    }
+    Config::from_vars([("WORKERS", "2")]).unwrap()
 }
 
 #[test]

@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use gti_relay::auth::{AuthError, Authenticator};
 use gti_relay::config::Config;
@@ -245,12 +244,12 @@ proptest! {
 fn authenticator() -> &'static Authenticator {
     static AUTH: OnceLock<Authenticator> = OnceLock::new();
     AUTH.get_or_init(|| {
-        let config = Config {
-            jwks_url_template: "http://{jwks_host}/.well-known/jwks".to_owned(),
-            jwks_allowed_hosts: vec!["127.0.0.1:1".to_owned()],
-            gti_timeout: Duration::from_secs(2),
-            ..Config::default()
-        };
+        let config = Config::from_vars([
+            ("JWKS_URL_TEMPLATE", "http://{jwks_host}/.well-known/jwks"),
+            ("JWKS_ALLOWED_HOSTS", "127.0.0.1:1"),
+            ("GTI_TIMEOUT_SECS", "2"),
+        ])
+        .unwrap();
         Authenticator::new(&config, http_agent(&config))
     })
 }

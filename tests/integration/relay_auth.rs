@@ -12,12 +12,17 @@ use crate::support::tokens::{self, relay_key};
 const KID: &str = "relay-kid";
 
 fn config() -> Config {
-    Config {
-        workers: 2,
-        jwks_allowed_hosts: vec!["127.0.0.1:*".to_owned()],
-        jwks_url_template: "http://{jwks_host}/.well-known/jwks".to_owned(),
-        ..Config::default()
-    }
+    config_with(&[])
+}
+
+/// The tests' configuration with `extra` variables (which win).
+fn config_with(extra: &[(&str, &str)]) -> Config {
+    let vars = [
+        ("WORKERS", "2"),
+        ("JWKS_ALLOWED_HOSTS", "127.0.0.1:*"),
+        ("JWKS_URL_TEMPLATE", "http://{jwks_host}/.well-known/jwks"),
+    ];
+    Config::from_vars(vars.iter().chain(extra).copied()).unwrap()
 }
 
 fn auth_error(message: &str) -> Value {
@@ -83,8 +88,7 @@ fn the_audience_comes_from_the_forwarded_request_or_relay_url() {
     );
     assert_eq!(call(&[]), auth_error("Wrong configuration-token-audience"));
 
-    let mut configured = config();
-    configured.relay_url = Some("https://relay.example.com".to_owned());
+    let configured = config_with(&[("RELAY_URL", "https://relay.example.com")]);
     let relay = TestRelay::start(configured);
     let (_, answer) = relay.call(
         "POST",
@@ -126,8 +130,7 @@ fn header_and_token_faults_get_their_messages() {
 #[test]
 fn a_hostile_jwks_host_is_refused_before_any_request() {
     let jwks = MockJwks::start(tokens::jwks(&[(relay_key(), KID)]));
-    let mut strict = config();
-    strict.jwks_allowed_hosts = vec!["visibility.amp.cisco.com".to_owned()];
+    let strict = config_with(&[("JWKS_ALLOWED_HOSTS", "visibility.amp.cisco.com")]);
     let relay = TestRelay::start(strict);
     let message = "Wrong jwks_host in JWT payload. Make sure domain follows the visibility.<region>.cisco.com structure";
     for host in [

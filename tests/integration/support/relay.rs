@@ -24,11 +24,9 @@ pub struct TestRelay {
 impl TestRelay {
     /// Starts the production relay (real GTI client, real authenticator)
     /// with `config`, on an ephemeral loopback port.
-    pub fn start(mut config: Config) -> TestRelay {
-        config.host = "127.0.0.1".to_owned();
-        config.port = 0;
+    pub fn start(config: Config) -> TestRelay {
         let app = App::new(config);
-        let server = server::start(Arc::new(app)).expect("the relay starts");
+        let server = server::start(Arc::new(app), "127.0.0.1:0").expect("the relay starts");
         let address = server.local_addr();
         TestRelay {
             server: Some(server),
