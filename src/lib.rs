@@ -8,15 +8,20 @@
 //! `config` is read once at start-up, over `region` (the US and EU hosts a
 //! token's `GTI_REGION` picks from) and `egress` (which proxy each URL goes
 //! through, extra trusted roots); `observable` parses what SecureX asks
-//! about; `error` renders every failure a caller can see; `metrics` counts
-//! what happens for `GET /metrics`, told by the observer traits of `gti`
-//! and `auth`; `time` is the one clock and every timestamp format;
+//! about; `level` is the one severity/confidence vocabulary the mapping,
+//! the verdict and the tiles share; `error` renders every failure a caller
+//! can see; `metrics` counts what happens for `GET /metrics`, told by the
+//! observer traits of `gti` and `auth`; `time` is the one clock and every timestamp format;
 //! `encoding` the one percent-encoder. `cli` parses the command line
 //! (serve, demo, one-shot lookups); `demo` runs the relay against the
 //! in-process simulated GTI of `demo::gti`, which the integration tests and
 //! benchmarks use too.
 
 #![forbid(unsafe_code)]
+
+// First: its macro is in scope only in the modules declared after it.
+#[macro_use]
+mod closed_set;
 
 pub mod actions;
 pub mod app;
@@ -29,6 +34,7 @@ pub mod egress;
 pub mod encoding;
 pub mod error;
 pub mod gti;
+pub mod level;
 pub mod metrics;
 pub mod observable;
 pub mod region;

@@ -3,7 +3,8 @@
 //!
 //! Every label set is fixed and small (routes, status codes, GTI endpoints,
 //! outcomes), so each series is a pre-declared atomic in an array indexed by
-//! an enum: recording is lock-free and allocation-free on the hot path. No
+//! an enum's `index()` (a closed set: its `ALL` gives the labels' order, so
+//! the two cannot drift): recording is lock-free and allocation-free on the hot path. No
 //! label ever carries a request's data (observable values, API keys, tokens,
 //! hosts or paths): routes are named by [`Route::name`], never by path.
 //!
@@ -55,27 +56,6 @@ const ROUTE_SLOTS: usize = Route::ALL.len() + 1;
 const STATUSES: [u16; 7] = [200, 400, 404, 405, 413, 500, 503];
 const STATUS_SLOTS: usize = STATUSES.len() + 1;
 
-const ENDPOINTS: [Endpoint; 6] = [
-    Endpoint::Detections,
-    Endpoint::DetectionEvents,
-    Endpoint::EventSearch,
-    Endpoint::Dhcp,
-    Endpoint::DetectionList,
-    Endpoint::Resolve,
-];
-
-/// Every outcome, in the order of their counters.
-const OUTCOMES: [UpstreamOutcome; 8] = [
-    UpstreamOutcome::Ok,
-    UpstreamOutcome::Http4xx,
-    UpstreamOutcome::Http429,
-    UpstreamOutcome::Http5xx,
-    UpstreamOutcome::Timeout,
-    UpstreamOutcome::Connection,
-    UpstreamOutcome::Tls,
-    UpstreamOutcome::InvalidResponse,
-];
-
 /// The `outcome` label of `gti_relay_upstream_calls_total`.
 fn outcome_label(outcome: UpstreamOutcome) -> &'static str {
     match outcome {
@@ -87,20 +67,6 @@ fn outcome_label(outcome: UpstreamOutcome) -> &'static str {
         UpstreamOutcome::Connection => "connection",
         UpstreamOutcome::Tls => "tls",
         UpstreamOutcome::InvalidResponse => "invalid_response",
-    }
-}
-
-/// Exhaustive on purpose: a new outcome must get a counter here.
-fn outcome_slot(outcome: UpstreamOutcome) -> usize {
-    match outcome {
-        UpstreamOutcome::Ok => 0,
-        UpstreamOutcome::Http4xx => 1,
-        UpstreamOutcome::Http429 => 2,
-        UpstreamOutcome::Http5xx => 3,
-        UpstreamOutcome::Timeout => 4,
-        UpstreamOutcome::Connection => 5,
-        UpstreamOutcome::Tls => 6,
-        UpstreamOutcome::InvalidResponse => 7,
     }
 }
 
@@ -167,8 +133,8 @@ fn seconds(micros: u64) -> String {
 pub struct Metrics {
     requests: [[AtomicU64; STATUS_SLOTS]; ROUTE_SLOTS],
     request_durations: [Histogram; ROUTE_SLOTS],
-    upstream_calls: [[AtomicU64; OUTCOMES.len()]; ENDPOINTS.len()],
-    upstream_durations: [Histogram; ENDPOINTS.len()],
+    upstream_calls: [[AtomicU64; UpstreamOutcome::ALL.len()]; Endpoint::ALL.len()],
+    upstream_durations: [Histogram; Endpoint::ALL.len()],
     /// Signed so that a stray extra decrement shows as -1, not as 2⁶⁴ − 1.
     upstream_in_flight: AtomicI64,
     jwks_cache_hits: AtomicU64,
@@ -223,8 +189,8 @@ impl Metrics {
         outcome: UpstreamOutcome,
         duration: Duration,
     ) {
-        let endpoint = endpoint_slot(endpoint);
-        self.upstream_calls[endpoint][outcome_slot(outcome)].fetch_add(1, Ordering::Relaxed);
+        let endpoint = endpoint.index();
+        self.upstream_calls[endpoint][outcome.index()].fetch_add(1, Ordering::Relaxed);
         self.upstream_durations[endpoint].observe(duration);
     }
 
@@ -323,8 +289,8 @@ impl Metrics {
             "counter",
             "Tries of GTI calls (retries included), by endpoint and outcome.",
         );
-        for (endpoint, outcomes) in ENDPOINTS.iter().zip(&self.upstream_calls) {
-            for (outcome, counter) in OUTCOMES.iter().zip(outcomes) {
+        for (endpoint, outcomes) in Endpoint::ALL.iter().zip(&self.upstream_calls) {
+            for (outcome, counter) in UpstreamOutcome::ALL.iter().zip(outcomes) {
                 let count = counter.load(Ordering::Relaxed);
                 if count > 0 {
                     let _ = writeln!(
@@ -342,7 +308,7 @@ impl Metrics {
             "histogram",
             "Duration of one try of a GTI call, by endpoint.",
         );
-        for (endpoint, histogram) in ENDPOINTS.iter().zip(&self.upstream_durations) {
+        for (endpoint, histogram) in Endpoint::ALL.iter().zip(&self.upstream_durations) {
             let labels = format!("endpoint=\"{}\"", endpoint_label(*endpoint));
             histogram.render(out, "gti_relay_upstream_duration_seconds", &labels);
         }
@@ -450,38 +416,14 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// Exhaustive on purpose: a new route must get a slot here.
+/// A route's slot is its place in [`Route::ALL`]; an unknown path's is the
+/// one after them.
 fn route_slot(route: Option<Route>) -> usize {
-    match route {
-        Some(Route::Health) => 0,
-        Some(Route::Observe) => 1,
-        Some(Route::Refer) => 2,
-        Some(Route::Version) => 3,
-        Some(Route::Watchdog) => 4,
-        Some(Route::Metrics) => 5,
-        Some(Route::Deliberate) => 6,
-        Some(Route::RespondObservables) => 7,
-        Some(Route::RespondTrigger) => 8,
-        Some(Route::Tiles) => 9,
-        Some(Route::Tile) => 10,
-        Some(Route::TileData) => 11,
-        None => 12,
-    }
+    route.map_or(Route::ALL.len(), Route::index)
 }
 
 fn route_label(slot: usize) -> &'static str {
     Route::ALL.get(slot).map_or("unknown", |route| route.name())
-}
-
-fn endpoint_slot(endpoint: Endpoint) -> usize {
-    match endpoint {
-        Endpoint::Detections => 0,
-        Endpoint::DetectionEvents => 1,
-        Endpoint::EventSearch => 2,
-        Endpoint::Dhcp => 3,
-        Endpoint::DetectionList => 4,
-        Endpoint::Resolve => 5,
-    }
 }
 
 /// Stable snake_case labels; [`Endpoint::name`] is prose for messages.
@@ -520,11 +462,11 @@ mod tests {
             assert_eq!(route_slot(Some(*route)), slot);
         }
         assert_eq!(route_label(route_slot(None)), "unknown");
-        for (slot, endpoint) in ENDPOINTS.iter().enumerate() {
-            assert_eq!(endpoint_slot(*endpoint), slot);
+        for (slot, endpoint) in Endpoint::ALL.iter().enumerate() {
+            assert_eq!(endpoint.index(), slot);
         }
-        for (index, outcome) in OUTCOMES.iter().enumerate() {
-            assert_eq!(outcome_slot(*outcome), index);
+        for (index, outcome) in UpstreamOutcome::ALL.iter().enumerate() {
+            assert_eq!(outcome.index(), index);
         }
     }
 

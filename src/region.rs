@@ -5,11 +5,14 @@
 
 use std::fmt;
 
-/// A region of the GTI service, each with its own API and portal hosts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Region {
-    Us,
-    Eu,
+closed_set! {
+    /// A region of the GTI service, each with its own API and portal hosts;
+    /// [`Region::ALL`] lists them in the order of SPEC §7's table.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Region {
+        Us,
+        Eu,
+    }
 }
 
 /// Where one region's GTI APIs and portal live: base URLs ending in `/`
@@ -32,9 +35,6 @@ pub struct RegionUrls {
 pub const ACCEPTED: &str = "us, eu";
 
 impl Region {
-    /// Every region, in the order of SPEC §7's table.
-    pub const ALL: [Region; 2] = [Region::Us, Region::Eu];
-
     /// The region `name` names, in any case (`us`, `EU`, …).
     pub fn parse(name: &str) -> Option<Region> {
         Region::ALL
@@ -55,14 +55,6 @@ impl Region {
         match self {
             Region::Us => "US",
             Region::Eu => "EU",
-        }
-    }
-
-    /// The region's position in [`Region::ALL`], for per-region tables.
-    pub fn index(self) -> usize {
-        match self {
-            Region::Us => 0,
-            Region::Eu => 1,
         }
     }
 
@@ -101,7 +93,7 @@ impl fmt::Display for Region {
 /// One value per region, looked up by [`Region`] (a GTI client, a table of
 /// URLs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PerRegion<T>([T; 2]);
+pub struct PerRegion<T>([T; Region::ALL.len()]);
 
 impl<T> PerRegion<T> {
     /// The value `make` gives each region.

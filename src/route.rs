@@ -2,40 +2,27 @@
 //! method, and the name logs and metrics know it by. A leaf: `routes`
 //! dispatches on it, `metrics` counts by it, neither through the other.
 
-/// The relay's endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Health,
-    Observe,
-    Refer,
-    Version,
-    Watchdog,
-    Metrics,
-    Deliberate,
-    RespondObservables,
-    RespondTrigger,
-    Tiles,
-    Tile,
-    TileData,
+closed_set! {
+    /// The relay's endpoints; `metrics` keeps their counters in the order of
+    /// [`Route::ALL`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Route {
+        Health,
+        Observe,
+        Refer,
+        Version,
+        Watchdog,
+        Metrics,
+        Deliberate,
+        RespondObservables,
+        RespondTrigger,
+        Tiles,
+        Tile,
+        TileData,
+    }
 }
 
 impl Route {
-    /// Every route, in the order `metrics` keeps their counters.
-    pub const ALL: [Route; 12] = [
-        Route::Health,
-        Route::Observe,
-        Route::Refer,
-        Route::Version,
-        Route::Watchdog,
-        Route::Metrics,
-        Route::Deliberate,
-        Route::RespondObservables,
-        Route::RespondTrigger,
-        Route::Tiles,
-        Route::Tile,
-        Route::TileData,
-    ];
-
     /// The route of `path`, or `None` for an unknown one (404).
     pub fn find(path: &str) -> Option<Route> {
         // A trailing slash is accepted, as Flask's non-strict slashes do.

@@ -29,6 +29,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::gti::model::Loose;
+use crate::level::Level;
 
 mod answer;
 mod indicator;
@@ -84,14 +85,10 @@ pub fn random_id(entity_type: &str) -> String {
 }
 
 /// GTI's `high`/`moderate`/`low` in CTIM's words; used for both severity and
-/// confidence. Anything else is unknown and yields `None`.
+/// confidence. Anything else (another case included) is unknown and yields
+/// `None`.
 fn level(value: Option<&Loose>) -> Option<&'static str> {
-    match value?.as_str()? {
-        "high" => Some("High"),
-        "moderate" => Some("Medium"),
-        "low" => Some("Low"),
-        _ => None,
-    }
+    Level::parse(value?.as_str()?).map(Level::ctim)
 }
 
 /// A value that is there and not null.

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::gti::model::{Detection, Loose, Rule};
+use crate::level::Level;
 use crate::observable::Observable;
 use crate::time::{format_timestamp, parse_timestamp, DAY_MILLIS};
 
@@ -28,11 +29,11 @@ pub struct ValidTime {
     pub end_time: String,
 }
 
-/// Whether `field` of a rule reads `level` (any case).
-fn is(field: Option<&Loose>, level: &str) -> bool {
+/// The level `field` of a rule reads (any case).
+fn level(field: Option<&Loose>) -> Option<Level> {
     field
         .and_then(Loose::as_str)
-        .is_some_and(|text| text.eq_ignore_ascii_case(level))
+        .and_then(Level::parse_any_case)
 }
 
 /// The verdict on `observable` from `detections` and their `rules`
@@ -63,11 +64,11 @@ pub fn verdict<'a>(
         let Some(rule) = rule_of(detection) else {
             continue;
         };
-        let severity = rule.severity.as_ref();
-        if is(severity, "high") && is(rule.confidence.as_ref(), "high") {
+        let severity = level(rule.severity.as_ref());
+        if severity == Some(Level::High) && level(rule.confidence.as_ref()) == Some(Level::High) {
             malicious.push(detection);
         }
-        if is(severity, "high") || is(severity, "moderate") {
+        if matches!(severity, Some(Level::High | Level::Moderate)) {
             suspicious.push(detection);
         }
     }

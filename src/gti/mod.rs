@@ -145,17 +145,19 @@ impl Gti {
     }
 }
 
-/// GTI's endpoints, named in error messages and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    Detections,
-    DetectionEvents,
-    EventSearch,
-    Dhcp,
-    /// `GET detections` by creation date (the dashboard tiles).
-    DetectionList,
-    /// `PUT detections/<uuid>/resolve` (the response actions).
-    Resolve,
+closed_set! {
+    /// GTI's endpoints, named in error messages and logs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Endpoint {
+        Detections,
+        DetectionEvents,
+        EventSearch,
+        Dhcp,
+        /// `GET detections` by creation date (the dashboard tiles).
+        DetectionList,
+        /// `PUT detections/<uuid>/resolve` (the response actions).
+        Resolve,
+    }
 }
 
 impl Endpoint {
@@ -171,28 +173,30 @@ impl Endpoint {
     }
 }
 
-/// How one try of a GTI call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpstreamOutcome {
-    /// A 2xx answer whose body decoded.
-    Ok,
-    /// A 4xx answer other than 429 (bad key, bad request).
-    Http4xx,
-    /// 429 Too Many Requests.
-    Http429,
-    /// A 5xx answer.
-    Http5xx,
-    /// No complete answer within the try's time budget.
-    Timeout,
-    /// GTI could not be reached or the connection broke (DNS, refused,
-    /// reset, a TLS handshake failing for a reason other than the
-    /// certificate).
-    Connection,
-    /// GTI's certificate could not be verified.
-    Tls,
-    /// An answer that is not what GTI documents: a 2xx body that does not
-    /// decode, a malformed or oversized answer, an unexpected redirect.
-    InvalidResponse,
+closed_set! {
+    /// How one try of a GTI call ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum UpstreamOutcome {
+        /// A 2xx answer whose body decoded.
+        Ok,
+        /// A 4xx answer other than 429 (bad key, bad request).
+        Http4xx,
+        /// 429 Too Many Requests.
+        Http429,
+        /// A 5xx answer.
+        Http5xx,
+        /// No complete answer within the try's time budget.
+        Timeout,
+        /// GTI could not be reached or the connection broke (DNS, refused,
+        /// reset, a TLS handshake failing for a reason other than the
+        /// certificate).
+        Connection,
+        /// GTI's certificate could not be verified.
+        Tls,
+        /// An answer that is not what GTI documents: a 2xx body that does not
+        /// decode, a malformed or oversized answer, an unexpected redirect.
+        InvalidResponse,
+    }
 }
 
 impl UpstreamOutcome {

@@ -10,11 +10,9 @@ use super::{Period, Tile};
 use crate::encoding::quote;
 use crate::gti::model::{Detection, Loose, Rule};
 use crate::gti::{LIST_PAGE_SIZE, MAX_LIST_PAGES};
+use crate::level::Level;
 use crate::time::{format_timestamp, parse_timestamp, DAY_MILLIS};
 use crate::workflow::allowed_detections;
-
-/// The levels of severity and confidence, in the order the tiles show them.
-const LEVELS: [(&str, &str); 3] = [("high", "High"), ("moderate", "Moderate"), ("low", "Low")];
 
 /// How many rules the top-rules tile lists.
 const TOP_RULES: usize = 10;
@@ -80,12 +78,11 @@ fn capped_note() -> String {
     )
 }
 
-/// The level index (0 high, 1 moderate, 2 low) of a rule's field.
-fn level(field: Option<&Loose>) -> Option<usize> {
-    let text = field.and_then(Loose::as_str)?;
-    LEVELS
-        .iter()
-        .position(|(key, _)| text.eq_ignore_ascii_case(key))
+/// The level a rule's severity or confidence reads (any case).
+fn level(field: Option<&Loose>) -> Option<Level> {
+    field
+        .and_then(Loose::as_str)
+        .and_then(Level::parse_any_case)
 }
 
 /// The data of `tile` over `period` ending at `now_millis`, from `listing`;
@@ -134,7 +131,7 @@ fn summary(detections: &[&Detection], rule_of: &RuleOf<'_>, capped: bool) -> Val
     let high = detections
         .iter()
         .filter(|detection| {
-            rule_of(detection).and_then(|rule| level(rule.severity.as_ref())) == Some(0)
+            rule_of(detection).and_then(|rule| level(rule.severity.as_ref())) == Some(Level::High)
         })
         .count();
     let devices: HashSet<&str> = detections
@@ -162,7 +159,7 @@ fn summary(detections: &[&Detection], rule_of: &RuleOf<'_>, capped: bool) -> Val
 }
 
 fn by_severity(detections: &[&Detection], rule_of: &RuleOf<'_>) -> Value {
-    let mut counts = [[0usize; 3]; 3];
+    let mut counts = [[0usize; Level::ALL.len()]; Level::ALL.len()];
     for detection in detections {
         let Some(rule) = rule_of(detection) else {
             continue;
@@ -171,10 +168,10 @@ fn by_severity(detections: &[&Detection], rule_of: &RuleOf<'_>) -> Value {
             level(rule.severity.as_ref()),
             level(rule.confidence.as_ref()),
         ) {
-            counts[severity][confidence] += 1;
+            counts[severity.index()][confidence.index()] += 1;
         }
     }
-    let names: Vec<&str> = LEVELS.iter().map(|(_, name)| *name).collect();
+    let names: Vec<&str> = Level::ALL.map(Level::label).to_vec();
     let data: Vec<Value> = counts
         .iter()
         .enumerate()
@@ -206,8 +203,9 @@ fn per_day(
     let today = now_millis / DAY_MILLIS;
     let first = today.saturating_sub(days - 1);
     // Per day: the total and each severity's count.
-    let mut counts: BTreeMap<u64, (usize, [usize; 3])> =
-        (first..=today).map(|day| (day, (0, [0; 3]))).collect();
+    let mut counts: BTreeMap<u64, (usize, [usize; Level::ALL.len()])> = (first..=today)
+        .map(|day| (day, (0, [0; Level::ALL.len()])))
+        .collect();
     for detection in detections {
         let Some(day) = detection
             .created
@@ -222,24 +220,24 @@ fn per_day(
         };
         *total += 1;
         if let Some(severity) = rule_of(detection).and_then(|rule| level(rule.severity.as_ref())) {
-            levels[severity] += 1;
+            levels[severity.index()] += 1;
         }
     }
     let data: Vec<Value> = counts
         .iter()
         .map(|(day, (total, levels))| {
             let date = format_timestamp(day * DAY_MILLIS)[..10].to_owned();
-            let values: Vec<Value> = LEVELS
+            let values: Vec<Value> = Level::ALL
                 .iter()
                 .zip(levels)
-                .map(|((key, _), n)| json!({"key": key, "value": n}))
+                .map(|(level, n)| json!({"key": level.word(), "value": n}))
                 .collect();
             json!({"key": date, "label": date, "value": total, "values": values})
         })
         .collect();
-    let keys: Vec<Value> = LEVELS
+    let keys: Vec<Value> = Level::ALL
         .iter()
-        .map(|(key, label)| json!({"key": key, "label": label}))
+        .map(|level| json!({"key": level.word(), "label": level.label()}))
         .collect();
     json!({"keys": keys, "key_type": "string", "data": data})
 }
@@ -289,8 +287,7 @@ fn top_rules(
                 .and_then(|rule| rule.name.as_ref())
                 .and_then(Loose::as_str)
                 .unwrap_or(uuid);
-            let level_name =
-                |field: Option<&Loose>| level(field).map_or("Unknown", |index| LEVELS[index].1);
+            let level_name = |field: Option<&Loose>| level(field).map_or("Unknown", Level::label);
             lines.push(format!(
                 "| [{}]({}/detections/rules/{}) | {} | {} | {count} | {devices} |",
                 cell(name),
