@@ -13,7 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::egress::{redact_credentials, Egress, ExtraRoots, NoProxy, ProxyUrl};
-use crate::region::{self, PerRegion, Region, RegionUrls};
+use crate::region::{self, BaseUrl, PerRegion, PortalUrl, Region, RegionUrls};
 
 /// The relay's validated settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -431,18 +431,20 @@ fn region_urls<'a>(
             (None, Some(value)) => (plain, value),
             (None, None) => continue,
         };
+        let base = || BaseUrl::parse(value).map_err(|expected| invalid(variable, value, expected));
         match api {
-            Api::Detections => urls.detections = parse_base_url(variable, value)?,
+            Api::Detections => urls.detections = base()?,
             Api::Events => {
                 urls.events = match value {
                     // Empty: no event search in this region or account.
                     "" => None,
-                    url => Some(parse_base_url(variable, url)?),
+                    _ => Some(base()?),
                 }
             }
-            Api::Entity => urls.entity = parse_base_url(variable, value)?,
+            Api::Entity => urls.entity = base()?,
             Api::Portal => {
-                urls.portal = parse_url(variable, value)?.trim_end_matches('/').to_owned()
+                urls.portal = PortalUrl::parse(value)
+                    .map_err(|expected| invalid(variable, value, expected))?
             }
         }
     }
@@ -544,39 +546,19 @@ fn parse_host(value: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// An http(s) URL with a host (`RELAY_URL`), as the portal's is checked.
 fn parse_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
-    match rest {
-        Some(rest)
-            if !rest.is_empty()
-                && !rest.starts_with('/')
-                && !value.contains(char::is_whitespace) =>
-        {
-            Ok(value.to_owned())
-        }
-        _ => Err(invalid(
-            variable,
-            value,
-            "an http:// or https:// URL with a host",
-        )),
-    }
-}
-
-/// A base URL that relative paths are joined to; it always ends in `/` so
-/// that joining never drops its last segment.
-fn parse_base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let url = parse_url(variable, value)?;
-    Ok(if url.ends_with('/') { url } else { url + "/" })
+    PortalUrl::parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|expected| invalid(variable, value, expected))
 }
 
 fn parse_jwks_template(value: &str) -> Result<String, ConfigError> {
     let expected = "an http:// or https:// URL containing {jwks_host}";
-    let url = parse_url("JWKS_URL_TEMPLATE", value)
-        .map_err(|_| invalid("JWKS_URL_TEMPLATE", value, expected))?;
-    if url.contains("{jwks_host}") {
-        Ok(url)
+    // Checked as the URL it becomes once a host fills the placeholder.
+    let filled = value.replace("{jwks_host}", "jwks.example");
+    if value.contains("{jwks_host}") && PortalUrl::parse(&filled).is_ok() {
+        Ok(value.to_owned())
     } else {
         Err(invalid("JWKS_URL_TEMPLATE", value, expected))
     }
@@ -763,10 +745,10 @@ mod tests {
         ];
         let us = Config::from_vars(vars).unwrap();
         let overridden = RegionUrls {
-            detections: "http://127.0.0.1:1/d/".into(),
+            detections: BaseUrl::parse("http://127.0.0.1:1/d/").unwrap(),
             events: None,
-            entity: "http://127.0.0.1:1/e/".into(),
-            portal: "https://portal.example".into(),
+            entity: BaseUrl::parse("http://127.0.0.1:1/e/").unwrap(),
+            portal: PortalUrl::parse("https://portal.example").unwrap(),
         };
         assert_eq!(*us.urls(Region::Us), overridden);
         assert_eq!(*us.urls(Region::Eu), Region::Eu.default_urls());

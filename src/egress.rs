@@ -41,7 +41,7 @@ impl Egress {
         } else {
             None
         }?;
-        (!self.no_proxy.matches(host)).then_some(&proxy.proxy)
+        (!self.no_proxy.matches(&host)).then_some(&proxy.proxy)
     }
 }
 
@@ -226,19 +226,11 @@ fn in_network(address: IpAddr, network: IpAddr, prefix: u8) -> bool {
     address & mask == network & mask
 }
 
-/// The scheme and host of `scheme://[user@]host[:port][/…]`.
-fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = if host_port.starts_with('[') {
-        host_port.split_inclusive(']').next()?
-    } else {
-        host_port.split(':').next()?
-    };
-    Some((scheme, host))
+/// The scheme and host of an absolute URL (`http::Uri` reads it; an IPv6
+/// host keeps its brackets).
+fn scheme_and_host(url: &str) -> Option<(String, String)> {
+    let uri: ureq::http::Uri = url.parse().ok()?;
+    Some((uri.scheme_str()?.to_owned(), uri.host()?.to_owned()))
 }
 
 /// The certificates of `GTI_CA_FILE`, trusted beside the built-in roots.
@@ -408,13 +400,15 @@ mod tests {
 
     #[test]
     fn hosts_are_found_in_urls() {
+        let found = |url| scheme_and_host(url);
+        let pair = |scheme: &str, host: &str| Some((scheme.to_owned(), host.to_owned()));
         assert_eq!(
-            scheme_and_host("https://u:p@h.example:8443/p?q"),
-            Some(("https", "h.example"))
+            found("https://u:p@h.example:8443/p?q"),
+            pair("https", "h.example")
         );
-        assert_eq!(scheme_and_host("http://[::1]:9/x"), Some(("http", "[::1]")));
-        assert_eq!(scheme_and_host("http://h"), Some(("http", "h")));
-        assert_eq!(scheme_and_host("h/x"), None);
+        assert_eq!(found("http://[::1]:9/x"), pair("http", "[::1]"));
+        assert_eq!(found("http://h"), pair("http", "h"));
+        assert_eq!(found("h/x"), None);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! regions, never a URL or a host.
 
 use std::fmt;
+use std::ops::Deref;
+
+use ureq::http::Uri;
 
 closed_set! {
     /// A region of the GTI service, each with its own API and portal hosts;
@@ -15,21 +18,89 @@ closed_set! {
     }
 }
 
-/// Where one region's GTI APIs and portal live: base URLs ending in `/`
-/// (the portal's without it).
+/// Where one region's GTI APIs and portal live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegionUrls {
     /// Base of `detections` and `events`.
-    pub detections: String,
+    pub detections: BaseUrl,
     /// Base of the event search (`query`); `None` switches the search off
-    /// (then only detection events are used, and `/health` checks the
-    /// detections API).
-    pub events: Option<String>,
+    /// (then only detection events are used).
+    pub events: Option<BaseUrl>,
     /// Base of `entity/tracking/bulk/get/ip`.
-    pub entity: String,
+    pub entity: BaseUrl,
     /// Base of the links into the portal.
-    pub portal: String,
+    pub portal: PortalUrl,
 }
+
+/// An absolute `http://` or `https://` URL with a host and no whitespace,
+/// checked by `http::Uri`; the reason it is not one otherwise.
+fn check_http_url(text: &str) -> Result<(), &'static str> {
+    const EXPECTED: &str = "an http:// or https:// URL with a host";
+    if text.contains(char::is_whitespace) {
+        return Err(EXPECTED);
+    }
+    let uri: Uri = text.parse().map_err(|_| EXPECTED)?;
+    let web = matches!(uri.scheme_str(), Some("http" | "https"));
+    match uri.host() {
+        Some(host) if web && !host.is_empty() => Ok(()),
+        _ => Err(EXPECTED),
+    }
+}
+
+/// The base URL of a GTI API: an http(s) URL ending in `/`, so that
+/// joining a relative path never drops its last segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// `text` as a base URL (a `/` is added when it has none), or what a
+    /// base URL must be.
+    pub fn parse(text: &str) -> Result<BaseUrl, &'static str> {
+        check_http_url(text)?;
+        let mut url = text.to_owned();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        Ok(BaseUrl(url))
+    }
+}
+
+/// The portal's URL, without a trailing `/` (links append `/search…`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalUrl(String);
+
+impl PortalUrl {
+    /// `text` as the portal's URL (trailing `/`s dropped), or what it must be.
+    pub fn parse(text: &str) -> Result<PortalUrl, &'static str> {
+        check_http_url(text)?;
+        Ok(PortalUrl(text.trim_end_matches('/').to_owned()))
+    }
+}
+
+macro_rules! url_text {
+    ($($url:ident),*) => {$(
+        impl Deref for $url {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $url {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<&str> for $url {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    )*};
+}
+
+url_text!(BaseUrl, PortalUrl);
 
 /// The words `GTI_REGION` (variable and claim) accepts, for messages.
 pub const ACCEPTED: &str = "us, eu";
@@ -75,11 +146,13 @@ impl Region {
                 "https://portal-eu.fortindr.forticloud.com",
             ),
         };
+        // Constants of SPEC §7, well formed by construction (a unit test
+        // parses each): they are taken as they are.
         RegionUrls {
-            detections: detections.to_owned(),
-            events: events.map(str::to_owned),
-            entity: entity.to_owned(),
-            portal: portal.to_owned(),
+            detections: BaseUrl(detections.to_owned()),
+            events: events.map(|events| BaseUrl(events.to_owned())),
+            entity: BaseUrl(entity.to_owned()),
+            portal: PortalUrl(portal.to_owned()),
         }
     }
 }
@@ -118,6 +191,46 @@ impl<T> PerRegion<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_s_urls_are_what_parsing_would_make_them() {
+        for region in Region::ALL {
+            let urls = region.default_urls();
+            for base in [
+                Some(&urls.detections),
+                urls.events.as_ref(),
+                Some(&urls.entity),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert_eq!(BaseUrl::parse(base).as_ref(), Ok(base));
+            }
+            assert_eq!(PortalUrl::parse(&urls.portal), Ok(urls.portal.clone()));
+        }
+    }
+
+    #[test]
+    fn urls_need_an_http_scheme_and_a_host() {
+        assert_eq!(BaseUrl::parse("http://h:1/v1").unwrap(), "http://h:1/v1/");
+        assert_eq!(PortalUrl::parse("https://p/").unwrap(), "https://p");
+        assert_eq!(
+            BaseUrl::parse("https://[::1]:8443/").unwrap(),
+            "https://[::1]:8443/"
+        );
+        for bad in [
+            "",
+            "ftp://h/",
+            "https://",
+            "https:///x",
+            "h/v1/",
+            "https://a b/",
+            "//h/",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad:?}");
+            assert!(PortalUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn names_parse_in_any_case_and_nothing_else_does() {

@@ -161,7 +161,7 @@ mod tests {
 
     fn urls() -> RegionUrls {
         RegionUrls {
-            detections: "https://d/v1/".into(),
+            detections: crate::region::BaseUrl::parse("https://d/v1/").unwrap(),
             ..Region::Us.default_urls()
         }
     }
