@@ -47,7 +47,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::encoding::{unquote, unquote_plus};
 use crate::gti::Endpoint;
+use crate::time::parse_timestamp;
 
 /// The GTI API key the mock accepts unless told otherwise.
 pub const TEST_KEY: &str = "test-gti-api-key";
@@ -900,7 +902,7 @@ fn answer(shared: &Shared, request: &Incoming) -> Answer {
     }
 
     if endpoint == Endpoint::Resolve {
-        let uuid = resolve.and_then(percent_decode).unwrap_or_default();
+        let uuid = resolve.and_then(unquote).unwrap_or_default();
         return resolve_detection(&mut shared.edit_data(), &uuid, body.as_ref(), delivery);
     }
     let data = shared.data();
@@ -1053,8 +1055,8 @@ fn resolve_detection(
 /// `first_seen` first, one page of `limit` from `offset`, with their rules.
 fn list_detections<'a>(data: &'a Data, param: &dyn Fn(&str) -> Option<&'a str>) -> Answer {
     let window = (
-        param("created_or_shared_start_date").and_then(normalise_timestamp),
-        param("created_or_shared_end_date").and_then(normalise_timestamp),
+        param("created_or_shared_start_date").and_then(parse_timestamp),
+        param("created_or_shared_end_date").and_then(parse_timestamp),
     );
     let (Some(start), Some(end)) = window else {
         return Answer::bad_request(
@@ -1072,7 +1074,8 @@ fn list_detections<'a>(data: &'a Data, param: &dyn Fn(&str) -> Option<&'a str>) 
         |value: &Value, name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
     let mut seen = std::collections::HashSet::new();
     let mut rules: HashMap<String, &Value> = HashMap::new();
-    let mut listed: Vec<(String, &Value)> = Vec::new();
+    // By `first_seen`; one without (`None`) sorts last.
+    let mut listed: Vec<(Option<u64>, &Value)> = Vec::new();
     // Sorted keys: the listing does not depend on the map's order.
     let mut bodies: Vec<(&String, &Value)> = data.detections.iter().collect();
     bodies.sort_by(|a, b| a.0.cmp(b.0));
@@ -1096,17 +1099,15 @@ fn list_detections<'a>(data: &'a Data, param: &dyn Fn(&str) -> Option<&'a str>) 
             let Some(uuid) = text(detection, "uuid") else {
                 continue;
             };
-            let created = text(detection, "created").and_then(|at| normalise_timestamp(&at));
+            let created = text(detection, "created").and_then(|at| parse_timestamp(&at));
             let in_window = created.is_some_and(|at| start <= at && at <= end);
             if in_window && !data.resolved.contains_key(&uuid) && seen.insert(uuid) {
-                let first_seen = text(detection, "first_seen")
-                    .and_then(|at| normalise_timestamp(&at))
-                    .unwrap_or_default();
+                let first_seen = text(detection, "first_seen").and_then(|at| parse_timestamp(&at));
                 listed.push((first_seen, detection));
             }
         }
     }
-    listed.sort_by(|a, b| b.0.cmp(&a.0));
+    listed.sort_by_key(|(first_seen, _)| std::cmp::Reverse(*first_seen));
     let page: Vec<&Value> = listed
         .iter()
         .skip(offset)
@@ -1133,7 +1134,7 @@ fn search(data: &Data, body: Option<&Value>) -> Answer {
     else {
         return Answer::bad_request("query, start_date and end_date are required.");
     };
-    let (Some(start), Some(end)) = (normalise_timestamp(start), normalise_timestamp(end)) else {
+    let (Some(start), Some(end)) = (parse_timestamp(start), parse_timestamp(end)) else {
         return Answer::bad_request("start_date and end_date must be ISO 8601 timestamps.");
     };
     let events: Vec<&Value> = data
@@ -1145,7 +1146,7 @@ fn search(data: &Data, body: Option<&Value>) -> Answer {
             event
                 .get("timestamp")
                 .and_then(Value::as_str)
-                .and_then(normalise_timestamp)
+                .and_then(parse_timestamp)
                 .is_some_and(|at| start <= at && at < end)
         })
         .collect();
@@ -1189,59 +1190,9 @@ fn parse_query(raw: &str) -> Option<Vec<(String, String)>> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((percent_decode(name)?, percent_decode(value)?))
+            Some((unquote_plus(name)?, unquote_plus(value)?))
         })
         .collect()
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        match byte {
-            b'%' => {
-                let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
-                bytes.push(u8::from_str_radix(hex, 16).ok()?);
-                rest = &tail[2..];
-            }
-            b'+' => {
-                bytes.push(b' ');
-                rest = tail;
-            }
-            _ => {
-                bytes.push(byte);
-                rest = tail;
-            }
-        }
-    }
-    String::from_utf8(bytes).ok()
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fff…][Z|+00:00]` (or a space for `T`) as
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, so that timestamps compare as strings.
-fn normalise_timestamp(text: &str) -> Option<String> {
-    let text = text
-        .strip_suffix('Z')
-        .or_else(|| text.strip_suffix("+00:00"))
-        .unwrap_or(text);
-    let (date, time) = text.split_once(['T', ' '])?;
-    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
-    let date_ok = match date.as_bytes() {
-        [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => {
-            digits(&[*y0, *y1, *y2, *y3, *m0, *m1, *d0, *d1])
-        }
-        _ => false,
-    };
-    let clock_ok = match clock.as_bytes() {
-        [h0, h1, b':', m0, m1, b':', s0, s1] => digits(&[*h0, *h1, *m0, *m1, *s0, *s1]),
-        _ => false,
-    };
-    if !date_ok || !clock_ok || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let millis: String = fraction.chars().chain("000".chars()).take(3).collect();
-    Some(format!("{date}T{clock}.{millis}Z"))
 }
 
 #[cfg(test)]
