@@ -214,12 +214,6 @@ impl Fault {
         self
     }
 
-    /// Wait `delay` before answering.
-    pub fn with_delay(mut self, delay: Duration) -> Fault {
-        self.delay = delay;
-        self
-    }
-
     /// Send the head and half the body, then close the connection.
     pub fn truncated(mut self) -> Fault {
         self.delivery = Delivery::Truncated;
@@ -390,11 +384,6 @@ impl MockGti {
     /// Injects `fault` on `endpoint` (see [`Fault`]).
     pub fn fault(&self, endpoint: Endpoint, fault: Fault) {
         self.shared.faults().push((endpoint, fault));
-    }
-
-    /// Removes every fault.
-    pub fn clear_faults(&self) {
-        self.shared.faults().clear();
     }
 
     /// Delays every answer by `latency` (benchmarks); zero by default.
