@@ -319,9 +319,31 @@ pub fn per_observable(body: &Value) -> HashMap<(String, String), ObservableSumma
             ))
         })
         .collect();
-    let mut owner: HashMap<String, (String, String)> = HashMap::new();
     let mut out: HashMap<(String, String), ObservableSummary> = HashMap::new();
-    for sighting in docs("sightings") {
+    let owner = count_sightings(&docs("sightings"), &mut out);
+    let rule_hits = count_relationships(&docs("relationships"), &owner, &mut out);
+    for (key, hits) in rule_hits {
+        if let Some(entry) = out.get_mut(&key) {
+            entry.indicators = hits.len();
+            // Most hits first; ties broken by indicator id, so it is stable.
+            let top = hits
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(id, _)| titles.get(id).cloned().unwrap_or_else(|| id.clone()));
+            entry.top_rule = top;
+        }
+    }
+    out
+}
+
+/// Counts each observable's sightings and event types into `out`; the
+/// observable of each sighting id.
+fn count_sightings(
+    sightings: &[Value],
+    out: &mut HashMap<(String, String), ObservableSummary>,
+) -> HashMap<String, (String, String)> {
+    let mut owner: HashMap<String, (String, String)> = HashMap::new();
+    for sighting in sightings {
         let observable = sighting.pointer("/observables/0");
         let field = |name: &str| {
             observable
@@ -348,8 +370,18 @@ pub fn per_observable(body: &Value) -> HashMap<(String, String), ObservableSumma
             owner.insert(id.to_owned(), key);
         }
     }
+    owner
+}
+
+/// Counts each observable's relationships into `out`; per observable, how
+/// many of its sightings each indicator (rule) has.
+fn count_relationships(
+    relationships: &[Value],
+    owner: &HashMap<String, (String, String)>,
+    out: &mut HashMap<(String, String), ObservableSummary>,
+) -> HashMap<(String, String), BTreeMap<String, usize>> {
     let mut rule_hits: HashMap<(String, String), BTreeMap<String, usize>> = HashMap::new();
-    for relationship in docs("relationships") {
+    for relationship in relationships {
         let (Some(source), Some(target)) = (
             relationship.get("source_ref").and_then(Value::as_str),
             relationship.get("target_ref").and_then(Value::as_str),
@@ -368,53 +400,16 @@ pub fn per_observable(body: &Value) -> HashMap<(String, String), ObservableSumma
             .entry(target.to_owned())
             .or_default() += 1;
     }
-    for (key, hits) in rule_hits {
-        if let Some(entry) = out.get_mut(&key) {
-            entry.indicators = hits.len();
-            // Most hits first; ties broken by indicator id, so it is stable.
-            let top = hits
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-                .map(|(id, _)| titles.get(id).cloned().unwrap_or_else(|| id.clone()));
-            entry.top_rule = top;
-        }
-    }
-    out
+    rule_hits
 }
 
 /// The human summary of an `/observe` answer for `observables`.
 pub fn summarise(observables: &[Value], body: &Value) -> String {
-    let mut text = String::new();
     let groups = per_observable(body);
-    for observable in observables {
-        let kind = observable.get("type").and_then(Value::as_str).unwrap_or("");
-        let value = observable
-            .get("value")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let empty = ObservableSummary::default();
-        let found = groups
-            .get(&(kind.to_owned(), value.to_owned()))
-            .unwrap_or(&empty);
-        // Hashes are long; the first characters identify them well enough.
-        let shown = if value.chars().count() > 20 {
-            format!("{}…", value.chars().take(19).collect::<String>())
-        } else {
-            value.to_owned()
-        };
-        let types = if found.event_types.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", found.event_types.join(", ").to_lowercase())
-        };
-        text.push_str(&format!(
-            "  {kind:<7} {shown:<22} {} sightings{types}, {} indicators, {} relationships; top rule: {}\n",
-            found.sightings,
-            found.indicators,
-            found.relationships,
-            found.top_rule.as_deref().unwrap_or("none"),
-        ));
-    }
+    let mut text: String = observables
+        .iter()
+        .map(|observable| observable_line(observable, &groups))
+        .collect();
     let total = |kind: &str| {
         body.pointer(&format!("/data/{kind}/count"))
             .and_then(Value::as_u64)
@@ -444,6 +439,40 @@ pub fn summarise(observables: &[Value], body: &Value) -> String {
         }
     }
     text
+}
+
+/// The summary's line for one observable of the request.
+fn observable_line(
+    observable: &Value,
+    groups: &HashMap<(String, String), ObservableSummary>,
+) -> String {
+    let kind = observable.get("type").and_then(Value::as_str).unwrap_or("");
+    let value = observable
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let empty = ObservableSummary::default();
+    let found = groups
+        .get(&(kind.to_owned(), value.to_owned()))
+        .unwrap_or(&empty);
+    // Hashes are long; the first characters identify them well enough.
+    let shown = if value.chars().count() > 20 {
+        format!("{}…", value.chars().take(19).collect::<String>())
+    } else {
+        value.to_owned()
+    };
+    let types = if found.event_types.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", found.event_types.join(", ").to_lowercase())
+    };
+    format!(
+        "  {kind:<7} {shown:<22} {} sightings{types}, {} indicators, {} relationships; top rule: {}\n",
+        found.sightings,
+        found.indicators,
+        found.relationships,
+        found.top_rule.as_deref().unwrap_or("none"),
+    )
 }
 
 /// One line on a region's answer to the same lookup: how many sightings,
