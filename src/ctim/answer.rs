@@ -8,9 +8,9 @@ use std::io::{self, Read, Write};
 
 use serde::Serialize;
 
+use super::EnrichedEvent;
 use super::{indicator, indicator_id, relationship, sighting, Context};
 use crate::error::RelayError;
-use crate::workflow::EnrichedEvent;
 
 /// One observable's CTIM entities, serialised: sightings and relationships
 /// as comma-separated JSON documents, indicators one by one (the answer

@@ -2,7 +2,7 @@
 //! `/observe` answer that groups them. No I/O, no clock, no randomness of
 //! its own.
 //!
-//! The input is the workflow's [`crate::workflow::EnrichedEvent`]s; every field mirrors the
+//! The input is [`EnrichedEvent`]s (the workflow makes them); every field mirrors the
 //! reference's `mappings.py`, whose unit-test fixtures (copied under
 //! `tests/fixtures/reference/`) are the golden files. Each entity is a
 //! `Serialize` struct borrowing from the event, serialised once: the
@@ -33,6 +33,7 @@ use crate::level::Level;
 
 mod answer;
 mod indicator;
+mod input;
 mod refer;
 pub mod reference;
 mod relations;
@@ -45,6 +46,7 @@ pub mod verdict;
 
 pub use answer::{Answer, Fragment};
 pub use indicator::{indicator, indicator_id, Indicator};
+pub use input::{DetectionInfo, EnrichedEvent, Summary};
 pub use refer::refer_link;
 pub use relationship::{relationship, Relationship};
 pub use sighting::{sighting, Sighting};

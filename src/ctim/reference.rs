@@ -13,9 +13,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Answer, Context, Fragment};
+use super::{DetectionInfo, EnrichedEvent, Summary};
 use crate::gti::model::{DhcpRecord, Event, Obj, Rule, WireDhcpRecord};
 use crate::observable::Observable;
-use crate::workflow::{DetectionInfo, EnrichedEvent, Summary};
 
 /// One reference-shaped event, split into typed parts.
 #[derive(Debug)]

@@ -4,10 +4,10 @@
 use serde::Serialize;
 
 use super::url::rebuild_url;
+use super::EnrichedEvent;
 use super::{TypedValue, SOURCE};
 use crate::gti::model::{Event, Loose};
 use crate::observable::ObservableType;
-use crate::workflow::EnrichedEvent;
 
 /// `{origin, related, relation, source}`.
 #[derive(Debug, Serialize)]

@@ -6,12 +6,12 @@ use super::relations::{relations, Relation};
 use super::table::{data_table, Table};
 use super::targets::{targets, Target};
 use super::url::{rule_url, search_url};
+use super::EnrichedEvent;
 use super::{
     level, present, Context, ExternalReference, ObservedTime, Preescaped, SCHEMA_VERSION, SOURCE,
 };
 use crate::gti::model::Loose;
 use crate::observable::Observable;
-use crate::workflow::EnrichedEvent;
 
 /// A sighting, borrowing from its event. Fields in alphabetical order, as
 /// the reference's JSON has them.

@@ -4,8 +4,8 @@
 
 use serde::{Serialize, Serializer};
 
+use super::EnrichedEvent;
 use crate::gti::model::{Event, Loose};
-use crate::workflow::EnrichedEvent;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Table<'a> {

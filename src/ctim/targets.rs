@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
+use super::EnrichedEvent;
 use super::{ObservedTime, TypedValue};
 use crate::gti::model::Loose;
-use crate::workflow::EnrichedEvent;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Target<'a> {

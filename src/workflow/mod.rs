@@ -9,13 +9,14 @@
 //! observable's findings, as soon as they are complete, to the caller's
 //! mapping function, on rayon, in parallel with the other observables.
 //!
-//! Context travels by reference: an [`EnrichedEvent`] points at its event,
-//! its observable, its detection's shared [`DetectionInfo`] and the DHCP
-//! records of its ends; nothing is copied into the events.
+//! Context travels by reference: the mapper's [`EnrichedEvent`] points at
+//! its event, its observable, its detection's shared [`DetectionInfo`] and
+//! the DHCP records of its ends; nothing is copied into the events.
 
 use std::sync::Arc;
 
-use crate::gti::model::{Detection, DhcpRecord, Event, Rule, Side};
+pub use crate::ctim::{DetectionInfo, EnrichedEvent, Summary};
+use crate::gti::model::{Detection, Event};
 use crate::gti::DayWindow;
 use crate::observable::Observable;
 
@@ -71,29 +72,6 @@ impl Settings {
     }
 }
 
-/// What a detection adds to each of its events, made once per detection and
-/// shared by them.
-#[derive(Debug, Clone, PartialEq)]
-///
-/// The workflow always knows the account and the summary; they are optional
-/// because the mapper also reads events in the reference's own JSON shape
-/// (its fixtures, read by the mapper's `reference` module), where either
-/// may be absent.
-pub struct DetectionInfo {
-    pub account_uuid: Option<String>,
-    /// Shared with the other detections of the same rule.
-    pub rule: Arc<Rule>,
-    pub summary: Option<Summary>,
-}
-
-/// Distinct impacted devices and indicator values of a rule in an account,
-/// over the allowed detections of one observable.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub impacted_devices: usize,
-    pub indicator_values: usize,
-}
-
 /// An event the workflow kept, with the detection it was found through.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoundEvent {
@@ -134,26 +112,5 @@ impl Findings {
             detection: found.detection.as_deref(),
             dhcp: found.event.sides().map(|side| self.dhcp.of(side)),
         })
-    }
-}
-
-/// An event with everything the mapper needs to know about it, by reference.
-#[derive(Debug, Clone, Copy)]
-pub struct EnrichedEvent<'a> {
-    pub event: &'a Event,
-    /// The observable it was found for (always known to the workflow; see
-    /// [`DetectionInfo`] for when it is not).
-    pub observable: Option<&'a Observable>,
-    pub detection: Option<&'a DetectionInfo>,
-    /// The DHCP records of the `src` and `dst` ends, in GTI's order; empty
-    /// unless the end is internal and GTI knew its IP.
-    pub dhcp: [&'a [DhcpRecord]; 2],
-}
-
-impl<'a> EnrichedEvent<'a> {
-    /// The `src` and `dst` ends with their DHCP records.
-    pub fn sides(&self) -> [(Option<&'a Side>, &'a [DhcpRecord]); 2] {
-        let [src, dst] = self.event.sides();
-        [(src, self.dhcp[0]), (dst, self.dhcp[1])]
     }
 }
