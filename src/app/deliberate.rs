@@ -11,7 +11,6 @@ use crate::ctim;
 use crate::error::RelayError;
 use crate::gti::model::Rule;
 use crate::observable::Observable;
-use crate::time::now_millis;
 
 /// What `/deliberate/observables` found: the verdicts in request order, and
 /// one error per distinct failure.
@@ -23,14 +22,16 @@ pub struct Deliberation {
 
 impl App {
     /// The verdicts of `/deliberate/observables` and `gti-relay deliberate`
-    /// (SPEC §6), the observables looked up in parallel.
+    /// (SPEC §6), the observables looked up in parallel, asked at `now`
+    /// (milliseconds since the Unix epoch; the verdicts' validity starts
+    /// there).
     pub fn deliberate(
         &self,
         credentials: &Credentials,
         observables: &[Observable],
+        now: u64,
         deadline: Instant,
     ) -> Deliberation {
-        let now = now_millis();
         let mut deliberation = Deliberation::default();
         for (observable, detections) in self.detections_of(credentials, observables, deadline) {
             match detections {

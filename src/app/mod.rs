@@ -10,6 +10,11 @@
 //! A request uses one region throughout (its token's, SPEC §7): every GTI
 //! call goes through that region's client and every portal link names that
 //! region's portal, so concurrent requests of different regions never mix.
+//!
+//! No use-case reads the wall clock: the edge (a route, a command) reads it
+//! once per request with [`crate::time::now_millis`] and passes it in as
+//! `now`, so one request sees one time throughout. The deadline comes in
+//! the same way.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -16,7 +16,6 @@ use crate::error::RelayError;
 use crate::gti::{self, GtiError};
 use crate::observable::Observable;
 use crate::region::Region;
-use crate::time::now_millis;
 use crate::workflow::{self, Findings, Settings, Shortfall};
 
 /// An `/observe` answer and the errors in it.
@@ -42,11 +41,13 @@ impl App {
     /// so a request holds at most the answer plus what is in flight. When
     /// `deadline` passes first, the answer holds the observables that were
     /// done, and one error names the deadline. GTI calls and portal links
-    /// are those of the credentials' region only.
+    /// are those of the credentials' region only. The event search's day
+    /// windows end at `now` (milliseconds since the Unix epoch).
     pub fn observe(
         &self,
         credentials: &Credentials,
         observables: &[Observable],
+        now: u64,
         deadline: Instant,
     ) -> Observation {
         let region = credentials.region;
@@ -55,7 +56,7 @@ impl App {
             entities_limit: credentials.entities_limit,
             allow_test_accounts: credentials.allow_test_accounts,
             windows: match urls.events {
-                Some(_) => gti::day_windows(now_millis(), self.config.day_range()),
+                Some(_) => gti::day_windows(now, self.config.day_range()),
                 None => Vec::new(),
             },
         };
