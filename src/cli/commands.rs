@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::RelayError;
 use crate::observable::{parse_observables, Observable};
 use crate::region::Region;
+use crate::time::now_millis;
 
 /// Runs `command`, and returns the process exit code.
 pub(super) fn run(command: Command) -> u8 {
@@ -119,7 +120,7 @@ fn observe(access: &Access, limit: usize, input: &str) -> Result<(), Stop> {
     let credentials = credentials("observe", access, limit, &config)?;
     let observables = read_observables(input)?;
     let app = App::new(config);
-    let observation = app.observe(&credentials, &observables, app.deadline());
+    let observation = app.observe(&credentials, &observables, now_millis(), app.deadline());
     print_observation(&observation)
 }
 
@@ -171,10 +172,10 @@ fn lookup(kind: Lookup, access: &Access, input: &str) -> Result<(), Stop> {
     let credentials = credentials(kind.command(), access, DEFAULT_ENTITIES_LIMIT, &config)?;
     let observables = read_observables(input)?;
     let app = App::new(config);
-    let deadline = app.deadline();
+    let (now, deadline) = (now_millis(), app.deadline());
     let (data, errors) = match kind {
         Lookup::Deliberate => {
-            let deliberation = app.deliberate(&credentials, &observables, deadline);
+            let deliberation = app.deliberate(&credentials, &observables, now, deadline);
             (
                 crate::routes::verdicts_data(&deliberation.verdicts),
                 deliberation.errors,
@@ -210,7 +211,7 @@ fn tiles(access: &Access, tile: Option<String>, period: Option<String>) -> Resul
     let credentials = credentials("tiles", access, DEFAULT_ENTITIES_LIMIT, &config)?;
     let app = App::new(config);
     let data = app
-        .tile_data(&credentials, tile, period, app.deadline())
+        .tile_data(&credentials, tile, period, now_millis(), app.deadline())
         .map_err(|error| Stop::Failure(error.to_string()))?;
     print_json(&json!({ "data": data }));
     Ok(())

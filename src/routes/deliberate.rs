@@ -13,11 +13,12 @@ use crate::error::{envelope_or_data, RelayError};
 pub(super) fn deliberate(
     app: &App,
     request: &Request,
+    now: u64,
     deadline: Instant,
 ) -> Result<Response, RelayError> {
     let observables = observables(request)?;
     let credentials = authenticate(app, request, deadline)?;
-    let deliberation = app.deliberate(&credentials, &observables, deadline);
+    let deliberation = app.deliberate(&credentials, &observables, now, deadline);
     Ok(with_errors(
         verdicts_data(&deliberation.verdicts),
         &deliberation.errors,

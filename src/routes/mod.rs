@@ -11,6 +11,7 @@ use crate::auth::{self, Credentials};
 use crate::error::RelayError;
 use crate::observable::{parse_observables, Observable, PayloadError};
 use crate::route::Route;
+use crate::time::now_millis;
 
 mod about;
 mod deliberate;
@@ -34,21 +35,23 @@ pub fn handle(app: &App, request: &Request) -> Response {
     if !request.method.eq_ignore_ascii_case(route.method()) {
         return Response::error(RelayError::MethodNotAllowed);
     }
-    // The request's whole time budget starts now.
+    // The request's whole time budget starts now, and the wall clock is
+    // read once: every use-case of the request is asked at this time.
     let deadline = app.deadline();
+    let now = now_millis();
     let answer = match route {
         Route::Health => health::health(app, request, deadline),
-        Route::Observe => observe::observe(app, request, deadline),
+        Route::Observe => observe::observe(app, request, now, deadline),
         Route::Refer => refer::refer(app, request, deadline),
         Route::Version => Ok(about::version()),
         Route::Watchdog => health::watchdog(request),
         Route::Metrics => Ok(about::metrics(app)),
-        Route::Deliberate => deliberate::deliberate(app, request, deadline),
+        Route::Deliberate => deliberate::deliberate(app, request, now, deadline),
         Route::RespondObservables => respond::observables_actions(app, request, deadline),
         Route::RespondTrigger => respond::trigger(app, request, deadline),
         Route::Tiles => tiles::tiles(app, request, deadline),
         Route::Tile => tiles::tile(app, request, deadline),
-        Route::TileData => tiles::tile_data(app, request, deadline),
+        Route::TileData => tiles::tile_data(app, request, now, deadline),
     };
     answer.unwrap_or_else(|error| {
         warn!("{} failed: {error}", route.name());

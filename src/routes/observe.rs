@@ -11,13 +11,15 @@ use crate::error::RelayError;
 pub(super) fn observe(
     app: &App,
     request: &Request,
+    now: u64,
     deadline: Instant,
 ) -> Result<Response, RelayError> {
     // The body is validated before the token, as the reference does.
     let observables = observables(request)?;
     let credentials = authenticate(app, request, deadline)?;
+    let observation = app.observe(&credentials, &observables, now, deadline);
     Ok(Response {
         status: 200,
-        content: Content::Answer(app.observe(&credentials, &observables, deadline).answer),
+        content: Content::Answer(observation.answer),
     })
 }

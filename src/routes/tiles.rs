@@ -34,6 +34,7 @@ pub(super) fn tile(
 pub(super) fn tile_data(
     app: &App,
     request: &Request,
+    now: u64,
     deadline: Instant,
 ) -> Result<Response, RelayError> {
     let (tile, period) = parse_request(body_bytes(request)?)?;
@@ -42,6 +43,7 @@ pub(super) fn tile_data(
         &credentials,
         tile,
         period,
+        now,
         deadline,
     )?))
 }
