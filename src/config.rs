@@ -199,40 +199,17 @@ impl Config {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        // The variables given, each once (the last value wins).
-        let mut given: Vec<(&'static str, String)> = Vec::new();
-        for (name, value) in vars {
-            let Some(known) = variable_names().find(|known| *known == name.as_ref()) else {
-                continue;
-            };
-            let value = value.as_ref().trim().to_owned();
-            match given.iter_mut().find(|(name, _)| *name == known) {
-                Some(slot) => slot.1 = value,
-                None => given.push((known, value)),
-            }
-        }
-        let set = |name: &str| -> Option<&str> {
-            given
-                .iter()
-                .find(|(known, _)| *known == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let get = |name: &str| -> &str {
-            set(name)
-                .or_else(|| {
-                    DEFAULTS
-                        .iter()
-                        .find(|(known, _)| *known == name)
-                        .map(|(_, default)| *default)
-                })
-                .unwrap_or_default()
-        };
+        let given = Given::new(vars);
+        let set = |name: &str| given.set(name);
+        let get = |name: &str| given.get(name);
         let region = parse_region(get("GTI_REGION"))?;
         let mut regions = PerRegion::new(Region::default_urls);
         for each in Region::ALL {
             *regions.get_mut(each) = region_urls(each, each == region, &set)?;
         }
-
+        let seconds = |name: &'static str, min, max| {
+            parse_number(name, get(name), min, max).map(Duration::from_secs)
+        };
         Ok(Config {
             host: parse_host(get("HOST"))?,
             port: parse_number("PORT", get("PORT"), 0, u16::MAX as u64)? as u16,
@@ -247,29 +224,14 @@ impl Config {
             region,
             regions,
             day_range: parse_number("GTI_DAY_RANGE", get("GTI_DAY_RANGE"), 1, 365)? as u32,
-            gti_timeout: Duration::from_secs(parse_number(
-                "GTI_TIMEOUT_SECS",
-                get("GTI_TIMEOUT_SECS"),
-                1,
-                3600,
-            )?),
+            gti_timeout: seconds("GTI_TIMEOUT_SECS", 1, 3600)?,
             gti_retries: parse_number("GTI_RETRIES", get("GTI_RETRIES"), 0, 10)? as u32,
             gti_max_inflight: parse_number("GTI_MAX_INFLIGHT", get("GTI_MAX_INFLIGHT"), 1, 4096)?
                 as usize,
-            request_deadline: Duration::from_secs(parse_number(
-                "REQUEST_DEADLINE_SECS",
-                get("REQUEST_DEADLINE_SECS"),
-                1,
-                3600,
-            )?),
+            request_deadline: seconds("REQUEST_DEADLINE_SECS", 1, 3600)?,
             jwks_url_template: parse_jwks_template(get("JWKS_URL_TEMPLATE"))?,
             jwks_allowed_hosts: parse_host_patterns(get("JWKS_ALLOWED_HOSTS"))?,
-            jwks_cache: Duration::from_secs(parse_number(
-                "JWKS_CACHE_SECS",
-                get("JWKS_CACHE_SECS"),
-                0,
-                86_400,
-            )?),
+            jwks_cache: seconds("JWKS_CACHE_SECS", 0, 86_400)?,
             max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1, 1 << 30)?,
             workers: match get("WORKERS") {
                 // A worker mostly waits for GTI (≥ 3 round trips per
@@ -383,6 +345,52 @@ impl Config {
     /// Proxies and extra trusted roots for GTI and JWKS calls.
     pub fn egress(&self) -> &Egress {
         &self.egress
+    }
+}
+
+/// The variables given to [`Config::from_vars`], each once (the last value
+/// wins), trimmed; names the relay does not read are left out.
+struct Given(Vec<(&'static str, String)>);
+
+impl Given {
+    fn new<I, K, V>(vars: I) -> Given
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut given: Vec<(&'static str, String)> = Vec::new();
+        for (name, value) in vars {
+            let Some(known) = variable_names().find(|known| *known == name.as_ref()) else {
+                continue;
+            };
+            let value = value.as_ref().trim().to_owned();
+            match given.iter_mut().find(|(name, _)| *name == known) {
+                Some(slot) => slot.1 = value,
+                None => given.push((known, value)),
+            }
+        }
+        Given(given)
+    }
+
+    /// The value of `name` when it was given at all (even empty).
+    fn set(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The value of `name`, else its default.
+    fn get(&self, name: &str) -> &str {
+        self.set(name)
+            .or_else(|| {
+                DEFAULTS
+                    .iter()
+                    .find(|(known, _)| *known == name)
+                    .map(|(_, default)| *default)
+            })
+            .unwrap_or_default()
     }
 }
 

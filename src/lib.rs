@@ -41,6 +41,7 @@ pub mod region;
 pub mod route;
 pub mod routes;
 pub mod server;
+mod sync;
 pub mod tiles;
 pub mod time;
 pub mod workflow;

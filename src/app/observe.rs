@@ -4,7 +4,9 @@
 //! of an API that is gone. The answer never depends on that log.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
+
+use crate::sync::lock;
 use std::time::{Duration, Instant};
 
 use log::warn;
@@ -185,7 +187,7 @@ impl<K: std::hash::Hash + Eq> Throttle<K> {
 
     /// Whether `key` may pass at `now`; if so, its next turn is `every` on.
     fn allows(&self, key: K, now: Instant) -> bool {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut last = lock(&self.last);
         let due = last
             .get(&key)
             .is_none_or(|then| now.saturating_duration_since(*then) >= self.every);

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Condvar, LockResult, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::sync::{lock, recover};
 use std::time::{Duration, Instant};
 
 use jwt_simple::prelude::RS256PublicKey;
@@ -92,7 +94,7 @@ impl Flight {
     }
 
     fn land(&self, outcome: Outcome) {
-        *relock(self.outcome.lock()) = Some(outcome);
+        *lock(&self.outcome) = Some(outcome);
         self.landed.notify_all();
     }
 
@@ -100,7 +102,7 @@ impl Flight {
     /// by `deadline` (the waiting request's) or by [`Flight::give_up_at`].
     fn wait(&self, host: &str, deadline: Option<Instant>) -> Outcome {
         let until = deadline.map_or(self.give_up_at, |deadline| deadline.min(self.give_up_at));
-        let mut outcome = relock(self.outcome.lock());
+        let mut outcome = lock(&self.outcome);
         loop {
             if let Some(outcome) = outcome.as_ref() {
                 return outcome.clone();
@@ -111,19 +113,9 @@ impl Flight {
                 return Err(AuthError::WrongJwksHost);
             }
             // Spurious wake-ups and the time limit both come back round the loop.
-            outcome = match self.landed.wait_timeout(outcome, left) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
+            outcome = recover(self.landed.wait_timeout(outcome, left)).0;
         }
     }
-}
-
-/// A poisoned lock is still usable here: nothing that runs under these
-/// locks can panic half-way through an update, so what they guard stays
-/// consistent.
-fn relock<T>(locked: LockResult<MutexGuard<'_, T>>) -> MutexGuard<'_, T> {
-    locked.unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What the cache holds, behind one mutex.
@@ -235,7 +227,7 @@ impl KeyCache {
     }
 
     fn lock(&self) -> MutexGuard<'_, Hosts> {
-        relock(self.hosts.lock())
+        lock(&self.hosts)
     }
 
     /// Fresh cached keys, else the fetch under way, else a new fetch.

@@ -53,11 +53,28 @@ pub fn rebuild_url(uri: &str, host: &str) -> String {
         .chars()
         .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
         .collect();
-    let mut rest = cleaned.as_str();
+    let (scheme, rest) = split_scheme(&cleaned);
 
-    let mut scheme = String::from("http");
-    if let Some(colon) = rest.find(':') {
-        let candidate = &rest[..colon];
+    let mut netloc = "";
+    let mut rest = rest;
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        netloc = &after[..end];
+        rest = &after[end..];
+    }
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (path, params) = split_params(&scheme, path);
+    if netloc.is_empty() {
+        netloc = host;
+    }
+    unparse(&scheme, netloc, path, params, query, fragment)
+}
+
+/// urlsplit's scheme (`http` when there is none) and what follows it.
+fn split_scheme(uri: &str) -> (String, &str) {
+    if let Some(colon) = uri.find(':') {
+        let candidate = &uri[..colon];
         let starts_alpha = candidate
             .chars()
             .next()
@@ -66,41 +83,39 @@ pub fn rebuild_url(uri: &str, host: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if starts_alpha && all_scheme_chars {
-            scheme = candidate.to_ascii_lowercase();
-            rest = &rest[colon + 1..];
+            return (candidate.to_ascii_lowercase(), &uri[colon + 1..]);
         }
     }
+    (String::from("http"), uri)
+}
 
-    let mut netloc = "";
-    if let Some(after) = rest.strip_prefix("//") {
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        netloc = &after[..end];
-        rest = &after[end..];
-    }
-    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
-    let (mut path, query) = rest.split_once('?').unwrap_or((rest, ""));
-
-    // urlparse: `;params` of the last segment, rejoined only when non-empty.
-    let mut params = "";
-    if USES_PARAMS.contains(&scheme.as_str()) {
+/// urlparse: the `;params` of the path's last segment, for the schemes
+/// that have them.
+fn split_params<'a>(scheme: &str, path: &'a str) -> (&'a str, &'a str) {
+    if USES_PARAMS.contains(&scheme) {
         let segment_start = path.rfind('/').unwrap_or(0);
         if let Some(semicolon) = path[segment_start..].find(';') {
             let at = segment_start + semicolon;
-            params = &path[at + 1..];
-            path = &path[..at];
+            return (&path[..at], &path[at + 1..]);
         }
     }
+    (path, "")
+}
 
-    if netloc.is_empty() {
-        netloc = host;
-    }
-
-    // urlunparse / urlunsplit.
+/// urlunparse / urlunsplit: parts rejoined only when non-empty.
+fn unparse(
+    scheme: &str,
+    netloc: &str,
+    path: &str,
+    params: &str,
+    query: &str,
+    fragment: &str,
+) -> String {
     let mut url = path.to_owned();
     if !params.is_empty() {
         url = format!("{url};{params}");
     }
-    if !netloc.is_empty() || (USES_NETLOC.contains(&scheme.as_str()) && !url.starts_with("//")) {
+    if !netloc.is_empty() || (USES_NETLOC.contains(&scheme) && !url.starts_with("//")) {
         if !url.is_empty() && !url.starts_with('/') {
             url.insert(0, '/');
         }

@@ -110,32 +110,11 @@ pub struct Demo {
 /// DHCP look-up): what a tenant sees once FortiNDR Cloud retires them
 /// (SPEC §8.2).
 pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, StartError> {
-    let now = now_millis();
-    let mut gtis = Vec::new();
-    let mut key = String::new();
-    let mut local = Vec::new();
-    for region in Region::ALL {
-        // Nobody reads the demo's call log: keeping none keeps the demo's
-        // memory flat however long it serves.
-        let gti = MockGti::try_start_with_call_log(0).map_err(|error| {
-            StartError::Demo(format!("cannot start the simulated GTI: {error}"))
-        })?;
-        key = load_sample_data(&gti, now).map_err(StartError::Demo)?;
-        for endpoint in retired {
-            gti.fault(
-                *endpoint,
-                gti::Fault::gti_error(404, "client.not_found", "Not found."),
-            );
-        }
-        let urls = gti.base_urls();
-        let name = |api: &str| format!("GTI_{}_{api}_URL", region.name().to_uppercase());
-        local.push((name("DETECTIONS"), urls.detections));
-        // As the real regions: the event search where the table has one.
-        let events = region.default_urls().events.map(|_| urls.events);
-        local.push((name("EVENTS"), events.unwrap_or_default()));
-        local.push((name("ENTITY"), urls.entity));
-        gtis.push(gti);
-    }
+    let SimulatedGtis {
+        gtis,
+        key,
+        vars: mut local,
+    } = start_gtis(retired)?;
     let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
         .map_err(|error| StartError::Demo(format!("the demo key does not load: {error}")))?
         .with_key_id(DEMO_KID);
@@ -162,15 +141,14 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
     let configured_relay_url = config.relay_url().map(str::to_owned);
     let listen = config.listen_address();
     let log_level = config.log_level();
-    let app = App::new(config);
-    let server = server::start(Arc::new(app), &listen)?;
+    let server = server::start(Arc::new(App::new(config)), &listen)?;
     let address = server.local_addr();
     let relay_url = local_url(address);
     let audiences = audiences(address, &relay_url, configured_relay_url.as_deref());
-    let token = demo_token(&signer, &key, &jwks.host(), audiences.clone(), None)
-        .map_err(StartError::Demo)?;
-    let eu_token = demo_token(&signer, &key, &jwks.host(), audiences, Some(Region::Eu))
-        .map_err(StartError::Demo)?;
+    let token = |region| {
+        demo_token(&signer, &key, &jwks.host(), audiences.clone(), region).map_err(StartError::Demo)
+    };
+    let (token, eu_token) = (token(None)?, token(Some(Region::Eu))?);
     Ok(Demo {
         server,
         jwks,
@@ -180,6 +158,45 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
         eu_token,
         log_level,
     })
+}
+
+/// The simulated GTI of each region and what the relay needs to use them.
+struct SimulatedGtis {
+    gtis: Vec<MockGti>,
+    /// The sample data's GTI API key, for the demo tokens.
+    key: String,
+    /// The variables that point the relay at them.
+    vars: Vec<(String, String)>,
+}
+
+/// Starts a simulated GTI per region, loaded with the sample data (the
+/// APIs of `retired` answering 404).
+fn start_gtis(retired: &[Endpoint]) -> Result<SimulatedGtis, StartError> {
+    let now = now_millis();
+    let (mut gtis, mut key, mut vars) = (Vec::new(), String::new(), Vec::new());
+    for region in Region::ALL {
+        // Nobody reads the demo's call log: keeping none keeps the demo's
+        // memory flat however long it serves.
+        let gti = MockGti::try_start_with_call_log(0).map_err(|error| {
+            StartError::Demo(format!("cannot start the simulated GTI: {error}"))
+        })?;
+        key = load_sample_data(&gti, now).map_err(StartError::Demo)?;
+        for endpoint in retired {
+            gti.fault(
+                *endpoint,
+                gti::Fault::gti_error(404, "client.not_found", "Not found."),
+            );
+        }
+        let urls = gti.base_urls();
+        let name = |api: &str| format!("GTI_{}_{api}_URL", region.name().to_uppercase());
+        vars.push((name("DETECTIONS"), urls.detections));
+        // As the real regions: the event search where the table has one.
+        let events = region.default_urls().events.map(|_| urls.events);
+        vars.push((name("EVENTS"), events.unwrap_or_default()));
+        vars.push((name("ENTITY"), urls.entity));
+        gtis.push(gti);
+    }
+    Ok(SimulatedGtis { gtis, key, vars })
 }
 
 impl Demo {

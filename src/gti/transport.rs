@@ -134,40 +134,7 @@ impl HttpTransport {
         retry: u32,
     ) -> (Attempt, UpstreamOutcome) {
         let started = Instant::now();
-        let proxy = self.egress.proxy_for(&request.url).cloned();
-        // Every try carries the same headers, budget and proxy; only the
-        // method and the body differ.
-        let with_body = |builder, json: &str| {
-            with_try_settings(builder, authorization, budget, proxy.clone())
-                .header("Content-Type", "application/json")
-                .send(json.as_bytes())
-        };
-        let json = request.body.as_deref().unwrap_or_default();
-        let sent = match request.method {
-            Method::Get => with_try_settings(
-                self.agent.get(&request.url),
-                authorization,
-                budget,
-                proxy.clone(),
-            )
-            .call(),
-            Method::Post => with_body(self.agent.post(&request.url), json),
-            Method::Put => with_body(self.agent.put(&request.url), json),
-        };
-        let outcome = sent.and_then(|mut response| {
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| parse_retry_after(value, UNIX_EPOCH + since_epoch()));
-            let body = response
-                .body_mut()
-                .with_config()
-                .limit(MAX_RESPONSE_BYTES)
-                .read_to_vec()?;
-            Ok((status, retry_after, body))
-        });
+        let outcome = self.exchange(request, authorization, budget);
         let elapsed = started.elapsed().as_millis();
         match outcome {
             Ok((status, retry_after, body)) => {
@@ -192,6 +159,48 @@ impl HttpTransport {
                 (attempt, outcome)
             }
         }
+    }
+
+    /// Sends `request` and reads its answer: the status, GTI's
+    /// `Retry-After` and the body (at most [`MAX_RESPONSE_BYTES`]).
+    fn exchange(
+        &self,
+        request: &HttpCall,
+        authorization: &str,
+        budget: Duration,
+    ) -> Result<(u16, Option<Duration>, Vec<u8>), ureq::Error> {
+        let proxy = self.egress.proxy_for(&request.url).cloned();
+        // Every try carries the same headers, budget and proxy; only the
+        // method and the body differ.
+        let with_body = |builder, json: &str| {
+            with_try_settings(builder, authorization, budget, proxy.clone())
+                .header("Content-Type", "application/json")
+                .send(json.as_bytes())
+        };
+        let json = request.body.as_deref().unwrap_or_default();
+        let mut response = match request.method {
+            Method::Get => with_try_settings(
+                self.agent.get(&request.url),
+                authorization,
+                budget,
+                proxy.clone(),
+            )
+            .call(),
+            Method::Post => with_body(self.agent.post(&request.url), json),
+            Method::Put => with_body(self.agent.put(&request.url), json),
+        }?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, UNIX_EPOCH + since_epoch()));
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()?;
+        Ok((status, retry_after, body))
     }
 }
 

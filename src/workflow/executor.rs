@@ -15,7 +15,9 @@
 //! within their budget. This is the relay's one retry loop.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::{lock, recover};
 use std::time::Instant;
 
 use super::plan::{first_calls, Next, Outcome, Progress, Step};
@@ -103,7 +105,7 @@ fn map_as_completed<R: Send>(
             });
         }
     });
-    results.into_inner().unwrap_or_else(PoisonError::into_inner)
+    recover(results.into_inner())
 }
 
 /// One request through the pool, for callers outside an observe request
@@ -321,10 +323,6 @@ impl<R: GtiRequest> Once<R> {
             Err(due) => self.submit(attempt + 1, Some(due)),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

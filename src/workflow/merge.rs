@@ -53,27 +53,7 @@ pub fn match_detection_events(
         .filter_map(|rule| Some((rule.uuid()?, Arc::new(rule.clone()))))
         .collect();
 
-    // The summary counts every allowed detection of a rule and account, even
-    // those whose events could not be fetched, as the reference does.
-    let mut devices: HashMap<(&str, &str), HashSet<Option<&str>>> = HashMap::new();
-    let mut indicator_values: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
-    for detection in allowed {
-        let group = (
-            detection.rule_uuid.as_str(),
-            detection.account_uuid.as_str(),
-        );
-        devices
-            .entry(group)
-            .or_default()
-            .insert(detection.device_ip.as_deref());
-        let values = indicator_values.entry(group).or_default();
-        for indicator in &detection.indicators {
-            if indicator_path(&indicator.field).is_some() {
-                values.extend(indicator.values.iter().map(Loose::canonical_text));
-            }
-        }
-    }
-
+    let summaries = summaries(allowed);
     let mut matched = Vec::new();
     for (detection, events) in allowed.iter().zip(events_per_detection) {
         let Some(rule) = rules.get(detection.rule_uuid.as_str()) else {
@@ -90,10 +70,7 @@ pub fn match_detection_events(
         let info = Arc::new(DetectionInfo {
             account_uuid: Some(detection.account_uuid.clone()),
             rule: Arc::clone(rule),
-            summary: Some(Summary {
-                impacted_devices: devices.get(&group).map_or(0, HashSet::len),
-                indicator_values: indicator_values.get(&group).map_or(0, HashSet::len),
-            }),
+            summary: Some(summaries.get(&group).copied().unwrap_or_default()),
         });
         let paths: Vec<Vec<&str>> = detection
             .indicators
@@ -120,6 +97,40 @@ pub fn match_detection_events(
             .then_with(|| a.event.uuid().cmp(&b.event.uuid()))
     });
     matched
+}
+
+/// Distinct impacted devices and indicator values per (rule, account). It
+/// counts every allowed detection of a rule and account, even those whose
+/// events could not be fetched, as the reference does.
+fn summaries<'d>(allowed: &[&'d Detection]) -> HashMap<(&'d str, &'d str), Summary> {
+    let mut devices: HashMap<(&str, &str), HashSet<Option<&str>>> = HashMap::new();
+    let mut indicator_values: HashMap<(&str, &str), HashSet<String>> = HashMap::new();
+    for detection in allowed {
+        let group = (
+            detection.rule_uuid.as_str(),
+            detection.account_uuid.as_str(),
+        );
+        devices
+            .entry(group)
+            .or_default()
+            .insert(detection.device_ip.as_deref());
+        let values = indicator_values.entry(group).or_default();
+        for indicator in &detection.indicators {
+            if indicator_path(&indicator.field).is_some() {
+                values.extend(indicator.values.iter().map(Loose::canonical_text));
+            }
+        }
+    }
+    devices
+        .into_iter()
+        .map(|(group, devices)| {
+            let summary = Summary {
+                impacted_devices: devices.len(),
+                indicator_values: indicator_values.get(&group).map_or(0, HashSet::len),
+            };
+            (group, summary)
+        })
+        .collect()
 }
 
 /// The path of an indicator field whose last part is a supported type:

@@ -137,23 +137,7 @@ impl Progress {
     pub fn on_done(&mut self, outcome: Outcome, value: &str, settings: &Settings) -> Next {
         let mut follow = Vec::new();
         match outcome {
-            Outcome::Detections(result) => {
-                if let Ok(detections) = &result {
-                    follow = allowed(detections, settings)
-                        .into_iter()
-                        .enumerate()
-                        .map(|(index, detection)| Step::DetectionEvents {
-                            index,
-                            request: EventsOfDetection {
-                                detection_uuid: detection.uuid.clone(),
-                            },
-                        })
-                        .collect();
-                }
-                self.detection_events = follow.iter().map(|_| None).collect();
-                self.pending += follow.len();
-                self.detections = Some(result);
-            }
+            Outcome::Detections(result) => follow = self.on_detections(result, settings),
             Outcome::DetectionEvents { index, result } => {
                 let events = result.unwrap_or_else(|error| {
                     warn!(
@@ -172,28 +156,56 @@ impl Progress {
                         Some(result.map_err(|error| Shortfall::of(Endpoint::EventSearch, error)));
                 }
             }
-            Outcome::Dhcp(result) => {
-                // Without DHCP records each target keeps its IP (SPEC §8.1).
-                let (events, mut shortfalls) = self.merged.take().unwrap_or_default();
-                let dhcp = match result {
-                    Ok(records) => DhcpIndex::new(records),
-                    Err(error) => {
-                        shortfalls.push(Shortfall::of(Endpoint::Dhcp, error));
-                        DhcpIndex::default()
-                    }
-                };
-                return Next::Done(Ok(Findings {
-                    events,
-                    dhcp,
-                    shortfalls,
-                }));
-            }
+            Outcome::Dhcp(result) => return Next::Done(Ok(self.on_dhcp(result))),
         }
         self.pending = self.pending.saturating_sub(1);
         if self.pending > 0 {
             return Next::Calls(follow);
         }
         self.merge(value, settings)
+    }
+
+    /// The detections are back: the events of each allowed one follow.
+    fn on_detections(
+        &mut self,
+        result: Result<Detections, GtiError>,
+        settings: &Settings,
+    ) -> Vec<Step> {
+        let mut follow = Vec::new();
+        if let Ok(detections) = &result {
+            follow = allowed(detections, settings)
+                .into_iter()
+                .enumerate()
+                .map(|(index, detection)| Step::DetectionEvents {
+                    index,
+                    request: EventsOfDetection {
+                        detection_uuid: detection.uuid.clone(),
+                    },
+                })
+                .collect();
+        }
+        self.detection_events = follow.iter().map(|_| None).collect();
+        self.pending += follow.len();
+        self.detections = Some(result);
+        follow
+    }
+
+    /// DHCP is back: the observable is complete. Without DHCP records each
+    /// target keeps its IP (SPEC §8.1).
+    fn on_dhcp(&mut self, result: Result<Vec<DhcpRecord>, GtiError>) -> Findings {
+        let (events, mut shortfalls) = self.merged.take().unwrap_or_default();
+        let dhcp = match result {
+            Ok(records) => DhcpIndex::new(records),
+            Err(error) => {
+                shortfalls.push(Shortfall::of(Endpoint::Dhcp, error));
+                DhcpIndex::default()
+            }
+        };
+        Findings {
+            events,
+            dhcp,
+            shortfalls,
+        }
     }
 
     /// Every call before DHCP is back: merge, cut, then ask for the DHCP

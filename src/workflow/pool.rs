@@ -16,7 +16,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::sync::{lock, recover};
 use std::time::{Duration, Instant};
 
 /// A call to make, with what to do with its answer.
@@ -154,7 +156,7 @@ impl CallPool {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
 
     /// Wakes an idle thread for new work, and starts one more while the
@@ -202,15 +204,13 @@ impl Shared {
             state = match next_due {
                 Some(due) => {
                     let wait = due.saturating_duration_since(Instant::now());
-                    self.wake
-                        .wait_timeout(state, wait.max(Duration::from_millis(1)))
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                    recover(
+                        self.wake
+                            .wait_timeout(state, wait.max(Duration::from_millis(1))),
+                    )
+                    .0
                 }
-                None => self
-                    .wake
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
+                None => recover(self.wake.wait(state)),
             };
             state.idle -= 1;
         }

@@ -43,7 +43,9 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::sync::{lock, recover};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -304,19 +306,19 @@ impl Shared {
     // Each lock is taken even if a test thread panicked while holding it.
 
     fn data(&self) -> RwLockReadGuard<'_, Data> {
-        self.data.read().unwrap_or_else(PoisonError::into_inner)
+        recover(self.data.read())
     }
 
     fn edit_data(&self) -> RwLockWriteGuard<'_, Data> {
-        self.data.write().unwrap_or_else(PoisonError::into_inner)
+        recover(self.data.write())
     }
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
-        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.faults)
     }
 
     fn log(&self) -> MutexGuard<'_, CallLog> {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.log)
     }
 }
 
