@@ -5,7 +5,7 @@
 //! [`Config::from_vars`] (or [`Config::default`]) and adjust its public fields.
 //!
 //! GTI's URLs come per region (SPEC §7): each region starts from the table
-//! of [`crate::region`]; the unprefixed `GTI_*_URL` variables override the
+//! of `crate::region`; the unprefixed `GTI_*_URL` variables override the
 //! default region's (`GTI_REGION`), `GTI_US_*_URL` and `GTI_EU_*_URL` one
 //! region's, and naming the same region and API both ways is an error.
 

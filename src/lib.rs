@@ -2,7 +2,7 @@
 //! Gigamon ThreatINSIGHT.
 //!
 //! A request flows `server` (tiny_http, worker pool) → `routes` (plain
-//! handlers, one per [`route::Route`]) → `auth` (JWT + JWKS) → `workflow`
+//! handlers, one per `route::Route`) → `auth` (JWT + JWKS) → `workflow`
 //! (parallel GTI calls through `gti`, typed by `gti::model`) → `ctim` (pure
 //! mapping, serialised once per observable) → back out as JSON bytes.
 //! `config` is read once at start-up, over `region` (the US and EU hosts a
@@ -23,26 +23,26 @@
 #[macro_use]
 mod closed_set;
 
-pub mod actions;
+pub(crate) mod actions;
 pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod ctim;
 pub mod demo;
-pub mod egress;
-pub mod encoding;
+pub(crate) mod egress;
+pub(crate) mod encoding;
 pub mod error;
 pub mod gti;
-pub mod level;
-pub mod metrics;
+pub(crate) mod level;
+pub(crate) mod metrics;
 pub mod observable;
-pub mod region;
-pub mod route;
-pub mod routes;
+pub(crate) mod region;
+pub(crate) mod route;
+pub(crate) mod routes;
 pub mod server;
 mod sync;
-pub mod tiles;
+pub(crate) mod tiles;
 pub mod time;
 pub mod workflow;
 

@@ -35,6 +35,7 @@ mod answer;
 mod indicator;
 mod input;
 mod refer;
+#[cfg(any(test, feature = "test-support"))]
 pub mod reference;
 mod relations;
 mod relationship;

@@ -26,7 +26,7 @@ pub const USER_AGENT: &str =
 /// TLS trusts the built-in web PKI roots, plus `GTI_CA_FILE`'s when set.
 /// The agent itself uses no proxy (ureq's default would read the proxy
 /// variables its own way): each request names the proxy
-/// [`crate::egress::Egress::proxy_for`] chooses for its URL.
+/// `crate::egress::Egress::proxy_for` chooses for its URL.
 pub fn http_agent(config: &Config) -> ureq::Agent {
     // ureq's defaults suit a browser: no timeout at all, 3 idle connections
     // per host and errors for 4xx/5xx. The fan-out keeps up to
@@ -117,8 +117,9 @@ impl HttpTransport {
         self
     }
 
-    /// Changes the first retry's wait (200 ms by default), so that tests and
-    /// benchmarks of the retry path need not sleep for real.
+    /// Changes the first retry's wait (200 ms by default), so that tests of
+    /// the retry path need not sleep for real.
+    #[cfg(feature = "test-support")]
     pub fn with_backoff_base(mut self, base: Duration) -> HttpTransport {
         self.backoff_base = base;
         self

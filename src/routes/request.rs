@@ -24,7 +24,8 @@ pub enum Body {
 }
 
 impl Request {
-    /// A request as a test or a tool builds it, without a socket.
+    /// A request as a test builds it, without a socket.
+    #[cfg(test)]
     pub fn fake(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request {
         Request {
             method: method.to_owned(),

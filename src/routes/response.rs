@@ -49,7 +49,8 @@ impl Response {
         }
     }
 
-    /// The JSON document, when the answer is one (tests).
+    /// The JSON document, when the answer is one.
+    #[cfg(test)]
     pub fn json(&self) -> Option<&Value> {
         match &self.content {
             Content::Json(json) => Some(json),

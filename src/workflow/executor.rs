@@ -45,7 +45,7 @@ pub fn observe<R: Send>(
         return Vec::new();
     }
     let (done, completed) = mpsc::channel();
-    let request = Arc::new(Request {
+    let request = Arc::new(ObserveRun {
         caller: Caller {
             gti: gti.clone(),
             key: key.to_owned(),
@@ -147,7 +147,7 @@ pub fn call_all<R: GtiRequest>(
         lane: pool.lane(),
     });
     for (index, request) in requests.into_iter().enumerate() {
-        Arc::new(Once {
+        Arc::new(SingleCall {
             caller: Arc::clone(&caller),
             index,
             request,
@@ -241,7 +241,7 @@ impl Caller {
 }
 
 /// An observe request's calls in flight and their results so far.
-struct Request {
+struct ObserveRun {
     caller: Caller,
     settings: Settings,
     observables: Vec<ObservableCalls>,
@@ -253,7 +253,7 @@ struct ObservableCalls {
     progress: Mutex<Progress>,
 }
 
-impl Request {
+impl ObserveRun {
     /// Queues try `attempt` of `step` for observable `index`, at `due` or now.
     fn submit(self: &Arc<Self>, index: usize, step: Step, attempt: u32, due: Option<Instant>) {
         let urgent = step.is_urgent();
@@ -293,17 +293,17 @@ impl Request {
 }
 
 /// A single request and where its answer goes (with its index).
-struct Once<R: GtiRequest> {
+struct SingleCall<R: GtiRequest> {
     caller: Arc<Caller>,
     index: usize,
     request: R,
-    done: Mutex<Option<Sender<Numbered<R::Output>>>>,
+    done: Mutex<Option<Sender<Indexed<R::Output>>>>,
 }
 
 /// A result with the index of its request.
-type Numbered<T> = (usize, Result<T, GtiError>);
+type Indexed<T> = (usize, Result<T, GtiError>);
 
-impl<R: GtiRequest> Once<R> {
+impl<R: GtiRequest> SingleCall<R> {
     fn submit(self: Arc<Self>, attempt: u32, due: Option<Instant>) {
         let lane_job = Arc::clone(&self);
         let job = Box::new(move || lane_job.run(attempt));

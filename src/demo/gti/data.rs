@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::answer::Answer;
+use super::reply::Reply;
 use crate::gti::Endpoint;
 use crate::time::parse_timestamp;
 
@@ -54,11 +54,11 @@ impl Data {
         endpoint: Endpoint,
         query: &[(String, String)],
         body: Option<&Value>,
-    ) -> Answer {
+    ) -> Reply {
         match endpoint {
             Endpoint::Detections => self.detections(param(query, "indicator_value")),
             Endpoint::DetectionList => self.list(query),
-            Endpoint::Resolve => Answer::bad_request("resolve"),
+            Endpoint::Resolve => Reply::bad_request("resolve"),
             Endpoint::DetectionEvents => self.detection_events(param(query, "detection_uuid")),
             Endpoint::EventSearch => self.search(body),
             Endpoint::Dhcp => self.dhcp(body),
@@ -67,23 +67,23 @@ impl Data {
 
     /// `PUT detections/<uuid>/resolve`: marks a known, active detection
     /// resolved.
-    pub(super) fn resolve(&mut self, uuid: &str, body: Option<&Value>) -> Answer {
+    pub(super) fn resolve(&mut self, uuid: &str, body: Option<&Value>) -> Reply {
         let resolution = body
             .and_then(|body| body.get("resolution"))
             .and_then(Value::as_str)
             .filter(|resolution| RESOLUTIONS.contains(resolution));
         let Some(resolution) = resolution else {
-            return Answer::bad_request("resolution must be one of true_positive_mitigated, true_positive_no_action, false_positive.");
+            return Reply::bad_request("resolution must be one of true_positive_mitigated, true_positive_no_action, false_positive.");
         };
         let known = self.detections.values().any(|body| {
             array(body, "detections")
                 .any(|detection| detection.get("uuid").and_then(Value::as_str) == Some(uuid))
         });
         if !known {
-            return Answer::gti_error(404, "client.not_found", "Detection not found.");
+            return Reply::gti_error(404, "client.not_found", "Detection not found.");
         }
         self.resolved.insert(uuid.to_owned(), resolution.to_owned());
-        Answer::json(
+        Reply::json(
             200,
             &json!({"detection": {"uuid": uuid, "status": "resolved"}}),
         )
@@ -102,14 +102,14 @@ impl Data {
 
     /// `GET detections?indicator_value=…`: the body set for the value, less
     /// the detections resolved since; none for an unknown value.
-    fn detections(&self, value: Option<&str>) -> Answer {
+    fn detections(&self, value: Option<&str>) -> Reply {
         let Some(value) = value else {
-            return Answer::bad_request("indicator_value is required.");
+            return Reply::bad_request("indicator_value is required.");
         };
         match self.detections.get(value) {
-            Some(detections) if self.resolved.is_empty() => Answer::json(200, detections),
-            Some(detections) => Answer::json(200, &self.still_active(detections)),
-            None => Answer::json(200, &json!({"detections": [], "rules": []})),
+            Some(detections) if self.resolved.is_empty() => Reply::json(200, detections),
+            Some(detections) => Reply::json(200, &self.still_active(detections)),
+            None => Reply::json(200, &json!({"detections": [], "rules": []})),
         }
     }
 
@@ -129,9 +129,9 @@ impl Data {
 
     /// `GET events?detection_uuid=…`: the detection's events, each wrapped
     /// in `{"event": …}` as GTI does.
-    fn detection_events(&self, uuid: Option<&str>) -> Answer {
+    fn detection_events(&self, uuid: Option<&str>) -> Reply {
         let Some(uuid) = uuid else {
-            return Answer::bad_request("detection_uuid is required.");
+            return Reply::bad_request("detection_uuid is required.");
         };
         let events = self
             .detection_events
@@ -140,14 +140,14 @@ impl Data {
             .flatten()
             .map(|event| Wrapped { event })
             .collect();
-        Answer::json(200, &Events { events })
+        Reply::json(200, &Events { events })
     }
 
     /// The listing by creation date: every detection the mock knows (once
     /// per uuid), active ones whose `created` lies in `[start, end]`,
     /// newest `first_seen` first, one page of `limit` from `offset`, with
     /// their rules.
-    fn list(&self, query: &[(String, String)]) -> Answer {
+    fn list(&self, query: &[(String, String)]) -> Reply {
         let page = match Page::asked(query) {
             Ok(page) => page,
             Err(refusal) => return refusal,
@@ -168,7 +168,7 @@ impl Data {
             .filter_map(|uuid| rules.get(uuid).copied())
             .collect();
         shown_rules.sort_by_key(|rule| text(rule, "uuid"));
-        Answer::json(
+        Reply::json(
             200,
             &json!({"detections": shown, "rules": shown_rules, "total_count": listed.len()}),
         )
@@ -209,15 +209,15 @@ impl Data {
 
     /// `POST query`: the events added for the query whose `timestamp` lies
     /// in `[start_date, end_date)`, in the order added.
-    fn search(&self, body: Option<&Value>) -> Answer {
+    fn search(&self, body: Option<&Value>) -> Reply {
         let field = |name: &str| body.and_then(|body| body.get(name)).and_then(Value::as_str);
         let (Some(query), Some(start), Some(end)) =
             (field("query"), field("start_date"), field("end_date"))
         else {
-            return Answer::bad_request("query, start_date and end_date are required.");
+            return Reply::bad_request("query, start_date and end_date are required.");
         };
         let (Some(start), Some(end)) = (parse_timestamp(start), parse_timestamp(end)) else {
-            return Answer::bad_request("start_date and end_date must be ISO 8601 timestamps.");
+            return Reply::bad_request("start_date and end_date must be ISO 8601 timestamps.");
         };
         let events: Vec<&Value> = self
             .searched
@@ -232,18 +232,18 @@ impl Data {
                     .is_some_and(|at| start <= at && at < end)
             })
             .collect();
-        Answer::json(200, &Events { events })
+        Reply::json(200, &Events { events })
     }
 
     /// `POST entity/tracking/bulk/get/ip`: the DHCP records of each IP
     /// asked for (once per IP, in the order asked).
-    fn dhcp(&self, body: Option<&Value>) -> Answer {
+    fn dhcp(&self, body: Option<&Value>) -> Reply {
         let entities = body
             .and_then(|body| body.get("entities"))
             .and_then(Value::as_array)
             .filter(|entities| !entities.is_empty());
         let Some(entities) = entities else {
-            return Answer::bad_request("No entities specified.");
+            return Reply::bad_request("No entities specified.");
         };
         let mut ips: Vec<&str> = Vec::new();
         for entity in entities {
@@ -253,14 +253,14 @@ impl Data {
             ) {
                 (Some(ip), Some(_)) if !ips.contains(&ip) => ips.push(ip),
                 (Some(_), Some(_)) => {}
-                _ => return Answer::bad_request("Each entity needs an ip and an event_time."),
+                _ => return Reply::bad_request("Each entity needs an ip and an event_time."),
             }
         }
         let dhcp = ips
             .iter()
             .flat_map(|ip| self.dhcp.get(*ip).into_iter().flatten())
             .collect();
-        Answer::json(
+        Reply::json(
             200,
             &DhcpAnswer {
                 entity_tracking_bulk_response: DhcpRecords { dhcp },
@@ -281,14 +281,14 @@ struct Page {
 
 impl Page {
     /// The page `query` asks for, or the 400 GTI gives a malformed one.
-    fn asked(query: &[(String, String)]) -> Result<Page, Answer> {
+    fn asked(query: &[(String, String)]) -> Result<Page, Reply> {
         let timestamp = |name: &str| param(query, name).and_then(parse_timestamp);
         let window = (
             timestamp("created_or_shared_start_date"),
             timestamp("created_or_shared_end_date"),
         );
         let (Some(start), Some(end)) = window else {
-            return Err(Answer::bad_request(
+            return Err(Reply::bad_request(
                 "created_or_shared_start_date and created_or_shared_end_date must be ISO 8601 timestamps.",
             ));
         };
@@ -298,7 +298,7 @@ impl Page {
         };
         let (Some(limit), Some(offset)) = (number("limit", DEFAULT_LIMIT), number("offset", 0))
         else {
-            return Err(Answer::bad_request("limit and offset must be numbers."));
+            return Err(Reply::bad_request("limit and offset must be numbers."));
         };
         Ok(Page {
             start,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::answer::{gti_error_body, Answer, Delivery};
+use super::reply::{gti_error_body, Delivery, Reply};
 use crate::gti::Endpoint;
 
 /// A fault to inject on one endpoint: build with [`Fault::status`],
@@ -27,7 +27,7 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// Answer `status` with an empty body.
+    /// Reply `status` with an empty body.
     pub fn status(status: u16) -> Fault {
         Fault {
             status: Some(status),
@@ -35,7 +35,7 @@ impl Fault {
         }
     }
 
-    /// Answer `status` with GTI's error body `{"error":{code, message}}`.
+    /// Reply `status` with GTI's error body `{"error":{code, message}}`.
     pub fn gti_error(status: u16, code: &str, message: &str) -> Fault {
         Fault::status(status).with_json(gti_error_body(code, message))
     }
@@ -108,14 +108,14 @@ impl Fault {
     /// Sleeps out the fault's delay, then gives its own answer when it has
     /// a status or a body (`Err`), else how the normal answer is delivered
     /// (`Ok`; a `Retry-After` alone is not sent).
-    pub(super) fn apply(self) -> Result<Delivery, Answer> {
+    pub(super) fn apply(self) -> Result<Delivery, Reply> {
         if !self.delay.is_zero() {
             thread::sleep(self.delay);
         }
         if self.status.is_none() && self.body.is_none() {
             return Ok(self.delivery);
         }
-        Err(Answer {
+        Err(Reply {
             status: self.status.unwrap_or(200),
             body: self.body.unwrap_or_default(),
             retry_after: self.retry_after,

@@ -7,9 +7,9 @@ use std::thread;
 
 use serde_json::Value;
 
-use super::answer::{Answer, Delivery};
 use super::calls::Call;
 use super::faults::Fault;
+use super::reply::{Delivery, Reply};
 use super::routes::{self, Refusal};
 use super::Shared;
 use crate::encoding::{unquote, unquote_plus};
@@ -57,7 +57,7 @@ impl Parsed<'_> {
 }
 
 /// The answer to `request`, after the configured latency and faults.
-pub(super) fn answer(shared: &Shared, request: &Incoming) -> Answer {
+pub(super) fn answer(shared: &Shared, request: &Incoming) -> Reply {
     let call = Parsed::of(request);
     let route = routes::route(&request.method, call.path, call.query.as_deref());
     record(shared, request, &call, route.ok());
@@ -76,14 +76,14 @@ pub(super) fn answer(shared: &Shared, request: &Incoming) -> Answer {
         field.eq_ignore_ascii_case("Authorization") && *value == expected_key
     });
     if !authorized {
-        return Answer::gti_error(
+        return Reply::gti_error(
             401,
             "client.invalid_authentication",
             "Authentication is invalid.",
         );
     }
     let (Some(query), Some(raw_body)) = (call.query.as_deref(), call.raw_body) else {
-        let mut answer = Answer::bad_request("Malformed query string or body.");
+        let mut answer = Reply::bad_request("Malformed query string or body.");
         answer.close = request.body.is_none();
         return answer;
     };
@@ -117,12 +117,12 @@ fn record(shared: &Shared, request: &Incoming, call: &Parsed, endpoint: Option<E
 }
 
 /// GTI's answer to a call that has no endpoint.
-fn refused(refusal: Refusal, method: &str, path: &str) -> Answer {
+fn refused(refusal: Refusal, method: &str, path: &str) -> Reply {
     match refusal {
         Refusal::MethodNotAllowed => {
-            Answer::gti_error(405, "client.method_not_allowed", "Method not allowed.")
+            Reply::gti_error(405, "client.method_not_allowed", "Method not allowed.")
         }
-        Refusal::NoRoute => Answer::new(404, format!("mock GTI has no route {method} {path}")),
+        Refusal::NoRoute => Reply::new(404, format!("mock GTI has no route {method} {path}")),
     }
 }
 

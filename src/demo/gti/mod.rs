@@ -53,11 +53,11 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::gti::Endpoint;
 
-mod answer;
 mod calls;
 mod data;
 mod faults;
 mod handler;
+mod reply;
 mod routes;
 mod server;
 

@@ -16,8 +16,8 @@ use std::sync::{Arc, Weak};
 use std::thread;
 use std::time::Duration;
 
-use super::answer::{Answer, Delivery};
 use super::handler::{self, Incoming};
+use super::reply::{Delivery, Reply};
 use super::Shared;
 
 /// Request bodies larger than this are refused (the relay never sends them).
@@ -194,7 +194,7 @@ fn header(name: &str, value: &str) -> Option<tiny_http::Header> {
     tiny_http::Header::from_bytes(name, value).ok()
 }
 
-fn send(request: tiny_http::Request, answer: Answer) -> std::io::Result<()> {
+fn send(request: tiny_http::Request, answer: Reply) -> std::io::Result<()> {
     let status = tiny_http::StatusCode(answer.status);
     let mut headers: Vec<tiny_http::Header> = [
         header("Content-Type", "application/json"),

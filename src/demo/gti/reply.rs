@@ -1,4 +1,4 @@
-//! [`Answer`]: what the mock sends back for one call (status, body,
+//! [`Reply`]: what the mock sends back for one call (status, body,
 //! `Retry-After`, how the body is delivered, whether the connection closes
 //! after it), and GTI's error bodies. Deciding an answer is the handler's
 //! and the data's; writing one out is the server's.
@@ -20,7 +20,7 @@ pub(super) enum Delivery {
 }
 
 /// An answer, before it is written out.
-pub(super) struct Answer {
+pub(super) struct Reply {
     pub(super) status: u16,
     pub(super) body: String,
     pub(super) retry_after: Option<String>,
@@ -29,9 +29,9 @@ pub(super) struct Answer {
     pub(super) close: bool,
 }
 
-impl Answer {
-    pub(super) fn new(status: u16, body: String) -> Answer {
-        Answer {
+impl Reply {
+    pub(super) fn new(status: u16, body: String) -> Reply {
+        Reply {
             status,
             body,
             retry_after: None,
@@ -42,17 +42,17 @@ impl Answer {
 
     /// `body` serialised; it is built from the mock's own data, so it
     /// always serialises.
-    pub(super) fn json(status: u16, body: &impl Serialize) -> Answer {
-        Answer::new(status, serde_json::to_string(body).unwrap_or_default())
+    pub(super) fn json(status: u16, body: &impl Serialize) -> Reply {
+        Reply::new(status, serde_json::to_string(body).unwrap_or_default())
     }
 
     /// `status` with GTI's error body (see [`gti_error_body`]).
-    pub(super) fn gti_error(status: u16, code: &str, message: &str) -> Answer {
-        Answer::json(status, &gti_error_body(code, message))
+    pub(super) fn gti_error(status: u16, code: &str, message: &str) -> Reply {
+        Reply::json(status, &gti_error_body(code, message))
     }
 
-    pub(super) fn bad_request(message: &str) -> Answer {
-        Answer::gti_error(400, "client.bad_request", message)
+    pub(super) fn bad_request(message: &str) -> Reply {
+        Reply::gti_error(400, "client.bad_request", message)
     }
 }
 
