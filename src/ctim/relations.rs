@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::url::rebuild_url;
 use super::EnrichedEvent;
 use super::{TypedValue, SOURCE};
-use crate::gti::model::{Event, Loose};
+use crate::gti::model::{Event, Verbatim};
 use crate::observable::ObservableType;
 
 /// `{origin, related, relation, source}`.
@@ -117,7 +117,7 @@ fn http_relations<'a>(
     src_ip: Option<&'a str>,
     dst_ip: Option<&'a str>,
 ) {
-    if let Some(agent) = event.user_agent.as_ref().and_then(Loose::truthy_str) {
+    if let Some(agent) = event.user_agent.as_ref().and_then(Verbatim::truthy_str) {
         out.add(("user_agent", Some(agent)), "Sent_From", ("ip", src_ip));
         out.add(("user_agent", Some(agent)), "Sent_To", ("ip", dst_ip));
     }
@@ -140,7 +140,7 @@ fn http_relations<'a>(
     if files.is_empty() {
         return;
     }
-    let method = event.method.as_ref().and_then(Loose::as_str);
+    let method = event.method.as_ref().and_then(Verbatim::as_str);
     let directions = if method == Some("GET") {
         [(src_ip, "Downloaded_To"), (dst_ip, "Downloaded_From")]
     } else {
@@ -153,7 +153,7 @@ fn http_relations<'a>(
                 ("sha1", &file.sha1),
                 ("sha256", &file.sha256),
             ] {
-                let value = value.as_ref().and_then(Loose::truthy_str);
+                let value = value.as_ref().and_then(Verbatim::truthy_str);
                 if value.is_some() {
                     out.add((hash, value), relation, ("ip", ip));
                 }

@@ -10,7 +10,7 @@ use super::EnrichedEvent;
 use super::{
     level, present, Context, ExternalReference, ObservedTime, Preescaped, SCHEMA_VERSION, SOURCE,
 };
-use crate::gti::model::Loose;
+use crate::gti::model::Verbatim;
 use crate::observable::Observable;
 
 /// A sighting, borrowing from its event. Fields in alphabetical order, as
@@ -36,7 +36,7 @@ pub struct Sighting<'a> {
     relations: Vec<Relation<'a>>,
     schema_version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sensor: Option<&'a Loose>,
+    sensor: Option<&'a Verbatim>,
     #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<&'static str>,
     source: &'static str,

@@ -5,7 +5,7 @@
 use serde::{Serialize, Serializer};
 
 use super::EnrichedEvent;
-use crate::gti::model::{Event, Loose};
+use crate::gti::model::{Event, Verbatim};
 
 #[derive(Debug, Serialize)]
 pub(super) struct Table<'a> {
@@ -24,7 +24,7 @@ struct Column {
 #[derive(Debug)]
 enum Cell<'a> {
     /// GTI's value as it is.
-    Verbatim(&'a Loose),
+    Verbatim(&'a Verbatim),
     Text(String),
     /// The blank cell under a group's header column.
     Blank,
@@ -63,7 +63,7 @@ type EventColumn = (&'static str, &'static str, Read, fn(&Event) -> Field<'_>);
 
 /// What an event holds for a column.
 enum Field<'a> {
-    Value(Option<&'a Loose>),
+    Value(Option<&'a Verbatim>),
     /// The number of items of a list field, `None` when it is no list.
     Items(Option<usize>),
 }
@@ -167,7 +167,7 @@ fn cell<'a>(field: Field<'a>, how: Read) -> Cell<'a> {
 
 /// Python's `str()` of a JSON value, for the scalars GTI sends
 /// (`True`, `None`, `42`, text); containers fall back to their JSON text.
-fn python_text(value: &Loose) -> String {
+fn python_text(value: &Verbatim) -> String {
     if value.is_null() {
         return "None".to_owned();
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::EnrichedEvent;
 use super::{ObservedTime, TypedValue};
-use crate::gti::model::Loose;
+use crate::gti::model::Verbatim;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Target<'a> {
@@ -24,7 +24,7 @@ pub(super) fn targets<'a>(
 ) -> Option<Target<'a>> {
     let (device, records) = found.sides().into_iter().find(|(side, _)| {
         side.and_then(|side| side.internal.as_ref())
-            .is_some_and(Loose::truthy)
+            .is_some_and(Verbatim::truthy)
     })?;
     let ip = device?.ip()?;
 
@@ -35,10 +35,10 @@ pub(super) fn targets<'a>(
             .find(|record| record.account_code.as_ref() == Some(customer))
     });
     if let Some(record) = own {
-        if let Some(hostname) = record.hostname.as_ref().and_then(Loose::truthy_str) {
+        if let Some(hostname) = record.hostname.as_ref().and_then(Verbatim::truthy_str) {
             observables.push(TypedValue::new("hostname", hostname));
         }
-        if let Some(mac) = record.mac.as_ref().and_then(Loose::truthy_str) {
+        if let Some(mac) = record.mac.as_ref().and_then(Verbatim::truthy_str) {
             observables.push(TypedValue::new("mac_address", mac));
         }
     }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{Period, Tile};
 use crate::encoding::quote;
-use crate::gti::model::{Detection, Loose, Rule};
+use crate::gti::model::{Detection, Rule, Verbatim};
 use crate::gti::{LIST_PAGE_SIZE, MAX_LIST_PAGES};
 use crate::level::Level;
 use crate::time::{format_timestamp, parse_timestamp, DAY_MILLIS};
@@ -31,7 +31,7 @@ impl Listing {
     /// About how many bytes it holds, for the cache's bound.
     pub fn approximate_bytes(&self) -> usize {
         let text = |text: &Option<String>| text.as_ref().map_or(0, String::len);
-        let loose = |value: &Option<Loose>| {
+        let verbatim = |value: &Option<Verbatim>| {
             value
                 .as_ref()
                 .map_or(0, |value| value.canonical_text().len())
@@ -59,10 +59,10 @@ impl Listing {
             .iter()
             .map(|rule| {
                 std::mem::size_of::<Rule>()
-                    + loose(&rule.uuid)
-                    + loose(&rule.name)
-                    + loose(&rule.description)
-                    + loose(&rule.category)
+                    + verbatim(&rule.uuid)
+                    + verbatim(&rule.name)
+                    + verbatim(&rule.description)
+                    + verbatim(&rule.category)
                     + 64
             })
             .sum();
@@ -79,9 +79,9 @@ fn capped_note() -> String {
 }
 
 /// The level a rule's severity or confidence reads (any case).
-fn level(field: Option<&Loose>) -> Option<Level> {
+fn level(field: Option<&Verbatim>) -> Option<Level> {
     field
-        .and_then(Loose::as_str)
+        .and_then(Verbatim::as_str)
         .and_then(Level::parse_any_case)
 }
 
@@ -285,9 +285,10 @@ fn top_rules(
             let rule = per_rule_rule(rule_of, detections, uuid);
             let name = rule
                 .and_then(|rule| rule.name.as_ref())
-                .and_then(Loose::as_str)
+                .and_then(Verbatim::as_str)
                 .unwrap_or(uuid);
-            let level_name = |field: Option<&Loose>| level(field).map_or("Unknown", Level::label);
+            let level_name =
+                |field: Option<&Verbatim>| level(field).map_or("Unknown", Level::label);
             lines.push(format!(
                 "| [{}]({}/detections/rules/{}) | {} | {} | {count} | {devices} |",
                 cell(name),
