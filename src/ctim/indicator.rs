@@ -57,24 +57,24 @@ pub fn indicator_id(rule_uuid: &str) -> String {
 pub fn indicator<'a>(ctx: &Context, rule: &'a Rule) -> Option<Indicator<'a>> {
     let uuid = rule.uuid()?;
     let url = rule_url(ctx.portal(), uuid, None);
-    let name = present(rule.name.as_ref());
+    let name = present(rule.name.get());
     Some(Indicator {
-        confidence: level(rule.confidence.as_ref()),
-        description: present(rule.description.as_ref()),
+        confidence: level(rule.confidence.get()),
+        description: present(rule.description.get()),
         external_ids: [uuid],
         external_references: [ExternalReference::new(&RULE_REFERENCE, uuid, url.clone())],
         id: indicator_id(uuid),
         producer: SOURCE,
         schema_version: SCHEMA_VERSION,
-        severity: level(rule.severity.as_ref()),
+        severity: level(rule.severity.get()),
         short_description: name,
         source: SOURCE,
         source_uri: url,
-        tags: present(rule.category.as_ref()).map(|category| [category]),
+        tags: present(rule.category.get()).map(|category| [category]),
         title: name,
         kind: "indicator",
         valid_time: ValidTime {
-            start_time: present(rule.created.as_ref()),
+            start_time: present(rule.created.get()),
         },
     })
 }

@@ -67,14 +67,14 @@ impl Parts {
                 .map(|record| {
                     let ip = record
                         .ip
-                        .as_ref()
+                        .get()
                         .and_then(|ip| ip.as_str())
                         .unwrap_or_default();
                     DhcpRecord {
                         ip: ip.to_owned(),
-                        account_code: record.account_code,
-                        hostname: record.hostname,
-                        mac: record.mac,
+                        account_code: record.account_code.0,
+                        hostname: record.hostname.0,
+                        mac: record.mac.0,
                     }
                 })
                 .collect()

@@ -23,13 +23,13 @@ pub(super) fn targets<'a>(
     observed_time: ObservedTime<'a>,
 ) -> Option<Target<'a>> {
     let (device, records) = found.sides().into_iter().find(|(side, _)| {
-        side.and_then(|side| side.internal.as_ref())
+        side.and_then(|side| side.internal.get())
             .is_some_and(Verbatim::truthy)
     })?;
     let ip = device?.ip()?;
 
     let mut observables = vec![TypedValue::new("ip", ip)];
-    let own = found.event.customer_id.as_ref().and_then(|customer| {
+    let own = found.event.customer_id.get().and_then(|customer| {
         records
             .iter()
             .find(|record| record.account_code.as_ref() == Some(customer))

@@ -64,8 +64,8 @@ pub fn verdict<'a>(
         let Some(rule) = rule_of(detection) else {
             continue;
         };
-        let severity = level(rule.severity.as_ref());
-        if severity == Some(Level::High) && level(rule.confidence.as_ref()) == Some(Level::High) {
+        let severity = level(rule.severity.get());
+        if severity == Some(Level::High) && level(rule.confidence.get()) == Some(Level::High) {
             malicious.push(detection);
         }
         if matches!(severity, Some(Level::High | Level::Moderate)) {

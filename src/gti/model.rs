@@ -6,10 +6,11 @@
 //! CTIM as it comes, so the types here tolerate what the reference
 //! tolerates:
 //!
-//! * a field the relay copies or reads as text is a [`Verbatim`] value: the
-//!   JSON text of whatever GTI sent (`null` included, which is not the same
-//!   as a missing field for every use), kept verbatim, with the string case
-//!   unescaped so that the mapper reads it without parsing again;
+//! * a field the relay copies or reads as text is a [`VerbatimField`]:
+//!   missing, or the [`Verbatim`] JSON text of whatever GTI sent (`null`
+//!   included, which is not the same as a missing field for every use),
+//!   with the string case unescaped so that the mapper reads it without
+//!   parsing again; the structs holding such fields are `#[serde(default)]`;
 //! * a nested object the relay looks into (`src`, `host`, `query`, a rule, a
 //!   file) is an [`ObjectOrNone`]: anything but an object reads as absent, as
 //!   `event.get("src").get("ip")` is absent in the reference;
@@ -167,11 +168,30 @@ impl Serialize for Verbatim {
     }
 }
 
-/// `Some` for any value that is there, `null` included (serde's own
-/// `Option` reads `null` as `None`, but `null` is not always a missing
-/// field: Python prints it as `None`).
-fn keep_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Verbatim>, D::Error> {
-    Verbatim::deserialize(deserializer).map(Some)
+/// A field the relay copies or reads as text: `None` when GTI left it out,
+/// otherwise the [`Verbatim`] value GTI sent there, `null` included.
+///
+/// Serde's own `Option` reads `null` as `None`, but `null` is not always a
+/// missing field: the reference copies it into CTIM, and Python prints it
+/// as `None`. So a value that is there, whatever it is, is `Some`, and only
+/// a missing field is `None`: the struct holding the field is
+/// `#[serde(default)]`, which fills a missing field with this type's
+/// default (without it, a missing field is an error).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerbatimField(pub Option<Verbatim>);
+
+impl VerbatimField {
+    /// The value GTI sent, `null` included; `None` when the field was
+    /// missing.
+    pub fn get(&self) -> Option<&Verbatim> {
+        self.0.as_ref()
+    }
+}
+
+impl<'de> Deserialize<'de> for VerbatimField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<VerbatimField, D::Error> {
+        Verbatim::deserialize(deserializer).map(|value| VerbatimField(Some(value)))
+    }
 }
 
 /// A string, or `None` for anything else (`null`, a number, an object):
@@ -348,27 +368,20 @@ pub struct DetectionIndicator {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Rule {
-    #[serde(deserialize_with = "keep_null")]
-    pub uuid: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub name: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub severity: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub confidence: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub created: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub description: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub category: Option<Verbatim>,
+    pub uuid: VerbatimField,
+    pub name: VerbatimField,
+    pub severity: VerbatimField,
+    pub confidence: VerbatimField,
+    pub created: VerbatimField,
+    pub description: VerbatimField,
+    pub category: VerbatimField,
 }
 
 impl Rule {
     /// The rule's uuid, when it is a string (the only kind that can be
     /// looked up or linked).
     pub fn uuid(&self) -> Option<&str> {
-        self.uuid.as_ref().and_then(Verbatim::as_str)
+        self.uuid.get().and_then(Verbatim::as_str)
     }
 }
 
@@ -381,85 +394,60 @@ impl Rule {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Event {
-    #[serde(deserialize_with = "keep_null")]
-    pub uuid: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub timestamp: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub event_type: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub customer_id: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sensor_id: Option<Verbatim>,
+    pub uuid: VerbatimField,
+    pub timestamp: VerbatimField,
+    pub event_type: VerbatimField,
+    pub customer_id: VerbatimField,
+    pub sensor_id: VerbatimField,
     pub src: ObjectOrNone<Side>,
     pub dst: ObjectOrNone<Side>,
     // flow
-    #[serde(deserialize_with = "keep_null")]
-    pub flow_state: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub proto: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub service: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub total_pkts: Option<Verbatim>,
+    pub flow_state: VerbatimField,
+    pub proto: VerbatimField,
+    pub service: VerbatimField,
+    pub total_pkts: VerbatimField,
     // dns
-    #[serde(deserialize_with = "keep_null")]
-    pub qtype: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub qtype_name: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub rcode: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub rcode_name: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub rejected: Option<Verbatim>,
+    pub qtype: VerbatimField,
+    pub qtype_name: VerbatimField,
+    pub rcode: VerbatimField,
+    pub rcode_name: VerbatimField,
+    pub rejected: VerbatimField,
     pub query: ObjectOrNone<Query>,
     pub answers: ListOrNone<ObjectOrNone<DnsAnswer>>,
     // http
-    #[serde(deserialize_with = "keep_null")]
-    pub method: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub status_code: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub status_msg: Option<Verbatim>,
+    pub method: VerbatimField,
+    pub status_code: VerbatimField,
+    pub status_msg: VerbatimField,
     pub files: ListOrNone<ObjectOrNone<File>>,
-    #[serde(deserialize_with = "keep_null")]
-    pub user_agent: Option<Verbatim>,
+    pub user_agent: VerbatimField,
     pub host: ObjectOrNone<Host>,
     pub uri: ObjectOrNone<Uri>,
     // ssh
-    #[serde(deserialize_with = "keep_null")]
-    pub direction: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub client: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub server: Option<Verbatim>,
+    pub direction: VerbatimField,
+    pub client: VerbatimField,
+    pub server: VerbatimField,
     // suricata
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_name: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_category: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_id: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_rev: Option<Verbatim>,
+    pub sig_name: VerbatimField,
+    pub sig_category: VerbatimField,
+    pub sig_id: VerbatimField,
+    pub sig_rev: VerbatimField,
 }
 
 impl Event {
     pub fn uuid(&self) -> Option<&str> {
-        self.uuid.as_ref().and_then(Verbatim::as_str)
+        self.uuid.get().and_then(Verbatim::as_str)
     }
 
     pub fn timestamp(&self) -> Option<&str> {
-        self.timestamp.as_ref().and_then(Verbatim::as_str)
+        self.timestamp.get().and_then(Verbatim::as_str)
     }
 
     pub fn event_type(&self) -> Option<&str> {
-        self.event_type.as_ref().and_then(Verbatim::as_str)
+        self.event_type.get().and_then(Verbatim::as_str)
     }
 
     pub fn customer_id(&self) -> Option<&str> {
-        self.customer_id.as_ref().and_then(Verbatim::as_str)
+        self.customer_id.get().and_then(Verbatim::as_str)
     }
 
     /// The `src` and `dst` ends, in that order.
@@ -471,7 +459,7 @@ impl Event {
     /// whether the query is truthy; an object with a string `domain` always
     /// is, and without one no relation can be built.)
     pub fn query_domain(&self) -> Option<&str> {
-        self.query.get()?.domain.as_ref()?.as_str()
+        self.query.get()?.domain.get()?.as_str()
     }
 }
 
@@ -479,23 +467,20 @@ impl Event {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Query {
-    #[serde(deserialize_with = "keep_null")]
-    pub domain: Option<Verbatim>,
+    pub domain: VerbatimField,
 }
 
 /// One end of a connection.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Side {
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub internal: Option<Verbatim>,
+    pub ip: VerbatimField,
+    pub internal: VerbatimField,
 }
 
 impl Side {
     pub fn ip(&self) -> Option<&str> {
-        self.ip.as_ref().and_then(Verbatim::as_str)
+        self.ip.get().and_then(Verbatim::as_str)
     }
 }
 
@@ -504,38 +489,31 @@ impl Side {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct DnsAnswer {
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Verbatim>,
+    pub ip: VerbatimField,
 }
 
 /// One file of an HTTP event.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct File {
-    #[serde(deserialize_with = "keep_null")]
-    pub md5: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sha1: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sha256: Option<Verbatim>,
+    pub md5: VerbatimField,
+    pub sha1: VerbatimField,
+    pub sha256: VerbatimField,
 }
 
 /// The `Host` header of an HTTP event, with the server's IP.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Host {
-    #[serde(deserialize_with = "keep_null")]
-    pub domain: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Verbatim>,
+    pub domain: VerbatimField,
+    pub ip: VerbatimField,
 }
 
 /// The request URI of an HTTP event.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Uri {
-    #[serde(deserialize_with = "keep_null")]
-    pub uri: Option<Verbatim>,
+    pub uri: VerbatimField,
 }
 
 /// An event of a detection, with the values found at the paths an
@@ -675,25 +653,21 @@ pub struct DhcpRecord {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct WireDhcpRecord {
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub account_code: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub hostname: Option<Verbatim>,
-    #[serde(deserialize_with = "keep_null")]
-    pub mac: Option<Verbatim>,
+    pub ip: VerbatimField,
+    pub account_code: VerbatimField,
+    pub hostname: VerbatimField,
+    pub mac: VerbatimField,
 }
 
 impl WireDhcpRecord {
     /// The record, when its `ip` is a string (the workflow groups by it).
     pub fn checked(self) -> Option<DhcpRecord> {
-        match self.ip {
+        match self.ip.0 {
             Some(Verbatim::Text(ip)) => Some(DhcpRecord {
                 ip: ip.into(),
-                account_code: self.account_code,
-                hostname: self.hostname,
-                mac: self.mac,
+                account_code: self.account_code.0,
+                hostname: self.hostname.0,
+                mac: self.mac.0,
             }),
             _ => None,
         }
@@ -723,18 +697,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(event.uuid(), Some("a\"b"));
-        assert!(event.timestamp.as_ref().is_some_and(Verbatim::is_null));
+        assert!(event.timestamp.get().is_some_and(Verbatim::is_null));
         assert_eq!(event.timestamp(), None);
         assert_eq!(
             event
                 .total_pkts
-                .as_ref()
+                .get()
                 .map(Verbatim::canonical_text)
                 .as_deref(),
             Some("1000.0")
         );
         assert_eq!(
-            event.rejected.as_ref().and_then(Verbatim::as_bool),
+            event.rejected.get().and_then(Verbatim::as_bool),
             Some(false)
         );
         assert_eq!(event.src, ObjectOrNone(None));
@@ -742,7 +716,7 @@ mod tests {
         assert_eq!(event.files, ListOrNone(None));
         assert_eq!(event.answers.items().len(), 2);
         assert_eq!(event.answers.items()[0], ObjectOrNone(None));
-        assert_eq!(event.service, None);
+        assert_eq!(event.service, VerbatimField(None));
     }
 
     #[test]

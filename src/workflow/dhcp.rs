@@ -50,7 +50,7 @@ impl DhcpIndex {
 /// compares with `True`, so other truthy values do not count here).
 fn internal_ip(side: Option<&Side>) -> Option<&str> {
     let side = side?;
-    (side.internal.as_ref().and_then(Verbatim::as_bool) == Some(true))
+    (side.internal.get().and_then(Verbatim::as_bool) == Some(true))
         .then(|| side.ip())
         .flatten()
 }

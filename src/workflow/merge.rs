@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(uuids(&matched), ["e4", "e1", "e2"]);
         let info = matched[0].detection.as_deref().unwrap();
         assert_eq!(
-            info.rule.name.as_ref().and_then(Verbatim::as_str),
+            info.rule.name.get().and_then(Verbatim::as_str),
             Some("Rule one")
         );
         assert_eq!(

@@ -634,7 +634,7 @@ proptest! {
         for side in events.iter().flat_map(Event::sides) {
             let found = index.of(side);
             // Records only for an internal end, and only of its own IP.
-            prop_assert!(found.is_empty() || side.and_then(|side| side.internal.as_ref()).and_then(Verbatim::as_bool) == Some(true));
+            prop_assert!(found.is_empty() || side.and_then(|side| side.internal.get()).and_then(Verbatim::as_bool) == Some(true));
             prop_assert!(found.iter().all(|record| Some(record.ip.as_str()) == side.and_then(|side| side.ip())));
         }
     }
