@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gti_relay::ctim::reference::{indicator, sighting, Bundle};
 use gti_relay::ctim::{quote_plus, refer_link, Context};
 use gti_relay::observable::ObservableType;
-use gti_relay::gti::model::{DetectionEvent, Event, Obj, WireDhcpRecord};
+use gti_relay::gti::model::{DetectionEvent, Event, ObjectOrNone, WireDhcpRecord};
 use gti_relay::workflow::{dhcp_lookups, DhcpIndex};
 use gti_relay_fuzz::{event, value};
 use libfuzzer_sys::arbitrary::Unstructured;
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     let records = records
         .iter()
         .filter_map(|record| {
-            serde_json::from_str::<Obj<WireDhcpRecord>>(&record.to_string())
+            serde_json::from_str::<ObjectOrNone<WireDhcpRecord>>(&record.to_string())
                 .ok()?
                 .0?
                 .checked()

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::url::rule_url;
 use super::{level, present, Context, ExternalReference, Preescaped, SCHEMA_VERSION, SOURCE};
-use crate::gti::model::{Loose, Rule};
+use crate::gti::model::{Rule, Verbatim};
 
 /// An indicator, borrowing from its rule. Fields in alphabetical order.
 #[derive(Debug, Serialize)]
@@ -12,7 +12,7 @@ pub struct Indicator<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<&'a Loose>,
+    description: Option<&'a Verbatim>,
     external_ids: [&'a str; 1],
     external_references: [ExternalReference<'a>; 1],
     pub id: String,
@@ -21,13 +21,13 @@ pub struct Indicator<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    short_description: Option<&'a Loose>,
+    short_description: Option<&'a Verbatim>,
     source: &'static str,
     source_uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tags: Option<[&'a Loose; 1]>,
+    tags: Option<[&'a Verbatim; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a Loose>,
+    title: Option<&'a Verbatim>,
     #[serde(rename = "type")]
     kind: &'static str,
     valid_time: ValidTime<'a>,
@@ -36,7 +36,7 @@ pub struct Indicator<'a> {
 #[derive(Debug, Serialize)]
 struct ValidTime<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    start_time: Option<&'a Loose>,
+    start_time: Option<&'a Verbatim>,
 }
 
 static RULE_REFERENCE: Preescaped = Preescaped::new(
@@ -57,24 +57,24 @@ pub fn indicator_id(rule_uuid: &str) -> String {
 pub fn indicator<'a>(ctx: &Context, rule: &'a Rule) -> Option<Indicator<'a>> {
     let uuid = rule.uuid()?;
     let url = rule_url(ctx.portal(), uuid, None);
-    let name = present(rule.name.as_ref());
+    let name = present(rule.name.get());
     Some(Indicator {
-        confidence: level(rule.confidence.as_ref()),
-        description: present(rule.description.as_ref()),
+        confidence: level(rule.confidence.get()),
+        description: present(rule.description.get()),
         external_ids: [uuid],
         external_references: [ExternalReference::new(&RULE_REFERENCE, uuid, url.clone())],
         id: indicator_id(uuid),
         producer: SOURCE,
         schema_version: SCHEMA_VERSION,
-        severity: level(rule.severity.as_ref()),
+        severity: level(rule.severity.get()),
         short_description: name,
         source: SOURCE,
         source_uri: url,
-        tags: present(rule.category.as_ref()).map(|category| [category]),
+        tags: present(rule.category.get()).map(|category| [category]),
         title: name,
         kind: "indicator",
         valid_time: ValidTime {
-            start_time: present(rule.created.as_ref()),
+            start_time: present(rule.created.get()),
         },
     })
 }

@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::gti::model::Loose;
+use crate::gti::model::Verbatim;
 use crate::level::Level;
 
 mod answer;
@@ -90,12 +90,12 @@ pub fn random_id(entity_type: &str) -> String {
 /// GTI's `high`/`moderate`/`low` in CTIM's words; used for both severity and
 /// confidence. Anything else (another case included) is unknown and yields
 /// `None`.
-fn level(value: Option<&Loose>) -> Option<&'static str> {
+fn level(value: Option<&Verbatim>) -> Option<&'static str> {
     Level::parse(value?.as_str()?).map(Level::ctim)
 }
 
 /// A value that is there and not null.
-fn present(value: Option<&Loose>) -> Option<&Loose> {
+fn present(value: Option<&Verbatim>) -> Option<&Verbatim> {
     value.filter(|value| !value.is_null())
 }
 
@@ -160,9 +160,9 @@ impl<'a> ExternalReference<'a> {
 #[derive(Debug, Clone, Copy, Serialize)]
 struct ObservedTime<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    end_time: Option<&'a Loose>,
+    end_time: Option<&'a Verbatim>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    start_time: Option<&'a Loose>,
+    start_time: Option<&'a Verbatim>,
 }
 
 /// `{"type", "value"}`: an observable CTIM builds itself, its value mostly

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::{Answer, Context, Fragment};
 use super::{DetectionInfo, EnrichedEvent, Summary};
-use crate::gti::model::{DhcpRecord, Event, Obj, Rule, WireDhcpRecord};
+use crate::gti::model::{DhcpRecord, Event, ObjectOrNone, Rule, WireDhcpRecord};
 use crate::observable::Observable;
 
 /// One reference-shaped event, split into typed parts.
@@ -43,7 +43,7 @@ impl Parts {
                 rule: Arc::new(
                     detection
                         .get("rule")
-                        .and_then(typed::<Obj<Rule>>)
+                        .and_then(typed::<ObjectOrNone<Rule>>)
                         .and_then(|rule| rule.0)
                         .unwrap_or_default(),
                 ),
@@ -62,19 +62,19 @@ impl Parts {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(typed::<Obj<WireDhcpRecord>>)
+                .filter_map(typed::<ObjectOrNone<WireDhcpRecord>>)
                 .filter_map(|record| record.0)
                 .map(|record| {
                     let ip = record
                         .ip
-                        .as_ref()
+                        .get()
                         .and_then(|ip| ip.as_str())
                         .unwrap_or_default();
                     DhcpRecord {
                         ip: ip.to_owned(),
-                        account_code: record.account_code,
-                        hostname: record.hostname,
-                        mac: record.mac,
+                        account_code: record.account_code.0,
+                        hostname: record.hostname.0,
+                        mac: record.mac.0,
                     }
                 })
                 .collect()
@@ -112,7 +112,7 @@ pub fn sighting(ctx: &Context, event: &Value) -> Value {
 
 /// The indicator of a rule in GTI's JSON.
 pub fn indicator(ctx: &Context, rule: &Value) -> Option<Value> {
-    let rule = typed::<Obj<Rule>>(rule)?.0?;
+    let rule = typed::<ObjectOrNone<Rule>>(rule)?.0?;
     let indicator = super::indicator(ctx, &rule)?;
     serde_json::to_value(&indicator).ok()
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::url::rebuild_url;
 use super::EnrichedEvent;
 use super::{TypedValue, SOURCE};
-use crate::gti::model::{Event, Loose};
+use crate::gti::model::{Event, Verbatim};
 use crate::observable::ObservableType;
 
 /// `{origin, related, relation, source}`.
@@ -106,7 +106,7 @@ fn dns_relations<'a>(out: &mut Relations<'a>, event: &'a Event, src_ip: Option<&
     };
     out.add(("ip", src_ip), "Queried_For", ("domain", Some(domain)));
     for answer in event.answers.items() {
-        let ip = answer.get().and_then(|answer| answer.ip.as_ref()?.as_str());
+        let ip = answer.get().and_then(|answer| answer.ip.get()?.as_str());
         out.add(("domain", Some(domain)), "Resolved_To", ("ip", ip));
     }
 }
@@ -117,21 +117,21 @@ fn http_relations<'a>(
     src_ip: Option<&'a str>,
     dst_ip: Option<&'a str>,
 ) {
-    if let Some(agent) = event.user_agent.as_ref().and_then(Loose::truthy_str) {
+    if let Some(agent) = event.user_agent.get().and_then(Verbatim::truthy_str) {
         out.add(("user_agent", Some(agent)), "Sent_From", ("ip", src_ip));
         out.add(("user_agent", Some(agent)), "Sent_To", ("ip", dst_ip));
     }
 
     let host = event.host.get();
-    let host_domain = host.and_then(|host| host.domain.as_ref()?.truthy_str());
+    let host_domain = host.and_then(|host| host.domain.get()?.truthy_str());
     if host_domain.is_some() {
         out.add(("domain", host_domain), "Resolved_To", ("ip", dst_ip));
     }
 
-    if let Some(uri) = event.uri.get().and_then(|uri| uri.uri.as_ref()?.as_str()) {
+    if let Some(uri) = event.uri.get().and_then(|uri| uri.uri.get()?.as_str()) {
         // GTI often gives only the path; the host header (else the host IP)
         // completes it, as the reference does.
-        let host_ip = host.and_then(|host| host.ip.as_ref()?.truthy_str());
+        let host_ip = host.and_then(|host| host.ip.get()?.truthy_str());
         let url = rebuild_url(uri, host_domain.or(host_ip).unwrap_or(""));
         out.add_url(src_ip, url, dst_ip);
     }
@@ -140,7 +140,7 @@ fn http_relations<'a>(
     if files.is_empty() {
         return;
     }
-    let method = event.method.as_ref().and_then(Loose::as_str);
+    let method = event.method.get().and_then(Verbatim::as_str);
     let directions = if method == Some("GET") {
         [(src_ip, "Downloaded_To"), (dst_ip, "Downloaded_From")]
     } else {
@@ -153,7 +153,7 @@ fn http_relations<'a>(
                 ("sha1", &file.sha1),
                 ("sha256", &file.sha256),
             ] {
-                let value = value.as_ref().and_then(Loose::truthy_str);
+                let value = value.get().and_then(Verbatim::truthy_str);
                 if value.is_some() {
                     out.add((hash, value), relation, ("ip", ip));
                 }

@@ -10,7 +10,7 @@ use super::EnrichedEvent;
 use super::{
     level, present, Context, ExternalReference, ObservedTime, Preescaped, SCHEMA_VERSION, SOURCE,
 };
-use crate::gti::model::Loose;
+use crate::gti::model::Verbatim;
 use crate::observable::Observable;
 
 /// A sighting, borrowing from its event. Fields in alphabetical order, as
@@ -36,7 +36,7 @@ pub struct Sighting<'a> {
     relations: Vec<Relation<'a>>,
     schema_version: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    sensor: Option<&'a Loose>,
+    sensor: Option<&'a Verbatim>,
     #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<&'static str>,
     source: &'static str,
@@ -62,7 +62,7 @@ static RULE_REFERENCE: Preescaped = Preescaped::new(
 /// The CTIM sighting of one enriched GTI event, with the id `id`.
 pub fn sighting<'a>(ctx: &Context, id: String, found: &EnrichedEvent<'a>) -> Sighting<'a> {
     let event = found.event;
-    let timestamp = present(event.timestamp.as_ref());
+    let timestamp = present(event.timestamp.get());
     let observed_time = ObservedTime {
         end_time: timestamp,
         start_time: timestamp,
@@ -75,7 +75,7 @@ pub fn sighting<'a>(ctx: &Context, id: String, found: &EnrichedEvent<'a>) -> Sig
     if let Some(event_type) = event_type {
         description.push(format!("- Event: `{}`", event_type.to_uppercase()));
     }
-    if let Some(name) = rule.and_then(|rule| rule.name.as_ref()?.as_str()) {
+    if let Some(name) = rule.and_then(|rule| rule.name.get()?.as_str()) {
         description.push(format!("- Rule: `{name}`"));
     }
 
@@ -111,8 +111,8 @@ pub fn sighting<'a>(ctx: &Context, id: String, found: &EnrichedEvent<'a>) -> Sig
         observed_time,
         relations: relations(found),
         schema_version: SCHEMA_VERSION,
-        sensor: present(event.sensor_id.as_ref()),
-        severity: rule.and_then(|rule| level(rule.severity.as_ref())),
+        sensor: present(event.sensor_id.get()),
+        severity: rule.and_then(|rule| level(rule.severity.get())),
         source: SOURCE,
         source_uri,
         targets: targets(found, observed_time).map(|target| [target]),

@@ -5,7 +5,7 @@
 use serde::{Serialize, Serializer};
 
 use super::EnrichedEvent;
-use crate::gti::model::{Event, Loose};
+use crate::gti::model::{Event, Verbatim};
 
 #[derive(Debug, Serialize)]
 pub(super) struct Table<'a> {
@@ -24,7 +24,7 @@ struct Column {
 #[derive(Debug)]
 enum Cell<'a> {
     /// GTI's value as it is.
-    Verbatim(&'a Loose),
+    Verbatim(&'a Verbatim),
     Text(String),
     /// The blank cell under a group's header column.
     Blank,
@@ -63,53 +63,53 @@ type EventColumn = (&'static str, &'static str, Read, fn(&Event) -> Field<'_>);
 
 /// What an event holds for a column.
 enum Field<'a> {
-    Value(Option<&'a Loose>),
+    Value(Option<&'a Verbatim>),
     /// The number of items of a list field, `None` when it is no list.
     Items(Option<usize>),
 }
 
 const FLOW_COLUMNS: &[EventColumn] = &[
     ("• flow_state", "string", Read::Copy, |e| {
-        Field::Value(e.flow_state.as_ref())
+        Field::Value(e.flow_state.get())
     }),
     ("• proto", "string", Read::Copy, |e| {
-        Field::Value(e.proto.as_ref())
+        Field::Value(e.proto.get())
     }),
     ("• service", "string", Read::Copy, |e| {
-        Field::Value(e.service.as_ref())
+        Field::Value(e.service.get())
     }),
     ("• total_pkts", "integer", Read::Copy, |e| {
-        Field::Value(e.total_pkts.as_ref())
+        Field::Value(e.total_pkts.get())
     }),
 ];
 
 const DNS_COLUMNS: &[EventColumn] = &[
     ("• qtype", "integer", Read::Copy, |e| {
-        Field::Value(e.qtype.as_ref())
+        Field::Value(e.qtype.get())
     }),
     ("• qtype_name", "string", Read::Copy, |e| {
-        Field::Value(e.qtype_name.as_ref())
+        Field::Value(e.qtype_name.get())
     }),
     ("• rcode", "integer", Read::Copy, |e| {
-        Field::Value(e.rcode.as_ref())
+        Field::Value(e.rcode.get())
     }),
     ("• rcode_name", "string", Read::Copy, |e| {
-        Field::Value(e.rcode_name.as_ref())
+        Field::Value(e.rcode_name.get())
     }),
     ("• rejected", "string", Read::LowerText, |e| {
-        Field::Value(e.rejected.as_ref())
+        Field::Value(e.rejected.get())
     }),
 ];
 
 const HTTP_COLUMNS: &[EventColumn] = &[
     ("• method", "string", Read::Copy, |e| {
-        Field::Value(e.method.as_ref())
+        Field::Value(e.method.get())
     }),
     ("• status_code", "integer", Read::Copy, |e| {
-        Field::Value(e.status_code.as_ref())
+        Field::Value(e.status_code.get())
     }),
     ("• status_msg", "string", Read::Copy, |e| {
-        Field::Value(e.status_msg.as_ref())
+        Field::Value(e.status_msg.get())
     }),
     ("• files", "integer", Read::Count, |e| {
         Field::Items(e.files.0.as_ref().map(Vec::len))
@@ -118,28 +118,28 @@ const HTTP_COLUMNS: &[EventColumn] = &[
 
 const SSH_COLUMNS: &[EventColumn] = &[
     ("• direction", "string", Read::Copy, |e| {
-        Field::Value(e.direction.as_ref())
+        Field::Value(e.direction.get())
     }),
     ("• client", "string", Read::Copy, |e| {
-        Field::Value(e.client.as_ref())
+        Field::Value(e.client.get())
     }),
     ("• server", "string", Read::Copy, |e| {
-        Field::Value(e.server.as_ref())
+        Field::Value(e.server.get())
     }),
 ];
 
 const SURICATA_COLUMNS: &[EventColumn] = &[
     ("• sig_name", "string", Read::Copy, |e| {
-        Field::Value(e.sig_name.as_ref())
+        Field::Value(e.sig_name.get())
     }),
     ("• sig_category", "string", Read::Copy, |e| {
-        Field::Value(e.sig_category.as_ref())
+        Field::Value(e.sig_category.get())
     }),
     ("• sig_id", "integer", Read::Copy, |e| {
-        Field::Value(e.sig_id.as_ref())
+        Field::Value(e.sig_id.get())
     }),
     ("• sig_rev", "number", Read::Copy, |e| {
-        Field::Value(e.sig_rev.as_ref())
+        Field::Value(e.sig_rev.get())
     }),
 ];
 
@@ -167,7 +167,7 @@ fn cell<'a>(field: Field<'a>, how: Read) -> Cell<'a> {
 
 /// Python's `str()` of a JSON value, for the scalars GTI sends
 /// (`True`, `None`, `42`, text); containers fall back to their JSON text.
-fn python_text(value: &Loose) -> String {
+fn python_text(value: &Verbatim) -> String {
     if value.is_null() {
         return "None".to_owned();
     }

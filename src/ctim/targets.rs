@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::EnrichedEvent;
 use super::{ObservedTime, TypedValue};
-use crate::gti::model::Loose;
+use crate::gti::model::Verbatim;
 
 #[derive(Debug, Serialize)]
 pub(super) struct Target<'a> {
@@ -23,22 +23,22 @@ pub(super) fn targets<'a>(
     observed_time: ObservedTime<'a>,
 ) -> Option<Target<'a>> {
     let (device, records) = found.sides().into_iter().find(|(side, _)| {
-        side.and_then(|side| side.internal.as_ref())
-            .is_some_and(Loose::truthy)
+        side.and_then(|side| side.internal.get())
+            .is_some_and(Verbatim::truthy)
     })?;
     let ip = device?.ip()?;
 
     let mut observables = vec![TypedValue::new("ip", ip)];
-    let own = found.event.customer_id.as_ref().and_then(|customer| {
+    let own = found.event.customer_id.get().and_then(|customer| {
         records
             .iter()
             .find(|record| record.account_code.as_ref() == Some(customer))
     });
     if let Some(record) = own {
-        if let Some(hostname) = record.hostname.as_ref().and_then(Loose::truthy_str) {
+        if let Some(hostname) = record.hostname.as_ref().and_then(Verbatim::truthy_str) {
             observables.push(TypedValue::new("hostname", hostname));
         }
-        if let Some(mac) = record.mac.as_ref().and_then(Loose::truthy_str) {
+        if let Some(mac) = record.mac.as_ref().and_then(Verbatim::truthy_str) {
             observables.push(TypedValue::new("mac_address", mac));
         }
     }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::gti::model::{Detection, Loose, Rule};
+use crate::gti::model::{Detection, Rule, Verbatim};
 use crate::level::Level;
 use crate::observable::Observable;
 use crate::time::{format_timestamp, parse_timestamp, DAY_MILLIS};
@@ -30,9 +30,9 @@ pub struct ValidTime {
 }
 
 /// The level `field` of a rule reads (any case).
-fn level(field: Option<&Loose>) -> Option<Level> {
+fn level(field: Option<&Verbatim>) -> Option<Level> {
     field
-        .and_then(Loose::as_str)
+        .and_then(Verbatim::as_str)
         .and_then(Level::parse_any_case)
 }
 
@@ -64,8 +64,8 @@ pub fn verdict<'a>(
         let Some(rule) = rule_of(detection) else {
             continue;
         };
-        let severity = level(rule.severity.as_ref());
-        if severity == Some(Level::High) && level(rule.confidence.as_ref()) == Some(Level::High) {
+        let severity = level(rule.severity.get());
+        if severity == Some(Level::High) && level(rule.confidence.get()) == Some(Level::High) {
             malicious.push(detection);
         }
         if matches!(severity, Some(Level::High | Level::Moderate)) {

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{null_as_default, Obj, WireDhcpRecord};
+use super::model::{null_as_default, ObjectOrNone, WireDhcpRecord};
 use super::request::{Decode, DecodeError, GtiRequest, HttpCall, Method};
 use super::{DhcpLookup, DhcpRecord, Endpoint};
 use crate::region::RegionUrls;
@@ -63,7 +63,7 @@ struct DhcpAnswer {
 #[derive(Deserialize)]
 struct DhcpBulk {
     #[serde(deserialize_with = "null_as_default")]
-    dhcp: Vec<Obj<WireDhcpRecord>>,
+    dhcp: Vec<ObjectOrNone<WireDhcpRecord>>,
 }
 
 impl Decode for Vec<DhcpRecord> {

@@ -6,20 +6,21 @@
 //! CTIM as it comes, so the types here tolerate what the reference
 //! tolerates:
 //!
-//! * a field the relay copies or reads as text is a [`Loose`] value: the
-//!   JSON text of whatever GTI sent (`null` included, which is not the same
-//!   as a missing field for every use), kept verbatim, with the string case
-//!   unescaped so that the mapper reads it without parsing again;
+//! * a field the relay copies or reads as text is a [`VerbatimField`]:
+//!   missing, or the [`Verbatim`] JSON text of whatever GTI sent (`null`
+//!   included, which is not the same as a missing field for every use),
+//!   with the string case unescaped so that the mapper reads it without
+//!   parsing again; the structs holding such fields are `#[serde(default)]`;
 //! * a nested object the relay looks into (`src`, `host`, `query`, a rule, a
-//!   file) is an [`Obj`]: anything but an object reads as absent, as
+//!   file) is an [`ObjectOrNone`]: anything but an object reads as absent, as
 //!   `event.get("src").get("ip")` is absent in the reference;
-//! * a list is an [`Arr`]: anything but an array reads as absent.
+//! * a list is a [`ListOrNone`]: anything but an array reads as absent.
 //!
 //! The fields the workflow itself relies on (a detection's uuid, account and
 //! rule; a DHCP record's ip) are strict: without them GTI's answer is not
 //! what it documents, and the client reports `invalid upstream response`.
 //!
-//! [`Loose`] borrows GTI's text while it parses (`&RawValue`), so these
+//! [`Verbatim`] borrows GTI's text while it parses (`&RawValue`), so these
 //! types are read with `serde_json::from_slice` or `from_str`, never from a
 //! `serde_json::Value`.
 
@@ -38,33 +39,34 @@ use crate::observable::ObservableType;
 // Loosely typed values
 // ---------------------------------------------------------------------------
 
-/// A JSON value as GTI sent it: a string (unescaped) or any other JSON
+/// A JSON value as GTI sent it, for the fields the reference copies into
+/// CTIM verbatim or reads as text: a string (unescaped) or any other JSON
 /// (number, boolean, `null`, list, object) as its text.
 #[derive(Clone)]
-pub enum Loose {
+pub enum Verbatim {
     Text(Box<str>),
     Json(Box<RawValue>),
 }
 
-impl Loose {
+impl Verbatim {
     /// The text, when the value is a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Loose::Text(text) => Some(text),
-            Loose::Json(_) => None,
+            Verbatim::Text(text) => Some(text),
+            Verbatim::Json(_) => None,
         }
     }
 
     /// Whether the value is JSON `null`.
     pub fn is_null(&self) -> bool {
-        matches!(self, Loose::Json(raw) if raw.get() == "null")
+        matches!(self, Verbatim::Json(raw) if raw.get() == "null")
     }
 
     /// The value when it is a boolean.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
-            Loose::Json(raw) if raw.get() == "true" => Some(true),
-            Loose::Json(raw) if raw.get() == "false" => Some(false),
+            Verbatim::Json(raw) if raw.get() == "true" => Some(true),
+            Verbatim::Json(raw) if raw.get() == "false" => Some(false),
             _ => None,
         }
     }
@@ -73,8 +75,8 @@ impl Loose {
     /// fields: `null`, `false`, `0`, `""`, `[]` and `{}` are false.
     pub fn truthy(&self) -> bool {
         match self {
-            Loose::Text(text) => !text.is_empty(),
-            Loose::Json(raw) => match raw.get() {
+            Verbatim::Text(text) => !text.is_empty(),
+            Verbatim::Json(raw) => match raw.get() {
                 "null" | "false" | "[]" | "{}" => false,
                 "true" => true,
                 other => match serde_json::from_str::<Value>(other) {
@@ -100,34 +102,36 @@ impl Loose {
     /// path: non-string values are rare where it is used.
     pub fn canonical_text(&self) -> String {
         match self {
-            Loose::Text(text) => text.to_string(),
-            Loose::Json(raw) => serde_json::from_str::<Value>(raw.get())
+            Verbatim::Text(text) => text.to_string(),
+            Verbatim::Json(raw) => serde_json::from_str::<Value>(raw.get())
                 .map_or_else(|_| raw.get().to_owned(), |value| value.to_string()),
         }
     }
 
-    fn from_raw(raw: &RawValue) -> Loose {
+    fn from_raw(raw: &RawValue) -> Verbatim {
         let text = raw.get();
         match text
             .strip_prefix('"')
             .and_then(|rest| rest.strip_suffix('"'))
         {
             // No escapes: the text between the quotes is the string.
-            Some(inner) if !inner.contains('\\') => Loose::Text(inner.into()),
-            Some(_) => serde_json::from_str::<String>(text)
-                .map_or_else(|_| Loose::Json(raw.to_owned()), |s| Loose::Text(s.into())),
-            None => Loose::Json(raw.to_owned()),
+            Some(inner) if !inner.contains('\\') => Verbatim::Text(inner.into()),
+            Some(_) => serde_json::from_str::<String>(text).map_or_else(
+                |_| Verbatim::Json(raw.to_owned()),
+                |s| Verbatim::Text(s.into()),
+            ),
+            None => Verbatim::Json(raw.to_owned()),
         }
     }
 }
 
 /// Equality as the reference's Python sees it for JSON values: strings by
 /// their text, other values by what they mean (`1.0` and `1.00` alike).
-impl PartialEq for Loose {
-    fn eq(&self, other: &Loose) -> bool {
+impl PartialEq for Verbatim {
+    fn eq(&self, other: &Verbatim) -> bool {
         match (self, other) {
-            (Loose::Text(a), Loose::Text(b)) => a == b,
-            (Loose::Json(a), Loose::Json(b)) => {
+            (Verbatim::Text(a), Verbatim::Text(b)) => a == b,
+            (Verbatim::Json(a), Verbatim::Json(b)) => {
                 a.get() == b.get()
                     || matches!(
                         (serde_json::from_str::<Value>(a.get()), serde_json::from_str::<Value>(b.get())),
@@ -139,42 +143,61 @@ impl PartialEq for Loose {
     }
 }
 
-impl fmt::Debug for Loose {
+impl fmt::Debug for Verbatim {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Loose::Text(text) => fmt::Debug::fmt(text, f),
-            Loose::Json(raw) => f.write_str(raw.get()),
+            Verbatim::Text(text) => fmt::Debug::fmt(text, f),
+            Verbatim::Json(raw) => f.write_str(raw.get()),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Loose {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Loose, D::Error> {
+impl<'de> Deserialize<'de> for Verbatim {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Verbatim, D::Error> {
         let raw = <&'de RawValue>::deserialize(deserializer)?;
-        Ok(Loose::from_raw(raw))
+        Ok(Verbatim::from_raw(raw))
     }
 }
 
-impl Serialize for Loose {
+impl Serialize for Verbatim {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Loose::Text(text) => serializer.serialize_str(text),
-            Loose::Json(raw) => raw.serialize(serializer),
+            Verbatim::Text(text) => serializer.serialize_str(text),
+            Verbatim::Json(raw) => raw.serialize(serializer),
         }
     }
 }
 
-/// `Some` for any value that is there, `null` included (serde's own
-/// `Option` reads `null` as `None`, but `null` is not always a missing
-/// field: Python prints it as `None`).
-fn keep_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Loose>, D::Error> {
-    Loose::deserialize(deserializer).map(Some)
+/// A field the relay copies or reads as text: `None` when GTI left it out,
+/// otherwise the [`Verbatim`] value GTI sent there, `null` included.
+///
+/// Serde's own `Option` reads `null` as `None`, but `null` is not always a
+/// missing field: the reference copies it into CTIM, and Python prints it
+/// as `None`. So a value that is there, whatever it is, is `Some`, and only
+/// a missing field is `None`: the struct holding the field is
+/// `#[serde(default)]`, which fills a missing field with this type's
+/// default (without it, a missing field is an error).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerbatimField(pub Option<Verbatim>);
+
+impl VerbatimField {
+    /// The value GTI sent, `null` included; `None` when the field was
+    /// missing.
+    pub fn get(&self) -> Option<&Verbatim> {
+        self.0.as_ref()
+    }
+}
+
+impl<'de> Deserialize<'de> for VerbatimField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<VerbatimField, D::Error> {
+        Verbatim::deserialize(deserializer).map(|value| VerbatimField(Some(value)))
+    }
 }
 
 /// A string, or `None` for anything else (`null`, a number, an object):
 /// for fields the relay only reads when they make sense.
 fn text_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Ok(Loose::deserialize(deserializer)?
+    Ok(Verbatim::deserialize(deserializer)?
         .as_str()
         .map(str::to_owned))
 }
@@ -191,80 +214,81 @@ where
 /// A nested object the relay looks into, or nothing when GTI sent anything
 /// else there (a string, a list, `null`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Obj<T>(pub Option<T>);
+pub struct ObjectOrNone<T>(pub Option<T>);
 
-impl<T> Default for Obj<T> {
+impl<T> Default for ObjectOrNone<T> {
     fn default() -> Self {
-        Obj(None)
+        ObjectOrNone(None)
     }
 }
 
-impl<T> Obj<T> {
+impl<T> ObjectOrNone<T> {
     pub fn get(&self) -> Option<&T> {
         self.0.as_ref()
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Obj<T>, D::Error> {
-        struct ObjVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjVisitor<T> {
-            type Value = Obj<T>;
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOrNone<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ObjectOrNone<T>, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = ObjectOrNone<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map)).map(|value| Obj(Some(value)))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectOrNone<T>, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+                    .map(|value| ObjectOrNone(Some(value)))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Obj<T>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ObjectOrNone<T>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Obj(None))
+                Ok(ObjectOrNone(None))
             }
-            absent_scalars!(Obj(None));
+            absent_scalars!(ObjectOrNone(None));
         }
-        deserializer.deserialize_any(ObjVisitor(PhantomData))
+        deserializer.deserialize_any(ObjectVisitor(PhantomData))
     }
 }
 
 /// A list, or nothing when GTI sent anything else there.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Arr<T>(pub Option<Vec<T>>);
+pub struct ListOrNone<T>(pub Option<Vec<T>>);
 
-impl<T> Default for Arr<T> {
+impl<T> Default for ListOrNone<T> {
     fn default() -> Self {
-        Arr(None)
+        ListOrNone(None)
     }
 }
 
-impl<T> Arr<T> {
+impl<T> ListOrNone<T> {
     /// The items; none when the field was not a list.
     pub fn items(&self) -> &[T] {
         self.0.as_deref().unwrap_or_default()
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Arr<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Arr<T>, D::Error> {
-        struct ArrVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ArrVisitor<T> {
-            type Value = Arr<T>;
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ListOrNone<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ListOrNone<T>, D::Error> {
+        struct ListVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+            type Value = ListOrNone<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Arr<T>, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListOrNone<T>, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
                 while let Some(item) = seq.next_element()? {
                     items.push(item);
                 }
-                Ok(Arr(Some(items)))
+                Ok(ListOrNone(Some(items)))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Arr<T>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListOrNone<T>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Arr(None))
+                Ok(ListOrNone(None))
             }
-            absent_scalars!(Arr(None));
+            absent_scalars!(ListOrNone(None));
         }
-        deserializer.deserialize_any(ArrVisitor(PhantomData))
+        deserializer.deserialize_any(ListVisitor(PhantomData))
     }
 }
 
@@ -309,7 +333,7 @@ pub struct Detections {
     /// The rules of those detections; an item that is not an object is
     /// ignored, as the reference's look-up by `uuid` ignores it.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub rules: Vec<Obj<Rule>>,
+    pub rules: Vec<ObjectOrNone<Rule>>,
 }
 
 /// One active detection.
@@ -337,34 +361,27 @@ pub struct DetectionIndicator {
     /// E.g. `dst.ip`, `http:host.domain`, `http:files.sha256`.
     pub field: String,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub values: Vec<Loose>,
+    pub values: Vec<Verbatim>,
 }
 
 /// A GTI rule: what its indicator and its sightings show.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Rule {
-    #[serde(deserialize_with = "keep_null")]
-    pub uuid: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub name: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub severity: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub confidence: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub created: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub description: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub category: Option<Loose>,
+    pub uuid: VerbatimField,
+    pub name: VerbatimField,
+    pub severity: VerbatimField,
+    pub confidence: VerbatimField,
+    pub created: VerbatimField,
+    pub description: VerbatimField,
+    pub category: VerbatimField,
 }
 
 impl Rule {
     /// The rule's uuid, when it is a string (the only kind that can be
     /// looked up or linked).
     pub fn uuid(&self) -> Option<&str> {
-        self.uuid.as_ref().and_then(Loose::as_str)
+        self.uuid.get().and_then(Verbatim::as_str)
     }
 }
 
@@ -377,85 +394,60 @@ impl Rule {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Event {
-    #[serde(deserialize_with = "keep_null")]
-    pub uuid: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub timestamp: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub event_type: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub customer_id: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sensor_id: Option<Loose>,
-    pub src: Obj<Side>,
-    pub dst: Obj<Side>,
+    pub uuid: VerbatimField,
+    pub timestamp: VerbatimField,
+    pub event_type: VerbatimField,
+    pub customer_id: VerbatimField,
+    pub sensor_id: VerbatimField,
+    pub src: ObjectOrNone<Side>,
+    pub dst: ObjectOrNone<Side>,
     // flow
-    #[serde(deserialize_with = "keep_null")]
-    pub flow_state: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub proto: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub service: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub total_pkts: Option<Loose>,
+    pub flow_state: VerbatimField,
+    pub proto: VerbatimField,
+    pub service: VerbatimField,
+    pub total_pkts: VerbatimField,
     // dns
-    #[serde(deserialize_with = "keep_null")]
-    pub qtype: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub qtype_name: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub rcode: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub rcode_name: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub rejected: Option<Loose>,
-    pub query: Obj<Query>,
-    pub answers: Arr<Obj<Answer>>,
+    pub qtype: VerbatimField,
+    pub qtype_name: VerbatimField,
+    pub rcode: VerbatimField,
+    pub rcode_name: VerbatimField,
+    pub rejected: VerbatimField,
+    pub query: ObjectOrNone<Query>,
+    pub answers: ListOrNone<ObjectOrNone<DnsAnswer>>,
     // http
-    #[serde(deserialize_with = "keep_null")]
-    pub method: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub status_code: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub status_msg: Option<Loose>,
-    pub files: Arr<Obj<File>>,
-    #[serde(deserialize_with = "keep_null")]
-    pub user_agent: Option<Loose>,
-    pub host: Obj<Host>,
-    pub uri: Obj<Uri>,
+    pub method: VerbatimField,
+    pub status_code: VerbatimField,
+    pub status_msg: VerbatimField,
+    pub files: ListOrNone<ObjectOrNone<File>>,
+    pub user_agent: VerbatimField,
+    pub host: ObjectOrNone<Host>,
+    pub uri: ObjectOrNone<Uri>,
     // ssh
-    #[serde(deserialize_with = "keep_null")]
-    pub direction: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub client: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub server: Option<Loose>,
+    pub direction: VerbatimField,
+    pub client: VerbatimField,
+    pub server: VerbatimField,
     // suricata
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_name: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_category: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_id: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sig_rev: Option<Loose>,
+    pub sig_name: VerbatimField,
+    pub sig_category: VerbatimField,
+    pub sig_id: VerbatimField,
+    pub sig_rev: VerbatimField,
 }
 
 impl Event {
     pub fn uuid(&self) -> Option<&str> {
-        self.uuid.as_ref().and_then(Loose::as_str)
+        self.uuid.get().and_then(Verbatim::as_str)
     }
 
     pub fn timestamp(&self) -> Option<&str> {
-        self.timestamp.as_ref().and_then(Loose::as_str)
+        self.timestamp.get().and_then(Verbatim::as_str)
     }
 
     pub fn event_type(&self) -> Option<&str> {
-        self.event_type.as_ref().and_then(Loose::as_str)
+        self.event_type.get().and_then(Verbatim::as_str)
     }
 
     pub fn customer_id(&self) -> Option<&str> {
-        self.customer_id.as_ref().and_then(Loose::as_str)
+        self.customer_id.get().and_then(Verbatim::as_str)
     }
 
     /// The `src` and `dst` ends, in that order.
@@ -467,7 +459,7 @@ impl Event {
     /// whether the query is truthy; an object with a string `domain` always
     /// is, and without one no relation can be built.)
     pub fn query_domain(&self) -> Option<&str> {
-        self.query.get()?.domain.as_ref()?.as_str()
+        self.query.get()?.domain.get()?.as_str()
     }
 }
 
@@ -475,62 +467,53 @@ impl Event {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Query {
-    #[serde(deserialize_with = "keep_null")]
-    pub domain: Option<Loose>,
+    pub domain: VerbatimField,
 }
 
 /// One end of a connection.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Side {
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub internal: Option<Loose>,
+    pub ip: VerbatimField,
+    pub internal: VerbatimField,
 }
 
 impl Side {
     pub fn ip(&self) -> Option<&str> {
-        self.ip.as_ref().and_then(Loose::as_str)
+        self.ip.get().and_then(Verbatim::as_str)
     }
 }
 
-/// One answer of a DNS event.
+/// One answer of a DNS event (`answers[]`: the addresses the query
+/// resolved to).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
-pub struct Answer {
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Loose>,
+pub struct DnsAnswer {
+    pub ip: VerbatimField,
 }
 
 /// One file of an HTTP event.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct File {
-    #[serde(deserialize_with = "keep_null")]
-    pub md5: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sha1: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub sha256: Option<Loose>,
+    pub md5: VerbatimField,
+    pub sha1: VerbatimField,
+    pub sha256: VerbatimField,
 }
 
 /// The `Host` header of an HTTP event, with the server's IP.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Host {
-    #[serde(deserialize_with = "keep_null")]
-    pub domain: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Loose>,
+    pub domain: VerbatimField,
+    pub ip: VerbatimField,
 }
 
 /// The request URI of an HTTP event.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Uri {
-    #[serde(deserialize_with = "keep_null")]
-    pub uri: Option<Loose>,
+    pub uri: VerbatimField,
 }
 
 /// An event of a detection, with the values found at the paths an
@@ -661,34 +644,30 @@ impl<'de> Visitor<'de> for Walk<'_> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DhcpRecord {
     pub ip: String,
-    pub account_code: Option<Loose>,
-    pub hostname: Option<Loose>,
-    pub mac: Option<Loose>,
+    pub account_code: Option<Verbatim>,
+    pub hostname: Option<Verbatim>,
+    pub mac: Option<Verbatim>,
 }
 
 /// A DHCP record as GTI sends it, before its `ip` is checked.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct WireDhcpRecord {
-    #[serde(deserialize_with = "keep_null")]
-    pub ip: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub account_code: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub hostname: Option<Loose>,
-    #[serde(deserialize_with = "keep_null")]
-    pub mac: Option<Loose>,
+    pub ip: VerbatimField,
+    pub account_code: VerbatimField,
+    pub hostname: VerbatimField,
+    pub mac: VerbatimField,
 }
 
 impl WireDhcpRecord {
     /// The record, when its `ip` is a string (the workflow groups by it).
     pub fn checked(self) -> Option<DhcpRecord> {
-        match self.ip {
-            Some(Loose::Text(ip)) => Some(DhcpRecord {
+        match self.ip.0 {
+            Some(Verbatim::Text(ip)) => Some(DhcpRecord {
                 ip: ip.into(),
-                account_code: self.account_code,
-                hostname: self.hostname,
-                mac: self.mac,
+                account_code: self.account_code.0,
+                hostname: self.hostname.0,
+                mac: self.mac.0,
             }),
             _ => None,
         }
@@ -710,7 +689,7 @@ mod tests {
     }
 
     #[test]
-    fn loose_values_keep_text_and_json_apart() {
+    fn verbatim_values_keep_text_and_json_apart() {
         let event: Event = serde_json::from_str(
             r#"{"uuid":"a\"b","timestamp":null,"total_pkts":1e3,"rejected":false,
                 "src":"not an object","dst":{"ip":"10.0.0.1","internal":true},
@@ -718,39 +697,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(event.uuid(), Some("a\"b"));
-        assert!(event.timestamp.as_ref().is_some_and(Loose::is_null));
+        assert!(event.timestamp.get().is_some_and(Verbatim::is_null));
         assert_eq!(event.timestamp(), None);
         assert_eq!(
             event
                 .total_pkts
-                .as_ref()
-                .map(Loose::canonical_text)
+                .get()
+                .map(Verbatim::canonical_text)
                 .as_deref(),
             Some("1000.0")
         );
         assert_eq!(
-            event.rejected.as_ref().and_then(Loose::as_bool),
+            event.rejected.get().and_then(Verbatim::as_bool),
             Some(false)
         );
-        assert_eq!(event.src, Obj(None));
+        assert_eq!(event.src, ObjectOrNone(None));
         assert_eq!(event.dst.get().and_then(Side::ip), Some("10.0.0.1"));
-        assert_eq!(event.files, Arr(None));
+        assert_eq!(event.files, ListOrNone(None));
         assert_eq!(event.answers.items().len(), 2);
-        assert_eq!(event.answers.items()[0], Obj(None));
-        assert_eq!(event.service, None);
+        assert_eq!(event.answers.items()[0], ObjectOrNone(None));
+        assert_eq!(event.service, VerbatimField(None));
     }
 
     #[test]
     fn truthiness_is_pythons() {
-        let loose = |text: &str| Loose::from_raw(&RawValue::from_string(text.to_owned()).unwrap());
+        let verbatim =
+            |text: &str| Verbatim::from_raw(&RawValue::from_string(text.to_owned()).unwrap());
         for falsy in ["null", "false", "0", "0.0", "\"\"", "[]", "{}", "[ ]"] {
-            assert!(!loose(falsy).truthy(), "{falsy}");
+            assert!(!verbatim(falsy).truthy(), "{falsy}");
         }
         for truthy in ["true", "1", "-0.5", "\"x\"", "[0]", "{\"a\":null}"] {
-            assert!(loose(truthy).truthy(), "{truthy}");
+            assert!(verbatim(truthy).truthy(), "{truthy}");
         }
-        assert_eq!(loose("1.0"), loose("1.00"));
-        assert_ne!(loose("\"1\""), loose("1"));
+        assert_eq!(verbatim("1.0"), verbatim("1.00"));
+        assert_ne!(verbatim("\"1\""), verbatim("1"));
     }
 
     #[test]

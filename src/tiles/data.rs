@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{Period, Tile};
 use crate::encoding::quote;
-use crate::gti::model::{Detection, Loose, Rule};
+use crate::gti::model::{Detection, Rule, Verbatim, VerbatimField};
 use crate::gti::{LIST_PAGE_SIZE, MAX_LIST_PAGES};
 use crate::level::Level;
 use crate::time::{format_timestamp, parse_timestamp, DAY_MILLIS};
@@ -31,11 +31,8 @@ impl Listing {
     /// About how many bytes it holds, for the cache's bound.
     pub fn approximate_bytes(&self) -> usize {
         let text = |text: &Option<String>| text.as_ref().map_or(0, String::len);
-        let loose = |value: &Option<Loose>| {
-            value
-                .as_ref()
-                .map_or(0, |value| value.canonical_text().len())
-        };
+        let verbatim =
+            |field: &VerbatimField| field.get().map_or(0, |value| value.canonical_text().len());
         let detections: usize = self
             .detections
             .iter()
@@ -59,10 +56,10 @@ impl Listing {
             .iter()
             .map(|rule| {
                 std::mem::size_of::<Rule>()
-                    + loose(&rule.uuid)
-                    + loose(&rule.name)
-                    + loose(&rule.description)
-                    + loose(&rule.category)
+                    + verbatim(&rule.uuid)
+                    + verbatim(&rule.name)
+                    + verbatim(&rule.description)
+                    + verbatim(&rule.category)
                     + 64
             })
             .sum();
@@ -79,9 +76,9 @@ fn capped_note() -> String {
 }
 
 /// The level a rule's severity or confidence reads (any case).
-fn level(field: Option<&Loose>) -> Option<Level> {
+fn level(field: Option<&Verbatim>) -> Option<Level> {
     field
-        .and_then(Loose::as_str)
+        .and_then(Verbatim::as_str)
         .and_then(Level::parse_any_case)
 }
 
@@ -131,7 +128,7 @@ fn summary(detections: &[&Detection], rule_of: &RuleOf<'_>, capped: bool) -> Val
     let high = detections
         .iter()
         .filter(|detection| {
-            rule_of(detection).and_then(|rule| level(rule.severity.as_ref())) == Some(Level::High)
+            rule_of(detection).and_then(|rule| level(rule.severity.get())) == Some(Level::High)
         })
         .count();
     let devices: HashSet<&str> = detections
@@ -164,10 +161,9 @@ fn by_severity(detections: &[&Detection], rule_of: &RuleOf<'_>) -> Value {
         let Some(rule) = rule_of(detection) else {
             continue;
         };
-        if let (Some(severity), Some(confidence)) = (
-            level(rule.severity.as_ref()),
-            level(rule.confidence.as_ref()),
-        ) {
+        if let (Some(severity), Some(confidence)) =
+            (level(rule.severity.get()), level(rule.confidence.get()))
+        {
             counts[severity.index()][confidence.index()] += 1;
         }
     }
@@ -219,7 +215,7 @@ fn per_day(
             continue;
         };
         *total += 1;
-        if let Some(severity) = rule_of(detection).and_then(|rule| level(rule.severity.as_ref())) {
+        if let Some(severity) = rule_of(detection).and_then(|rule| level(rule.severity.get())) {
             levels[severity.index()] += 1;
         }
     }
@@ -284,17 +280,18 @@ fn top_rules(
         for (uuid, count, devices) in ranked.iter().take(TOP_RULES) {
             let rule = per_rule_rule(rule_of, detections, uuid);
             let name = rule
-                .and_then(|rule| rule.name.as_ref())
-                .and_then(Loose::as_str)
+                .and_then(|rule| rule.name.get())
+                .and_then(Verbatim::as_str)
                 .unwrap_or(uuid);
-            let level_name = |field: Option<&Loose>| level(field).map_or("Unknown", Level::label);
+            let level_name =
+                |field: Option<&Verbatim>| level(field).map_or("Unknown", Level::label);
             lines.push(format!(
                 "| [{}]({}/detections/rules/{}) | {} | {} | {count} | {devices} |",
                 cell(name),
                 portal_url.trim_end_matches('/'),
                 quote(uuid),
-                level_name(rule.and_then(|rule| rule.severity.as_ref())),
-                level_name(rule.and_then(|rule| rule.confidence.as_ref())),
+                level_name(rule.and_then(|rule| rule.severity.get())),
+                level_name(rule.and_then(|rule| rule.confidence.get())),
             ));
         }
     }

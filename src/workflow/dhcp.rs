@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::gti::model::{DhcpRecord, Event, Loose, Side};
+use crate::gti::model::{DhcpRecord, Event, Side, Verbatim};
 use crate::gti::DhcpLookup;
 
 /// One DHCP look-up per internal src/dst IP, at the time of its newest
@@ -50,7 +50,7 @@ impl DhcpIndex {
 /// compares with `True`, so other truthy values do not count here).
 fn internal_ip(side: Option<&Side>) -> Option<&str> {
     let side = side?;
-    (side.internal.as_ref().and_then(Loose::as_bool) == Some(true))
+    (side.internal.get().and_then(Verbatim::as_bool) == Some(true))
         .then(|| side.ip())
         .flatten()
 }
@@ -90,7 +90,7 @@ mod tests {
         let record = |hostname: &str| DhcpRecord {
             ip: "10.0.0.1".into(),
             account_code: None,
-            hostname: Some(Loose::Text(hostname.into())),
+            hostname: Some(Verbatim::Text(hostname.into())),
             mac: None,
         };
         let records = vec![record("a"), record("b")];

@@ -329,7 +329,7 @@ impl<R: GtiRequest> SingleCall<R> {
 mod tests {
     use super::*;
     use crate::ctim::{reference, Context, Fragment};
-    use crate::gti::model::Loose;
+    use crate::gti::model::Verbatim;
     use crate::gti::{DecodeError, HttpCall, Transport};
     use crate::workflow::Summary;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -514,7 +514,7 @@ mod tests {
         let enriched: Vec<_> = events.enriched(&observable).collect();
         assert_eq!(
             enriched[0].dhcp[0][0].hostname,
-            Some(Loose::Text("host".into()))
+            Some(Verbatim::Text("host".into()))
         );
         assert_eq!(
             enriched[0].detection.and_then(|d| d.summary),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use log::warn;
 
 use super::{DetectionInfo, FoundEvent, Settings, Summary};
-use crate::gti::model::{Detection, DetectionEvent, Detections, Event, Loose, Rule};
+use crate::gti::model::{Detection, DetectionEvent, Detections, Event, Rule, Verbatim};
 use crate::gti::{Endpoint, GtiError};
 use crate::observable::ObservableType;
 
@@ -117,7 +117,7 @@ fn summaries<'d>(allowed: &[&'d Detection]) -> HashMap<(&'d str, &'d str), Summa
         let values = indicator_values.entry(group).or_default();
         for indicator in &detection.indicators {
             if indicator_path(&indicator.field).is_some() {
-                values.extend(indicator.values.iter().map(Loose::canonical_text));
+                values.extend(indicator.values.iter().map(Verbatim::canonical_text));
             }
         }
     }
@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(uuids(&matched), ["e4", "e1", "e2"]);
         let info = matched[0].detection.as_deref().unwrap();
         assert_eq!(
-            info.rule.name.as_ref().and_then(Loose::as_str),
+            info.rule.name.get().and_then(Verbatim::as_str),
             Some("Rule one")
         );
         assert_eq!(

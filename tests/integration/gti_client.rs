@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use gti_relay::config::Config;
 use gti_relay::gti::model::{
-    DetectionEvent, Detections, DhcpRecord, Event, Obj, Rule, WireDhcpRecord,
+    DetectionEvent, Detections, DhcpRecord, Event, ObjectOrNone, Rule, WireDhcpRecord,
 };
 use gti_relay::gti::{
     http_agent, DayWindow, DetectionsOf, DhcpLookup, DhcpLookups, Endpoint, EventsOfDetection, Gti,
@@ -133,7 +133,10 @@ fn detections_are_fetched_with_indicators_and_rules() {
         json!(detection.indicators[2].values),
         expected["indicators"][2]["values"]
     );
-    assert_eq!(detections.rules, [typed::<Obj<Rule>>(&expected["rule"])]);
+    assert_eq!(
+        detections.rules,
+        [typed::<ObjectOrNone<Rule>>(&expected["rule"])]
+    );
 
     let calls = gti.calls_to(Endpoint::Detections);
     assert_eq!(calls.len(), 1);

@@ -13,7 +13,7 @@ use gti_relay::ctim::reference::Bundle;
 use gti_relay::ctim::{quote_plus, refer_link, Context};
 use gti_relay::gti::http_agent;
 use gti_relay::gti::model::{
-    Detection, DetectionEvent, DetectionIndicator, Detections, Event, Loose, Obj, Rule,
+    Detection, DetectionEvent, DetectionIndicator, Detections, Event, ObjectOrNone, Rule, Verbatim,
     WireDhcpRecord,
 };
 use gti_relay::observable::{parse_observables, Observable, ObservableType};
@@ -525,7 +525,7 @@ fn detection_strategy() -> impl Strategy<Value = Detection> {
                     .into_iter()
                     .map(|(field, values)| DetectionIndicator {
                         field: field.to_owned(),
-                        values: values.iter().map(typed::<Loose>).collect(),
+                        values: values.iter().map(typed::<Verbatim>).collect(),
                     })
                     .collect(),
                 first_seen: None,
@@ -583,7 +583,7 @@ proptest! {
         value in prop_oneof![Just("10.0.0.1".to_owned()), ".{0,4}"],
     ) {
         let total: usize = events.iter().map(Vec::len).sum();
-        let rules = rules.iter().map(typed::<Obj<Rule>>).collect();
+        let rules = rules.iter().map(typed::<ObjectOrNone<Rule>>).collect();
         let detections = Detections { detections, rules };
         let events = events
             .iter()
@@ -628,13 +628,13 @@ proptest! {
         prop_assert!(lookups.len() <= 2 * events.len());
         let records = records
             .iter()
-            .filter_map(|record| typed::<Obj<WireDhcpRecord>>(record).0?.checked())
+            .filter_map(|record| typed::<ObjectOrNone<WireDhcpRecord>>(record).0?.checked())
             .collect();
         let index = DhcpIndex::new(records);
         for side in events.iter().flat_map(Event::sides) {
             let found = index.of(side);
             // Records only for an internal end, and only of its own IP.
-            prop_assert!(found.is_empty() || side.and_then(|side| side.internal.as_ref()).and_then(Loose::as_bool) == Some(true));
+            prop_assert!(found.is_empty() || side.and_then(|side| side.internal.get()).and_then(Verbatim::as_bool) == Some(true));
             prop_assert!(found.iter().all(|record| Some(record.ip.as_str()) == side.and_then(|side| side.ip())));
         }
     }
