@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::Endpoint;
+use super::{Endpoint, GtiError};
 use crate::region::RegionUrls;
 
 /// One GTI endpoint's request.
@@ -35,6 +35,16 @@ pub trait Decode: Sized {
 /// `invalid upstream response` naming the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError(pub String);
+
+impl DecodeError {
+    /// The failure of a call to `endpoint` whose 2xx body did not decode.
+    pub fn at(self, endpoint: Endpoint) -> GtiError {
+        GtiError::InvalidResponse {
+            endpoint,
+            detail: self.0,
+        }
+    }
+}
 
 impl From<serde_json::Error> for DecodeError {
     fn from(error: serde_json::Error) -> Self {

@@ -225,12 +225,8 @@ impl Transport for HttpTransport {
         let elapsed = started.elapsed();
         match outcome {
             Attempt::Done(body) => {
-                let read = body.and_then(|body| {
-                    read(&body).map_err(|DecodeError(detail)| GtiError::InvalidResponse {
-                        endpoint: call.endpoint,
-                        detail,
-                    })
-                });
+                let read =
+                    body.and_then(|body| read(&body).map_err(|error| error.at(call.endpoint)));
                 if read.is_err() && counted == UpstreamOutcome::Ok {
                     counted = UpstreamOutcome::InvalidResponse;
                 }

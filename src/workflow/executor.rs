@@ -438,12 +438,10 @@ mod tests {
             _budget: Duration,
             read: &mut dyn FnMut(&[u8]) -> Result<(), DecodeError>,
         ) -> Try<()> {
-            Try::Done(self.answer(call).and_then(|body| {
-                read(&body).map_err(|DecodeError(detail)| GtiError::InvalidResponse {
-                    endpoint: call.endpoint,
-                    detail,
-                })
-            }))
+            Try::Done(
+                self.answer(call)
+                    .and_then(|body| read(&body).map_err(|error| error.at(call.endpoint))),
+            )
         }
     }
 
@@ -692,9 +690,7 @@ mod tests {
                         Endpoint::EventSearch | Endpoint::DetectionEvents => json!({"events": []}),
                         _ => json!({"detections": [], "rules": []}),
                     };
-                    Try::Done(read(&bytes(&empty)).map_err(|DecodeError(detail)| {
-                        GtiError::InvalidResponse { endpoint, detail }
-                    }))
+                    Try::Done(read(&bytes(&empty)).map_err(|error| error.at(endpoint)))
                 }
             }
         }
