@@ -480,7 +480,7 @@ fn parse_egress<'a>(set: &impl Fn(&str) -> Option<&'a str>) -> Result<Egress, Co
             Some((name, value)) => ProxyUrl::parse(value)
                 .map(Some)
                 // The value is shown without the credentials it may hold.
-                .map_err(|expected| invalid(name, &redact_credentials(value), &expected)),
+                .map_err(|expected| invalid(name, &redact_credentials(value), expected)),
         }
     };
     let all = proxy(["all_proxy", "ALL_PROXY"])?;

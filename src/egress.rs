@@ -86,17 +86,17 @@ impl ProxyUrl {
     /// A proxy URL as curl takes one: `http://` or `https://` (no scheme
     /// means `http://`), a host, an optional port and `user:password@`.
     /// The error says what is expected and never repeats the credentials.
-    pub fn parse(value: &str) -> Result<ProxyUrl, String> {
+    pub fn parse(value: &str) -> Result<ProxyUrl, &'static str> {
         let expected = "an http:// or https:// proxy URL such as http://proxy.example.com:3128 \
                         (socks proxies are not supported)";
-        let proxy = ureq::Proxy::new(value).map_err(|_| expected.to_owned())?;
+        let proxy = ureq::Proxy::new(value).map_err(|_| expected)?;
         let scheme = match proxy.protocol() {
             ureq::ProxyProtocol::Http => "http",
             ureq::ProxyProtocol::Https => "https",
-            _ => return Err(expected.to_owned()),
+            _ => return Err(expected),
         };
         if proxy.host().is_empty() {
-            return Err(expected.to_owned());
+            return Err(expected);
         }
         let credentials = if proxy.username().is_some() || proxy.password().is_some() {
             "***@"
