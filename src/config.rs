@@ -121,11 +121,19 @@ enum Api {
     Detections,
     Events,
     Entity,
+    /// The entity v1 API (summary, passive DNS, file: SPEC §8.4).
+    EntityV1,
     Portal,
 }
 
 impl Api {
-    const ALL: [Api; 4] = [Api::Detections, Api::Events, Api::Entity, Api::Portal];
+    const ALL: [Api; 5] = [
+        Api::Detections,
+        Api::Events,
+        Api::Entity,
+        Api::EntityV1,
+        Api::Portal,
+    ];
 
     /// The variable for this API of `region`, or of the default region
     /// when `None` (the unprefixed form).
@@ -134,14 +142,17 @@ impl Api {
             (Api::Detections, None) => "GTI_DETECTIONS_URL",
             (Api::Events, None) => "GTI_EVENTS_URL",
             (Api::Entity, None) => "GTI_ENTITY_URL",
+            (Api::EntityV1, None) => "GTI_ENTITY_V1_URL",
             (Api::Portal, None) => "GTI_PORTAL_URL",
             (Api::Detections, Some(Region::Us)) => "GTI_US_DETECTIONS_URL",
             (Api::Events, Some(Region::Us)) => "GTI_US_EVENTS_URL",
             (Api::Entity, Some(Region::Us)) => "GTI_US_ENTITY_URL",
+            (Api::EntityV1, Some(Region::Us)) => "GTI_US_ENTITY_V1_URL",
             (Api::Portal, Some(Region::Us)) => "GTI_US_PORTAL_URL",
             (Api::Detections, Some(Region::Eu)) => "GTI_EU_DETECTIONS_URL",
             (Api::Events, Some(Region::Eu)) => "GTI_EU_EVENTS_URL",
             (Api::Entity, Some(Region::Eu)) => "GTI_EU_ENTITY_URL",
+            (Api::EntityV1, Some(Region::Eu)) => "GTI_EU_ENTITY_V1_URL",
             (Api::Portal, Some(Region::Eu)) => "GTI_EU_PORTAL_URL",
         }
     }
@@ -450,6 +461,13 @@ fn region_urls<'a>(
                 }
             }
             Api::Entity => urls.entity = base()?,
+            Api::EntityV1 => {
+                urls.entity_v1 = match value {
+                    // Empty: no enrichment calls (SPEC §8.4).
+                    "" => None,
+                    _ => Some(base()?),
+                }
+            }
             Api::Portal => {
                 urls.portal = PortalUrl::parse(value)
                     .map_err(|expected| invalid(variable, value, expected))?
@@ -749,6 +767,7 @@ mod tests {
             ("GTI_DETECTIONS_URL", "http://127.0.0.1:1/d"),
             ("GTI_EVENTS_URL", ""),
             ("GTI_ENTITY_URL", "http://127.0.0.1:1/e/"),
+            ("GTI_ENTITY_V1_URL", ""),
             ("GTI_PORTAL_URL", "https://portal.example/"),
         ];
         let us = Config::from_vars(vars).unwrap();
@@ -756,6 +775,7 @@ mod tests {
             detections: BaseUrl::parse("http://127.0.0.1:1/d/").unwrap(),
             events: None,
             entity: BaseUrl::parse("http://127.0.0.1:1/e/").unwrap(),
+            entity_v1: None,
             portal: PortalUrl::parse("https://portal.example").unwrap(),
         };
         assert_eq!(*us.urls(Region::Us), overridden);
@@ -830,10 +850,13 @@ mod tests {
             "GTI_US_DETECTIONS_URL",
             "GTI_US_EVENTS_URL",
             "GTI_US_ENTITY_URL",
+            "GTI_US_ENTITY_V1_URL",
             "GTI_US_PORTAL_URL",
             "GTI_EU_DETECTIONS_URL",
             "GTI_EU_EVENTS_URL",
             "GTI_EU_ENTITY_URL",
+            "GTI_EU_ENTITY_V1_URL",
+            "GTI_ENTITY_V1_URL",
             "GTI_EU_PORTAL_URL",
         ] {
             assert!(names.contains(&name), "{name}");

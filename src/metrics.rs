@@ -435,6 +435,9 @@ fn endpoint_label(endpoint: Endpoint) -> &'static str {
         Endpoint::Dhcp => "dhcp",
         Endpoint::DetectionList => "detection_list",
         Endpoint::Resolve => "resolve",
+        Endpoint::EntitySummary => "entity_summary",
+        Endpoint::PassiveDns => "passive_dns",
+        Endpoint::FileSummary => "file_summary",
     }
 }
 

@@ -28,6 +28,9 @@ pub struct RegionUrls {
     pub events: Option<BaseUrl>,
     /// Base of `entity/tracking/bulk/get/ip`.
     pub entity: BaseUrl,
+    /// Base of the entity v1 look-ups (summary, passive DNS, file); `None`
+    /// switches the enrichment off (SPEC §8.4).
+    pub entity_v1: Option<BaseUrl>,
     /// Base of the links into the portal.
     pub portal: PortalUrl,
 }
@@ -132,17 +135,19 @@ impl Region {
     /// The hosts FortiNDR Cloud documents for the region. The EU region
     /// has no event search that we know of, so it is off there.
     pub fn default_urls(self) -> RegionUrls {
-        let (detections, events, entity, portal) = match self {
+        let (detections, events, entity, entity_v1, portal) = match self {
             Region::Us => (
                 "https://detections.icebrg.io/v1/",
                 Some("https://events.icebrg.io/v2/"),
                 "https://entity.icebrg.io/v2/",
+                "https://entity.icebrg.io/v1/",
                 "https://portal.icebrg.io",
             ),
             Region::Eu => (
                 "https://detections.eu.fortindr.forticloud.com/v1/",
                 None,
                 "https://entity.eu.fortindr.forticloud.com/v2/",
+                "https://entity.eu.fortindr.forticloud.com/v1/",
                 "https://portal-eu.fortindr.forticloud.com",
             ),
         };
@@ -152,6 +157,7 @@ impl Region {
             detections: BaseUrl(detections.to_owned()),
             events: events.map(|events| BaseUrl(events.to_owned())),
             entity: BaseUrl(entity.to_owned()),
+            entity_v1: Some(BaseUrl(entity_v1.to_owned())),
             portal: PortalUrl(portal.to_owned()),
         }
     }
@@ -200,6 +206,7 @@ mod tests {
                 Some(&urls.detections),
                 urls.events.as_ref(),
                 Some(&urls.entity),
+                urls.entity_v1.as_ref(),
             ]
             .into_iter()
             .flatten()

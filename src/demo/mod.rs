@@ -194,6 +194,7 @@ fn start_gtis(retired: &[Endpoint]) -> Result<SimulatedGtis, StartError> {
         let events = region.default_urls().events.map(|_| urls.events);
         vars.push((name("EVENTS"), events.unwrap_or_default()));
         vars.push((name("ENTITY"), urls.entity));
+        vars.push((name("ENTITY_V1"), urls.entity_v1));
         gtis.push(gti);
     }
     Ok(SimulatedGtis { gtis, key, vars })

@@ -157,6 +157,12 @@ closed_set! {
         DetectionList,
         /// `PUT detections/<uuid>/resolve` (the response actions).
         Resolve,
+        /// Entity v1 `entity/<value>/summary` (SPEC §8.4).
+        EntitySummary,
+        /// Entity v1 `entity/<value>/pdns`.
+        PassiveDns,
+        /// Entity v1 `entity/<hash>/file`.
+        FileSummary,
     }
 }
 
@@ -169,6 +175,9 @@ impl Endpoint {
             Endpoint::Dhcp => "DHCP look-up",
             Endpoint::DetectionList => "detections listing",
             Endpoint::Resolve => "detection resolve",
+            Endpoint::EntitySummary => "entity summary",
+            Endpoint::PassiveDns => "passive DNS",
+            Endpoint::FileSummary => "file summary",
         }
     }
 }

@@ -228,6 +228,7 @@ fn region_picks_the_portal_of_refer_and_the_gti_of_observe_and_health() {
         bin(&us, args)
             .env("GTI_EU_DETECTIONS_URL", &urls.detections)
             .env("GTI_EU_ENTITY_URL", &urls.entity)
+            .env("GTI_EU_ENTITY_V1_URL", &urls.entity_v1)
             .env("GTI_API_KEY", TEST_KEY)
     };
     eu.set_detections("8.8.8.8", json!({"detections": [], "rules": []}));

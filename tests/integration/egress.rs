@@ -41,11 +41,12 @@ fn assert_found(answer: &Value) {
 }
 
 /// `GTI_*_URL` pointing at `front` (https), to pass to [`Stack::with_gti`].
-fn https_urls(front: &TlsFront) -> [(&'static str, String); 3] {
+fn https_urls(front: &TlsFront) -> [(&'static str, String); 4] {
     [
         ("GTI_DETECTIONS_URL", front.url("/detections/v1/")),
         ("GTI_EVENTS_URL", front.url("/events/v2/")),
         ("GTI_ENTITY_URL", front.url("/entity/v2/")),
+        ("GTI_ENTITY_V1_URL", front.url("/entity/v1/")),
     ]
 }
 

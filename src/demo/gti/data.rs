@@ -28,6 +28,9 @@ pub(super) struct Data {
     pub(super) searched: HashMap<String, Vec<Value>>,
     /// DHCP records by IP.
     pub(super) dhcp: HashMap<String, Vec<Value>>,
+    /// Whole entity v1 answers by endpoint (summary, passive DNS, file) and
+    /// entity value; an entity without one is unknown (404).
+    pub(super) entities: HashMap<(Endpoint, String), Value>,
     /// Detections resolved through `PUT detections/<uuid>/resolve`, with
     /// their resolution: no longer active, so no listing shows them.
     pub(super) resolved: HashMap<String, String>,
@@ -47,21 +50,47 @@ const DEFAULT_LIMIT: usize = 100;
 
 impl Data {
     /// The answer of `endpoint` to a call with this decoded query and JSON
-    /// body; [`Endpoint::Resolve`] is [`Data::resolve`]'s, which needs the
-    /// data writable.
+    /// body (and, for the entity v1 look-ups, the entity of the path);
+    /// [`Endpoint::Resolve`] is [`Data::resolve`]'s, which needs the data
+    /// writable.
     pub(super) fn answer(
         &self,
         endpoint: Endpoint,
         query: &[(String, String)],
         body: Option<&Value>,
+        entity: Option<&str>,
     ) -> Reply {
         match endpoint {
+            Endpoint::EntitySummary | Endpoint::PassiveDns | Endpoint::FileSummary => {
+                self.entity(endpoint, entity.unwrap_or_default(), query)
+            }
             Endpoint::Detections => self.detections(param(query, "indicator_value")),
             Endpoint::DetectionList => self.list(query),
             Endpoint::Resolve => Reply::bad_request("resolve"),
             Endpoint::DetectionEvents => self.detection_events(param(query, "detection_uuid")),
             Endpoint::EventSearch => self.search(body),
             Endpoint::Dhcp => self.dhcp(body),
+        }
+    }
+
+    /// An entity v1 look-up: the answer set for the entity, else 404 as
+    /// GTI answers for an entity it knows nothing of. Passive DNS keeps its
+    /// first `limit` records.
+    fn entity(&self, endpoint: Endpoint, value: &str, query: &[(String, String)]) -> Reply {
+        let Some(body) = self.entities.get(&(endpoint, value.to_owned())) else {
+            return Reply::gti_error(404, "client.not_found", "Entity not found.");
+        };
+        let limit = param(query, "limit").and_then(|limit| limit.parse::<usize>().ok());
+        match (
+            endpoint,
+            limit,
+            body.get("passivedns").and_then(Value::as_array),
+        ) {
+            (Endpoint::PassiveDns, Some(limit), Some(records)) => {
+                let kept: Vec<&Value> = records.iter().take(limit).collect();
+                Reply::json(200, &json!({"passivedns": kept}))
+            }
+            _ => Reply::json(200, body),
         }
     }
 

@@ -98,7 +98,10 @@ pub(super) fn answer(shared: &Shared, request: &Incoming) -> Reply {
         let uuid = uuid.unwrap_or_default();
         shared.edit_data().resolve(&uuid, call.body.as_ref())
     } else {
-        shared.data().answer(endpoint, query, call.body.as_ref())
+        let entity = routes::entity_value(call.path).and_then(|(value, _)| unquote(value));
+        shared
+            .data()
+            .answer(endpoint, query, call.body.as_ref(), entity.as_deref())
     };
     answer.delivery = delivery;
     answer

@@ -99,6 +99,7 @@ pub struct BaseUrls {
     pub detections: String,
     pub events: String,
     pub entity: String,
+    pub entity_v1: String,
 }
 
 impl MockGti {
@@ -150,17 +151,20 @@ impl MockGti {
             detections: format!("{root}/detections/v1/"),
             events: format!("{root}/events/v2/"),
             entity: format!("{root}/entity/v2/"),
+            entity_v1: format!("{root}/entity/v1/"),
         }
     }
 
-    /// `GTI_DETECTIONS_URL`, `GTI_EVENTS_URL`, `GTI_ENTITY_URL` pointing here,
-    /// to extend with other variables for [`Config::from_vars`].
+    /// `GTI_DETECTIONS_URL`, `GTI_EVENTS_URL`, `GTI_ENTITY_URL` and
+    /// `GTI_ENTITY_V1_URL` pointing here, to extend with other variables for
+    /// [`Config::from_vars`].
     pub fn vars(&self) -> Vec<(String, String)> {
         let urls = self.base_urls();
         vec![
             ("GTI_DETECTIONS_URL".to_owned(), urls.detections),
             ("GTI_EVENTS_URL".to_owned(), urls.events),
             ("GTI_ENTITY_URL".to_owned(), urls.entity),
+            ("GTI_ENTITY_V1_URL".to_owned(), urls.entity_v1),
         ]
     }
 
@@ -218,6 +222,15 @@ impl MockGti {
             .entry(query.to_owned())
             .or_default()
             .extend(events);
+    }
+
+    /// The whole answer of an entity v1 look-up (`endpoint`: the summary,
+    /// passive DNS or file) of `value`; without one the mock answers 404.
+    pub fn set_entity(&self, endpoint: Endpoint, value: &str, body: Value) {
+        self.shared
+            .edit_data()
+            .entities
+            .insert((endpoint, value.to_owned()), body);
     }
 
     /// The DHCP records of `ip` (each should carry `"ip": ip`).

@@ -1,7 +1,8 @@
 //! Which GTI endpoint a call asks for, from its method and path, as GTI
 //! lays them out: `/detections/v1/` (`detections`, `detections/<uuid>/resolve`,
-//! `events`), `/events/v2/` (`query`) and `/entity/v2/`
-//! (`entity/tracking/bulk/get/ip`). Decides nothing else about an answer.
+//! `events`), `/events/v2/` (`query`), `/entity/v2/`
+//! (`entity/tracking/bulk/get/ip`) and `/entity/v1/` (`entity/<value>/summary`,
+//! `…/pdns`, `…/file`). Decides nothing else about an answer.
 
 use crate::gti::Endpoint;
 
@@ -25,6 +26,12 @@ pub(super) fn route(
     let listing =
         query.is_some_and(|query| !query.iter().any(|(name, _)| name == "indicator_value"));
     let resolve = resolved_uuid(path).is_some();
+    if let Some((_, endpoint)) = entity_value(path) {
+        return match method {
+            "GET" => Ok(endpoint),
+            _ => Err(Refusal::MethodNotAllowed),
+        };
+    }
     match (path, method) {
         ("/detections/v1/detections", "GET") if listing => Ok(Endpoint::DetectionList),
         ("/detections/v1/detections", "GET") => Ok(Endpoint::Detections),
@@ -42,6 +49,20 @@ pub(super) fn route(
         ) => Err(Refusal::MethodNotAllowed),
         _ => Err(Refusal::NoRoute),
     }
+}
+
+/// The `<value>` of `/entity/v1/entity/<value>/summary` (`pdns`, `file`),
+/// still percent-encoded, and the endpoint the last segment names.
+pub(super) fn entity_value(path: &str) -> Option<(&str, Endpoint)> {
+    let rest = path.strip_prefix("/entity/v1/entity/")?;
+    let (value, what) = rest.rsplit_once('/')?;
+    let endpoint = match what {
+        "summary" => Endpoint::EntitySummary,
+        "pdns" => Endpoint::PassiveDns,
+        "file" => Endpoint::FileSummary,
+        _ => return None,
+    };
+    (!value.is_empty() && !value.contains('/')).then_some((value, endpoint))
 }
 
 /// The `<uuid>` of `/detections/v1/detections/<uuid>/resolve`, still
@@ -117,6 +138,30 @@ mod tests {
             (
                 "GET",
                 "/events/v2/nowhere",
+                Some(none),
+                Err(Refusal::NoRoute),
+            ),
+            (
+                "GET",
+                "/entity/v1/entity/8.8.8.8/summary",
+                Some(none),
+                Ok(Endpoint::EntitySummary),
+            ),
+            (
+                "GET",
+                "/entity/v1/entity/a%2Fb.com/pdns",
+                Some(none),
+                Ok(Endpoint::PassiveDns),
+            ),
+            (
+                "POST",
+                "/entity/v1/entity/abc/file",
+                Some(none),
+                Err(Refusal::MethodNotAllowed),
+            ),
+            (
+                "GET",
+                "/entity/v1/entity/abc/other",
                 Some(none),
                 Err(Refusal::NoRoute),
             ),

@@ -52,8 +52,10 @@ impl TwoRegions {
             ("GTI_US_DETECTIONS_URL", &us_urls.detections),
             ("GTI_US_EVENTS_URL", &us_urls.events),
             ("GTI_US_ENTITY_URL", &us_urls.entity),
+            ("GTI_US_ENTITY_V1_URL", &us_urls.entity_v1),
             ("GTI_EU_DETECTIONS_URL", &eu_urls.detections),
             ("GTI_EU_ENTITY_URL", &eu_urls.entity),
+            ("GTI_EU_ENTITY_V1_URL", &eu_urls.entity_v1),
         ];
         if eu_search {
             vars.push(("GTI_EU_EVENTS_URL", &eu_urls.events));
