@@ -17,6 +17,12 @@ pub fn quote(text: &str) -> String {
     quote_with(text, false)
 }
 
+/// [`quote`], but `:` stays too: one path segment as GTI's entity API
+/// takes it (an IPv6 address keeps its colons).
+pub fn quote_segment(text: &str) -> String {
+    quote(text).replace("%3A", ":")
+}
+
 fn quote_with(text: &str, space_as_plus: bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(text.len());

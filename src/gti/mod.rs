@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub mod detections;
 pub mod entity;
+pub mod entity_v1;
 pub mod error;
 pub mod events;
 pub mod model;
@@ -26,6 +27,7 @@ pub use detections::{
     DetectionPage, DetectionsOf, EventsOfDetection, Resolve, Resolved, RESOLUTION_COMMENT,
 };
 pub use entity::DhcpLookups;
+pub use entity_v1::{EntitySummary, FileOf, FileSummary, PassiveDnsOf, PdnsRecord, SummaryOf};
 pub use error::GtiError;
 pub use events::Search;
 pub use model::{DetectionEvent, Detections, DhcpRecord, Event};

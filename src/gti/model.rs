@@ -196,7 +196,9 @@ impl<'de> Deserialize<'de> for VerbatimField {
 
 /// A string, or `None` for anything else (`null`, a number, an object):
 /// for fields the relay only reads when they make sense.
-fn text_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn text_or_none<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     Ok(Verbatim::deserialize(deserializer)?
         .as_str()
         .map(str::to_owned))
