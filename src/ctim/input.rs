@@ -6,7 +6,21 @@
 use std::sync::Arc;
 
 use crate::gti::model::{DhcpRecord, Event, Rule, Side};
+use crate::gti::{EntitySummary, FileSummary, PdnsRecord};
 use crate::observable::Observable;
+
+/// What the entity v1 API told of one observable (SPEC §8.4), as the
+/// workflow kept it: each part absent when GTI knows nothing of it, its
+/// call failed, or the enrichment is off. The passive DNS records are
+/// already chosen: test accounts dropped unless allowed, for an IP only
+/// those that resolved a domain name, newest `last_seen` first, cut to the
+/// entity limit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Enrichment {
+    pub summary: Option<EntitySummary>,
+    pub passive_dns: Vec<PdnsRecord>,
+    pub file: Option<FileSummary>,
+}
 
 /// What a detection adds to each of its events, made once per detection and
 /// shared by them.

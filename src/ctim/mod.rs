@@ -47,7 +47,7 @@ pub mod verdict;
 
 pub use answer::{Answer, Fragment};
 pub use indicator::{indicator, indicator_id, Indicator};
-pub use input::{DetectionInfo, EnrichedEvent, Summary};
+pub use input::{DetectionInfo, EnrichedEvent, Enrichment, Summary};
 pub use refer::refer_link;
 pub use relationship::{relationship, Relationship};
 pub use sighting::{sighting, Sighting};
