@@ -55,6 +55,7 @@ impl App {
         let region = credentials.region;
         let urls = self.config.urls(region);
         let settings = Settings {
+            enrich: urls.entity_v1.is_some(),
             entities_limit: credentials.entities_limit,
             allow_test_accounts: credentials.allow_test_accounts,
             windows: match urls.events {

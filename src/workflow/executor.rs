@@ -57,7 +57,7 @@ pub fn observe<R: Send>(
             .iter()
             .map(|observable| ObservableCalls {
                 value: observable.value.clone(),
-                progress: Mutex::new(Progress::new(settings)),
+                progress: Mutex::new(Progress::new(observable, settings)),
             })
             .collect(),
         done,
@@ -236,6 +236,9 @@ impl Caller {
                 result: self.attempt(request, attempt)?,
             },
             Step::Dhcp(request) => Outcome::Dhcp(self.attempt(request, attempt)?),
+            Step::EntitySummary(request) => Outcome::EntitySummary(self.attempt(request, attempt)?),
+            Step::PassiveDns(request) => Outcome::PassiveDns(self.attempt(request, attempt)?),
+            Step::File(request) => Outcome::File(self.attempt(request, attempt)?),
         })
     }
 }

@@ -12,6 +12,7 @@ pub fn settings(limit: usize, windows: usize) -> Settings {
         entities_limit: limit,
         allow_test_accounts: false,
         windows: crate::gti::day_windows(1_796_001_138_123, windows as u32),
+        enrich: false,
     }
 }
 

@@ -10,7 +10,7 @@ use log::warn;
 
 use super::{DetectionInfo, FoundEvent, Settings, Summary};
 use crate::gti::model::{Detection, DetectionEvent, Detections, Event, Rule, Verbatim};
-use crate::gti::{Endpoint, GtiError};
+use crate::gti::{Endpoint, GtiError, PdnsRecord};
 use crate::observable::ObservableType;
 
 /// What a supplementary call (anything but the detections) cost an
@@ -140,6 +140,54 @@ fn indicator_path(field: &str) -> Option<Vec<&str>> {
     path.last()
         .filter(|kind| ObservableType::parse(kind).is_some())
         .map(|_| path.clone())
+}
+
+/// The passive DNS records an enrichment sighting shows (SPEC §8.4):
+/// records without `resolved` and of test accounts (unless allowed)
+/// dropped; for an IP observable, those whose `resolved` is not a domain
+/// name dropped too; newest `last_seen` first (ties by `resolved`; records
+/// without `last_seen` last); cut to the entity limit.
+pub fn select_passive_dns(
+    records: Vec<PdnsRecord>,
+    kind: ObservableType,
+    settings: &Settings,
+) -> Vec<PdnsRecord> {
+    let mut kept: Vec<PdnsRecord> = records
+        .into_iter()
+        .filter(|record| {
+            let account = record.account_uuid.as_deref();
+            settings.allows(account) && settings.allows(record.customer_id.as_deref())
+        })
+        .filter(|record| match record.resolved.as_deref() {
+            None | Some("") => false,
+            Some(resolved) => kind != ObservableType::Ip || is_domain_name(resolved),
+        })
+        .collect();
+    kept.sort_by(|a, b| {
+        let newest = match (&a.last_seen, &b.last_seen) {
+            (Some(a), Some(b)) => b.cmp(a),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        newest.then_with(|| a.resolved.cmp(&b.resolved))
+    });
+    kept.truncate(settings.entities_limit);
+    kept
+}
+
+/// Whether `text` reads as a domain name: not an IP address, and made of
+/// dot-separated labels of letters, digits, `-` and `_`.
+fn is_domain_name(text: &str) -> bool {
+    let text = text.trim_end_matches('.');
+    text.parse::<std::net::IpAddr>().is_err()
+        && !text.is_empty()
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 /// Detection events first, then searched events window by window (newest
@@ -386,5 +434,77 @@ mod tests {
             &info.rule,
             &matched[2].detection.as_deref().unwrap().rule
         ));
+    }
+
+    fn record(
+        resolved: Option<&str>,
+        last_seen: Option<&str>,
+        account: Option<&str>,
+    ) -> PdnsRecord {
+        PdnsRecord {
+            resolved: resolved.map(str::to_owned),
+            last_seen: last_seen.map(str::to_owned),
+            account_uuid: account.map(str::to_owned),
+            ..PdnsRecord::default()
+        }
+    }
+
+    #[test]
+    fn passive_dns_keeps_what_the_token_may_see_newest_first_to_the_limit() {
+        let records = || {
+            vec![
+                record(Some("b.example"), Some("2026-11-02T00:00:00.000Z"), None),
+                record(Some("old.example"), None, None),
+                record(
+                    Some("a.example"),
+                    Some("2026-11-02T00:00:00.000Z"),
+                    Some("acme"),
+                ),
+                record(Some("203.0.113.9"), Some("2026-11-03T00:00:00.000Z"), None),
+                record(
+                    Some("demo.example"),
+                    Some("2026-11-04T00:00:00.000Z"),
+                    Some("dmo"),
+                ),
+                record(None, Some("2026-11-05T00:00:00.000Z"), None),
+                record(Some("new.example"), Some("2026-11-03T00:00:00.000Z"), None),
+            ]
+        };
+        let resolved = |records: Vec<PdnsRecord>| -> Vec<String> {
+            records.into_iter().filter_map(|r| r.resolved).collect()
+        };
+        // An IP resolved from domains: the IP record and the test account's
+        // are dropped, ties by name, no last_seen last.
+        assert_eq!(
+            resolved(select_passive_dns(
+                records(),
+                ObservableType::Ip,
+                &settings(10, 0)
+            )),
+            ["new.example", "a.example", "b.example", "old.example"]
+        );
+        // A domain resolves to anything; the cut keeps the newest.
+        assert_eq!(
+            resolved(select_passive_dns(
+                records(),
+                ObservableType::Domain,
+                &settings(2, 0)
+            )),
+            ["203.0.113.9", "new.example"]
+        );
+        let allowed = Settings {
+            allow_test_accounts: true,
+            ..settings(1, 0)
+        };
+        assert_eq!(
+            resolved(select_passive_dns(
+                records(),
+                ObservableType::Domain,
+                &allowed
+            )),
+            ["demo.example"]
+        );
+        assert!(is_domain_name("cdn.example.com.") && !is_domain_name("2001:db8::1"));
+        assert!(!is_domain_name("a b.example") && !is_domain_name("a..b"));
     }
 }

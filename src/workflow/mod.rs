@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-pub use crate::ctim::{DetectionInfo, EnrichedEvent, Summary};
+pub use crate::ctim::{DetectionInfo, EnrichedEvent, Enrichment, Summary};
 use crate::gti::model::{Detection, Event};
 use crate::gti::DayWindow;
 use crate::observable::Observable;
@@ -51,6 +51,9 @@ pub struct Settings {
     pub allow_test_accounts: bool,
     /// The event search's windows, newest first; empty when the search is off.
     pub windows: Vec<DayWindow>,
+    /// Whether the entity v1 look-ups are made (SPEC §8.4; off when the
+    /// region has no entity v1 URL).
+    pub enrich: bool,
 }
 
 /// The detections whose account may be shown: test accounts dropped unless
@@ -96,8 +99,11 @@ pub struct Findings {
     pub events: Vec<FoundEvent>,
     pub dhcp: DhcpIndex,
     /// At most one per supplementary API (the search ends at its first
-    /// failed window), in call order: search, then DHCP.
+    /// failed window): search, DHCP, then the entity v1 look-ups.
     pub shortfalls: Vec<Shortfall>,
+    /// What the entity v1 API told of the observable (boxed: it is large
+    /// and often empty, and findings move between threads).
+    pub enrichment: Box<Enrichment>,
 }
 
 impl Findings {

@@ -15,11 +15,14 @@
 
 use log::warn;
 
-use super::merge::{match_detection_events, select_events, Shortfall};
-use super::{dhcp_lookups, DhcpIndex, Findings, FoundEvent, Settings};
+use super::merge::{match_detection_events, select_events, select_passive_dns, Shortfall};
+use super::{dhcp_lookups, DhcpIndex, Enrichment, Findings, FoundEvent, Settings};
 use crate::gti::model::{Detection, DetectionEvent, Detections, DhcpRecord, Event};
-use crate::gti::{DetectionsOf, DhcpLookups, Endpoint, EventsOfDetection, GtiError, Search};
-use crate::observable::Observable;
+use crate::gti::{
+    DetectionsOf, DhcpLookups, Endpoint, EntitySummary, EventsOfDetection, FileOf, FileSummary,
+    GtiError, PassiveDnsOf, PdnsRecord, Search, SummaryOf,
+};
+use crate::observable::{Observable, ObservableType};
 
 /// A request the workflow wants made for one observable; its outcome comes
 /// back as the [`Outcome`] variant of the same name, whose payload is the
@@ -38,13 +41,22 @@ pub enum Step {
         request: Search,
     },
     Dhcp(DhcpLookups),
+    /// The entity v1 look-ups (SPEC §8.4): beside the rest, never waited
+    /// for by it.
+    EntitySummary(SummaryOf),
+    PassiveDns(PassiveDnsOf),
+    File(FileOf),
 }
 
 impl Step {
     /// Whether the call heads the observable's critical path (detections →
-    /// events → DHCP): such calls go before window calls waiting with them.
+    /// events → DHCP): such calls go before the window and entity v1 calls
+    /// waiting with them.
     pub fn is_urgent(&self) -> bool {
-        !matches!(self, Step::Window { .. })
+        matches!(
+            self,
+            Step::Detections(_) | Step::DetectionEvents { .. } | Step::Dhcp(_)
+        )
     }
 }
 
@@ -63,6 +75,9 @@ pub enum Outcome {
         result: Result<Vec<Event>, GtiError>,
     },
     Dhcp(Result<Vec<DhcpRecord>, GtiError>),
+    EntitySummary(Result<Option<EntitySummary>, GtiError>),
+    PassiveDns(Result<Vec<PdnsRecord>, GtiError>),
+    File(Result<Option<FileSummary>, GtiError>),
 }
 
 impl Outcome {
@@ -73,6 +88,9 @@ impl Outcome {
             Outcome::DetectionEvents { result, .. } => result.is_err(),
             Outcome::Window { result, .. } => result.is_err(),
             Outcome::Dhcp(result) => result.is_err(),
+            Outcome::EntitySummary(result) => result.is_err(),
+            Outcome::PassiveDns(result) => result.is_err(),
+            Outcome::File(result) => result.is_err(),
         }
     }
 }
@@ -86,7 +104,8 @@ pub enum Next {
     Done(Result<Findings, GtiError>),
 }
 
-/// The calls an observable starts with: its detections, and every window.
+/// The calls an observable starts with: its detections, every window, and
+/// its entity v1 look-ups.
 pub fn first_calls(observable: &Observable, settings: &Settings) -> Vec<Step> {
     let detections = Step::Detections(DetectionsOf {
         value: observable.value.clone(),
@@ -103,7 +122,34 @@ pub fn first_calls(observable: &Observable, settings: &Settings) -> Vec<Step> {
                 window: window.clone(),
             },
         });
-    std::iter::once(detections).chain(windows).collect()
+    std::iter::once(detections)
+        .chain(windows)
+        .chain(enrichment_calls(observable, settings))
+        .collect()
+}
+
+/// The entity v1 look-ups of an observable (SPEC §8.4): summary and passive
+/// DNS for an IP or a domain, the file for a hash; none when off.
+fn enrichment_calls(observable: &Observable, settings: &Settings) -> Vec<Step> {
+    if !settings.enrich {
+        return Vec::new();
+    }
+    let value = observable.value.clone();
+    match observable.kind {
+        ObservableType::Ip | ObservableType::Domain => vec![
+            Step::EntitySummary(SummaryOf {
+                value: value.clone(),
+                kind: observable.kind,
+            }),
+            Step::PassiveDns(PassiveDnsOf {
+                value,
+                limit: settings.entities_limit,
+            }),
+        ],
+        ObservableType::Md5 | ObservableType::Sha1 | ObservableType::Sha256 => {
+            vec![Step::File(FileOf { hash: value })]
+        }
+    }
 }
 
 /// One observable's answers so far.
@@ -119,17 +165,32 @@ pub struct Progress {
     /// The merged events, waiting for their DHCP records, and what the
     /// search lacked.
     merged: Option<(Vec<FoundEvent>, Vec<Shortfall>)>,
+    /// The observable's type (which records passive DNS keeps).
+    kind: ObservableType,
+    /// Entity v1 look-ups not back yet; the rest never waits for them.
+    enrich_pending: usize,
+    /// What they told, and what their failures cost.
+    enrichment: Enrichment,
+    enrich_shortfalls: Vec<Shortfall>,
+    /// The findings of every other call, when they are complete before the
+    /// look-ups.
+    complete: Option<Findings>,
 }
 
 impl Progress {
     /// Nothing answered yet; [`first_calls`] are out.
-    pub fn new(settings: &Settings) -> Progress {
+    pub fn new(observable: &Observable, settings: &Settings) -> Progress {
         Progress {
             detections: None,
             detection_events: Vec::new(),
             windows: settings.windows.iter().map(|_| None).collect(),
             pending: 1 + settings.windows.len(),
             merged: None,
+            kind: observable.kind,
+            enrich_pending: enrichment_calls(observable, settings).len(),
+            enrichment: Enrichment::default(),
+            enrich_shortfalls: Vec::new(),
+            complete: None,
         }
     }
 
@@ -156,7 +217,25 @@ impl Progress {
                         Some(result.map_err(|error| Shortfall::of(Endpoint::EventSearch, error)));
                 }
             }
-            Outcome::Dhcp(result) => return Next::Done(Ok(self.on_dhcp(result))),
+            Outcome::Dhcp(result) => {
+                let findings = self.on_dhcp(result);
+                return self.finish(findings);
+            }
+            Outcome::EntitySummary(result) => {
+                self.enrichment.summary = self.enriched(Endpoint::EntitySummary, result).flatten();
+                return self.finish_enrichment();
+            }
+            Outcome::PassiveDns(result) => {
+                let records = self.enriched(Endpoint::PassiveDns, result);
+                let kind = self.kind;
+                self.enrichment.passive_dns =
+                    select_passive_dns(records.unwrap_or_default(), kind, settings);
+                return self.finish_enrichment();
+            }
+            Outcome::File(result) => {
+                self.enrichment.file = self.enriched(Endpoint::FileSummary, result).flatten();
+                return self.finish_enrichment();
+            }
         }
         self.pending = self.pending.saturating_sub(1);
         if self.pending > 0 {
@@ -190,6 +269,43 @@ impl Progress {
         follow
     }
 
+    /// An entity v1 answer: a 404 means GTI knows nothing of the entity (no
+    /// sighting, no error); another failure costs that sighting only.
+    fn enriched<T>(&mut self, endpoint: Endpoint, result: Result<T, GtiError>) -> Option<T> {
+        self.enrich_pending = self.enrich_pending.saturating_sub(1);
+        match result {
+            Ok(answer) => Some(answer),
+            Err(error) if error.status() == Some(404) => None,
+            Err(error) => {
+                warn!("GTI {} API failed: {}", endpoint.name(), error.message());
+                self.enrich_shortfalls.push(Shortfall::Failed(error));
+                None
+            }
+        }
+    }
+
+    /// Every call but the look-ups is done: the observable is complete
+    /// once they are too.
+    fn finish(&mut self, findings: Findings) -> Next {
+        self.complete = Some(findings);
+        self.finish_enrichment()
+    }
+
+    /// The findings with their enrichment, when nothing is out any more.
+    fn finish_enrichment(&mut self) -> Next {
+        match self.complete.take() {
+            Some(mut findings) if self.enrich_pending == 0 => {
+                findings.enrichment = Box::new(std::mem::take(&mut self.enrichment));
+                findings.shortfalls.append(&mut self.enrich_shortfalls);
+                Next::Done(Ok(findings))
+            }
+            complete => {
+                self.complete = complete;
+                Next::Calls(Vec::new())
+            }
+        }
+    }
+
     /// DHCP is back: the observable is complete. Without DHCP records each
     /// target keeps its IP (SPEC §8.1).
     fn on_dhcp(&mut self, result: Result<Vec<DhcpRecord>, GtiError>) -> Findings {
@@ -205,6 +321,7 @@ impl Progress {
             events,
             dhcp,
             shortfalls,
+            enrichment: Box::default(),
         }
     }
 
@@ -232,11 +349,12 @@ impl Progress {
         let shortfalls: Vec<Shortfall> = search_shortfall.into_iter().collect();
         let lookups = dhcp_lookups(events.iter().map(|found| &found.event));
         if lookups.is_empty() {
-            return Next::Done(Ok(Findings {
+            return self.finish(Findings {
                 events,
                 dhcp: DhcpIndex::default(),
                 shortfalls,
-            }));
+                enrichment: Box::default(),
+            });
         }
         self.merged = Some((events, shortfalls));
         Next::Calls(vec![Step::Dhcp(DhcpLookups { lookups })])
@@ -315,7 +433,7 @@ mod tests {
     #[test]
     fn allowed_detections_are_followed_by_their_events_then_dhcp() {
         let settings = settings(1);
-        let mut progress = Progress::new(&settings);
+        let mut progress = Progress::new(&ip("1.2.3.4"), &settings);
         let window = progress.on_done(
             Outcome::Window {
                 index: 0,
@@ -388,7 +506,7 @@ mod tests {
     #[test]
     fn without_internal_ips_the_merge_ends_the_observable() {
         let settings = settings(0);
-        let mut progress = Progress::new(&settings);
+        let mut progress = Progress::new(&ip("1.2.3.4"), &settings);
         let next = progress.on_done(
             Outcome::Detections(Ok(Detections::default())),
             "x",
@@ -404,7 +522,7 @@ mod tests {
         windows: Vec<Result<Vec<Event>, GtiError>>,
         dhcp: Result<Vec<DhcpRecord>, GtiError>,
     ) -> Findings {
-        let mut progress = Progress::new(settings);
+        let mut progress = Progress::new(&ip("1.2.3.4"), settings);
         let mut next = progress.on_done(
             Outcome::Detections(Ok(Detections::default())),
             "x",
@@ -501,7 +619,7 @@ mod tests {
     #[test]
     fn a_failed_detections_call_fails_the_observable_once_the_windows_are_back() {
         let settings = settings(1);
-        let mut progress = Progress::new(&settings);
+        let mut progress = Progress::new(&ip("1.2.3.4"), &settings);
         let next = progress.on_done(
             Outcome::Detections(Err(GtiError::InvalidKey)),
             "x",
@@ -514,6 +632,112 @@ mod tests {
                 result: Ok(Vec::new()),
             },
             "x",
+            &settings,
+        );
+        assert!(matches!(next, Next::Done(Err(GtiError::InvalidKey))));
+    }
+
+    fn enriched_settings() -> Settings {
+        Settings {
+            enrich: true,
+            ..settings(0)
+        }
+    }
+
+    fn hash(value: &str) -> Observable {
+        Observable {
+            kind: ObservableType::Sha1,
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn entity_v1_look_ups_start_with_the_rest_when_on() {
+        let on = enriched_settings();
+        let calls = first_calls(&ip("1.2.3.4"), &on);
+        assert_eq!(
+            calls[1..],
+            [
+                Step::EntitySummary(SummaryOf {
+                    value: "1.2.3.4".into(),
+                    kind: ObservableType::Ip
+                }),
+                Step::PassiveDns(PassiveDnsOf {
+                    value: "1.2.3.4".into(),
+                    limit: 100
+                }),
+            ]
+        );
+        assert_eq!(
+            first_calls(&hash("ab"), &on)[1..],
+            [Step::File(FileOf { hash: "ab".into() })]
+        );
+        assert_eq!(first_calls(&hash("ab"), &settings(0)).len(), 1);
+        assert!(!calls[1].is_urgent() && !calls[2].is_urgent());
+    }
+
+    fn not_found() -> GtiError {
+        GtiError::Api {
+            status: 404,
+            code: "client.not_found".into(),
+            message: "Entity not found.".into(),
+        }
+    }
+
+    #[test]
+    fn the_observable_waits_for_its_look_ups_and_a_404_is_no_failure() {
+        let settings = enriched_settings();
+        let mut progress = Progress::new(&ip("1.2.3.4"), &settings);
+        let summary = EntitySummary {
+            first_seen: Some("2026-11-01T00:00:00.000Z".into()),
+            ..EntitySummary::default()
+        };
+        let next = progress.on_done(
+            Outcome::Detections(Ok(Detections::default())),
+            "x",
+            &settings,
+        );
+        assert!(matches!(next, Next::Calls(calls) if calls.is_empty()));
+        let next = progress.on_done(
+            Outcome::EntitySummary(Ok(Some(summary.clone()))),
+            "x",
+            &settings,
+        );
+        assert!(matches!(next, Next::Calls(calls) if calls.is_empty()));
+        let Next::Done(Ok(findings)) =
+            progress.on_done(Outcome::PassiveDns(Err(not_found())), "x", &settings)
+        else {
+            panic!("the last look-up completes the observable");
+        };
+        assert_eq!(findings.enrichment.summary, Some(summary));
+        assert!(findings.enrichment.passive_dns.is_empty());
+        assert!(findings.shortfalls.is_empty());
+    }
+
+    #[test]
+    fn a_failed_look_up_costs_its_sighting_and_a_failed_core_waits_for_nothing() {
+        let settings = enriched_settings();
+        let broken = GtiError::Unavailable {
+            endpoint: Endpoint::FileSummary,
+            detail: "it answered HTTP 500".into(),
+        };
+        let mut progress = Progress::new(&hash("ab"), &settings);
+        let next = progress.on_done(Outcome::File(Err(broken.clone())), "ab", &settings);
+        assert!(matches!(next, Next::Calls(calls) if calls.is_empty()));
+        let Next::Done(Ok(findings)) = progress.on_done(
+            Outcome::Detections(Ok(Detections::default())),
+            "ab",
+            &settings,
+        ) else {
+            panic!("the look-up came back first");
+        };
+        assert_eq!(findings.enrichment.file, None);
+        assert_eq!(findings.shortfalls, [Shortfall::Failed(broken)]);
+
+        let mut progress = Progress::new(&hash("ab"), &settings);
+        let next = progress.on_done(
+            Outcome::Detections(Err(GtiError::InvalidKey)),
+            "ab",
             &settings,
         );
         assert!(matches!(next, Next::Done(Err(GtiError::InvalidKey))));

@@ -544,7 +544,7 @@ proptest! {
         limit in 0usize..12,
         allow_test_accounts in any::<bool>(),
     ) {
-        let settings = Settings { entities_limit: limit, allow_test_accounts, windows: Vec::new() };
+        let settings = Settings { entities_limit: limit, allow_test_accounts, windows: Vec::new(), enrich: false };
         let detected_uuids: HashSet<String> = detected
             .iter()
             .filter_map(|e| e.get("uuid").and_then(Value::as_str).map(str::to_owned))
