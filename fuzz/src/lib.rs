@@ -43,6 +43,8 @@ pub const KEYS: &[&str] = &[
     "created",
     "description",
     "category",
+    "primary_attack_id",
+    "secondary_attack_id",
     "account_uuid",
     "summary",
     "impacted_devices",
@@ -69,10 +71,12 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// Values that steer the code paths: event types, levels, methods, hosts,
-/// URL shapes, test accounts, algorithms.
+/// URL shapes, test accounts, algorithms, MITRE ATT&CK technique ids.
 pub const STRINGS: &[&str] = &[
     "",
     " ",
+    "T1071.001",
+    "t1573, T1008,",
     "flow",
     "dns",
     "http",

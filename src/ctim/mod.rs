@@ -34,6 +34,7 @@ use crate::level::Level;
 mod answer;
 mod indicator;
 mod input;
+mod mitre;
 mod refer;
 #[cfg(any(test, feature = "test-support"))]
 pub mod reference;

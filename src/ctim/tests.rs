@@ -688,6 +688,135 @@ fn rule_link_without_account_and_portal_with_trailing_slash() {
     assert_eq!(sighting["external_ids"], json!(["e 1", "r"]));
 }
 
+// --- MITRE ATT&CK techniques (SPEC §8.5) ------------------------------
+
+fn reference_rule() -> Value {
+    reference_events()[2]["detection"]["rule"].clone()
+}
+
+/// The indicator of a rule, as the bytes the answer carries.
+fn indicator_bytes(rule: &Value) -> String {
+    let ids = counter();
+    let ctx = Context {
+        portal_url: PORTAL,
+        new_id: &ids,
+    };
+    let rule: crate::gti::model::Rule =
+        serde_json::from_str(&rule.to_string()).expect("a rule object");
+    serde_json::to_string(&super::indicator(&ctx, &rule)).expect("an indicator serialises")
+}
+
+#[test]
+fn indicator_with_techniques_matches_the_golden_json() {
+    let mut rule = reference_rule();
+    rule["primary_attack_id"] = json!("T1105");
+    rule["secondary_attack_id"] = json!(["t1204.002", "T1105", "T123"]);
+    let ids = counter();
+    let ctx = Context {
+        portal_url: PORTAL,
+        new_id: &ids,
+    };
+    let rule_link =
+        "https://portal.icebrg.io/detections/rules/5b7d1cc6-21b1-4be2-ba4d-4cafe6ad8947";
+    let expected = json!({
+        "type": "indicator",
+        "producer": "Gigamon ThreatINSIGHT",
+        "source": "Gigamon ThreatINSIGHT",
+        "schema_version": "1.0.17",
+        "id": "transient:indicator-5b7d1cc6-21b1-4be2-ba4d-4cafe6ad8947",
+        "valid_time": {"start_time": "2020-05-04T21:39:41.696Z"},
+        "confidence": "Low",
+        "description": "This logic is intended to detect suspicious executable files downloaded over HTTP...",
+        "external_ids": ["5b7d1cc6-21b1-4be2-ba4d-4cafe6ad8947"],
+        "external_references": [
+            {
+                "source_name": "Gigamon ThreatINSIGHT",
+                "description": "- Represents the UUID of the given rule.\n- Links to a UI page describing that specific rule along with providing some summary over its history.",
+                "external_id": "5b7d1cc6-21b1-4be2-ba4d-4cafe6ad8947",
+                "url": rule_link,
+            },
+            {
+                "source_name": "MITRE ATT&CK",
+                "external_id": "T1105",
+                "url": "https://attack.mitre.org/techniques/T1105/",
+                "description": "MITRE ATT&CK technique T1105",
+            },
+            {
+                "source_name": "MITRE ATT&CK",
+                "external_id": "T1204.002",
+                "url": "https://attack.mitre.org/techniques/T1204/002/",
+                "description": "MITRE ATT&CK technique T1204.002",
+            },
+        ],
+        "severity": "Medium",
+        "short_description": "Suspicious Executable File",
+        "source_uri": rule_link,
+        "tags": ["Attack:Installation", "T1105", "T1204.002"],
+        "title": "Suspicious Executable File",
+    });
+    assert_eq!(indicator(&ctx, &rule), Some(expected));
+}
+
+#[test]
+fn technique_references_are_written_in_alphabetical_field_order() {
+    let mut rule = json!({"uuid": "r", "primary_attack_id": "T1071.001, T1573"});
+    rule["secondary_attack_id"] = json!("t1573,T1008");
+    assert_eq!(
+        indicator_bytes(&rule),
+        concat!(
+            r#"{"external_ids":["r"],"external_references":[{"description":"- Represents the UUID of the given rule.\n- Links to a UI page describing that specific rule along with providing some summary over its history.","external_id":"r","source_name":"Gigamon ThreatINSIGHT","url":"https://portal.icebrg.io/detections/rules/r"},"#,
+            r#"{"description":"MITRE ATT&CK technique T1071.001","external_id":"T1071.001","source_name":"MITRE ATT&CK","url":"https://attack.mitre.org/techniques/T1071/001/"},"#,
+            r#"{"description":"MITRE ATT&CK technique T1573","external_id":"T1573","source_name":"MITRE ATT&CK","url":"https://attack.mitre.org/techniques/T1573/"},"#,
+            r#"{"description":"MITRE ATT&CK technique T1008","external_id":"T1008","source_name":"MITRE ATT&CK","url":"https://attack.mitre.org/techniques/T1008/"}],"#,
+            r#""id":"transient:indicator-r","producer":"Gigamon ThreatINSIGHT","schema_version":"1.0.17","source":"Gigamon ThreatINSIGHT","source_uri":"https://portal.icebrg.io/detections/rules/r","#,
+            r#""tags":["T1071.001","T1573","T1008"],"type":"indicator","valid_time":{}}"#,
+        )
+    );
+}
+
+#[test]
+fn missing_null_empty_or_malformed_techniques_change_no_byte() {
+    let plain = indicator_bytes(&reference_rule());
+    for (primary, secondary) in [
+        (json!(null), json!(null)),
+        (json!(""), json!([])),
+        (
+            json!("T123, T12345, X1234"),
+            json!(["T1234.5", "T1234.0001", 1105]),
+        ),
+        (json!(1105), json!([["T1105"]])),
+        (json!({"id": "T1105"}), json!(" , ")),
+    ] {
+        let mut rule = reference_rule();
+        rule["primary_attack_id"] = primary.clone();
+        rule["secondary_attack_id"] = secondary.clone();
+        assert_eq!(indicator_bytes(&rule), plain, "{primary} {secondary}");
+    }
+    // A rule without a category: the techniques are its only tags; with
+    // neither, it has no tags.
+    let mut rule = json!({"uuid": "r", "category": null, "secondary_attack_id": "T1008"});
+    let ids = counter();
+    let ctx = Context {
+        portal_url: PORTAL,
+        new_id: &ids,
+    };
+    assert_eq!(
+        indicator(&ctx, &rule).map(|indicator| indicator["tags"].clone()),
+        Some(json!(["T1008"]))
+    );
+    rule["secondary_attack_id"] = json!("T10008");
+    assert!(indicator(&ctx, &rule).is_some_and(|indicator| indicator.get("tags").is_none()));
+}
+
+#[test]
+fn techniques_leave_sightings_as_they_were() {
+    let plain = map_one(&reference_events()[2]);
+    let mut event = reference_events()[2].clone();
+    event["detection"]["rule"]["primary_attack_id"] = json!("T1105");
+    event["detection"]["rule"]["secondary_attack_id"] = json!(["T1204.002"]);
+    assert_eq!(map_one(&event), plain);
+}
+
 // --- the bundle ---------------------------------------------------------
 
 #[test]
@@ -791,6 +920,18 @@ fn odd_values() -> Vec<Value> {
     ]
 }
 
+/// Every field of a rule the mapper reads, for [`odd_json_never_panics`].
+const RULE_FIELDS: [&str; 8] = [
+    "uuid",
+    "name",
+    "severity",
+    "confidence",
+    "created",
+    "category",
+    "primary_attack_id",
+    "secondary_attack_id",
+];
+
 // Long on purpose: one table of odd values crossed with every field the
 // mapper reads, kept in one place so a new field cannot be missed.
 #[test]
@@ -840,14 +981,7 @@ fn odd_json_never_panics() {
                     detected["detection"][nested] = odd.clone();
                     bundle.add_events(&ctx, &[detected]);
                 }
-                for rule_field in [
-                    "uuid",
-                    "name",
-                    "severity",
-                    "confidence",
-                    "created",
-                    "category",
-                ] {
+                for rule_field in RULE_FIELDS {
                     let mut rule = reference_events()[2]["detection"]["rule"].clone();
                     rule[rule_field] = odd.clone();
                     let _ = indicator(&ctx, &rule);

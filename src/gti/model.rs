@@ -377,6 +377,12 @@ pub struct Rule {
     pub created: VerbatimField,
     pub description: VerbatimField,
     pub category: VerbatimField,
+    /// MITRE ATT&CK technique ids: one, a comma-separated string of them,
+    /// or a list. Kept as whatever GTI sent; the indicator reads the ids
+    /// it can and ignores the rest (SPEC §8.5).
+    pub primary_attack_id: VerbatimField,
+    /// More technique ids, as `primary_attack_id`.
+    pub secondary_attack_id: VerbatimField,
 }
 
 impl Rule {
@@ -688,6 +694,33 @@ mod tests {
         assert_eq!(parsed.detections[0].indicators, []);
         assert_eq!(parsed.detections[0].device_ip, None);
         assert!(parsed.rules.is_empty());
+    }
+
+    #[test]
+    fn rules_keep_any_attack_ids() {
+        for ids in [
+            r#""T1071.001""#,
+            r#""T1573, T1008""#,
+            r#"["T1105","T1204.002"]"#,
+            r#"[["T1059"],{"a":1},null,7]"#,
+            "null",
+            "1059",
+            "true",
+            r#"{"id":"T1059"}"#,
+        ] {
+            let body = format!(
+                r#"{{"detections":[],"rules":[{{"uuid":"r","primary_attack_id":{ids},
+                    "secondary_attack_id":{ids}}}]}}"#
+            );
+            let parsed: Detections = serde_json::from_str(&body).expect(ids);
+            let rule = parsed.rules[0].get().expect(ids);
+            assert_eq!(rule.uuid(), Some("r"));
+            assert!(rule.primary_attack_id.get().is_some(), "{ids}");
+            assert_eq!(rule.primary_attack_id, rule.secondary_attack_id);
+        }
+        let rule: Rule = serde_json::from_str(r#"{"uuid":"r"}"#).unwrap();
+        assert_eq!(rule.primary_attack_id, VerbatimField(None));
+        assert_eq!(rule.secondary_attack_id, VerbatimField(None));
     }
 
     #[test]

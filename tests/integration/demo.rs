@@ -110,6 +110,19 @@ fn demo_serves_every_event_type_and_stops_on_sigterm() {
     let count = |kind: &str| body["data"][kind]["count"].as_u64().unwrap_or(0);
     assert!(count("indicators") >= 3, "{body}");
     assert!(count("relationships") >= 3, "{body}");
+    // The demo's rules carry MITRE ATT&CK techniques (SPEC §8.5): the
+    // download rule's sub-technique is a tag and a reference to its page.
+    let download = body["data"]["indicators"]["docs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|indicator| indicator["title"] == "[DEMO] Suspicious Executable Downloaded")
+        .unwrap_or_else(|| panic!("no download indicator in {body}"));
+    assert_eq!(download["tags"][2], "T1204.002", "{download}");
+    assert_eq!(
+        download["external_references"][2]["url"], "https://attack.mitre.org/techniques/T1204/002/",
+        "{download}"
+    );
     // DHCP enrichment: an internal device carries its demo hostname.
     assert!(body.to_string().contains("DEMO-DC01"), "{body}");
     // Test-account events are in the sample data but not allowed by the token.
