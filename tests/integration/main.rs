@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod egress;
 mod endpoints;
+mod enrichment;
 mod faults;
 mod gti_client;
 mod http_hardening;
