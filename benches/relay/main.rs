@@ -107,6 +107,8 @@ struct Options {
     requests: usize,
     throughput_time: Duration,
     relay: String,
+    /// `--enrichment off`: the relays make no entity v1 look-ups.
+    enrichment: bool,
     /// The sections to run (`--only`; all by default).
     sections: Vec<Section>,
 }
@@ -131,6 +133,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
         requests: 30,
         throughput_time: Duration::from_secs(5),
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
+        enrichment: true,
         sections: Section::ALL.to_vec(),
     };
     while let Some(arg) = parser.next().map_err(args::problem)? {
@@ -146,6 +149,13 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
                 options.throughput_time = Duration::from_secs(secs);
             }
             Long("relay") => options.relay = args::text(&mut parser, "--relay")?,
+            Long("enrichment") => {
+                options.enrichment = match args::text(&mut parser, "--enrichment")?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("--enrichment takes on or off".to_owned()),
+                }
+            }
             Long("only") => {
                 options.sections = args::text(&mut parser, "--only")?
                     .split(',')
@@ -166,7 +176,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,256,512] [--workers 16,128] [--requests 30] [--throughput-secs 5] [--relay PATH] [--resources-only]\nsections: {}",
+        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,256,512] [--workers 16,128] [--requests 30] [--throughput-secs 5] [--relay PATH] [--enrichment on|off] [--resources-only]\nsections: {}",
         Section::ALL.map(Section::name).join(", ")
     );
     std::process::exit(2)
@@ -194,6 +204,7 @@ fn main() {
         gti: &gti,
         jwks_host: jwks_server.host(),
         token: token(100),
+        enrichment: options.enrichment,
     };
 
     // Resources first, while the machine is as calm as this run gets.

@@ -3,6 +3,7 @@
 //! observe payload items.
 
 use gti_relay::demo::gti::MockGti;
+use gti_relay::gti::Endpoint;
 use gti_relay::time::format_timestamp;
 use serde_json::{json, Value};
 
@@ -131,6 +132,7 @@ pub fn load(gti: &MockGti, prefix: &str, count: usize, shape: Shape, now: u64) -
             })
             .collect();
         gti.add_searched_events(&format!("ip = '{value}'"), searched);
+        load_entity(gti, &value, now);
         for k in 0..4 {
             let ip = internal(k);
             gti.set_dhcp_records(
@@ -150,4 +152,24 @@ pub fn load(gti: &MockGti, prefix: &str, count: usize, shape: Shape, now: u64) -
 
 pub fn observe_body(observables: &[Value]) -> String {
     Value::Array(observables.to_vec()).to_string()
+}
+
+/// The entity v1 answers of `value` (SPEC §8.4): a summary and a few
+/// passive DNS records, as GTI gives them for a busy IP.
+fn load_entity(gti: &MockGti, value: &str, now: u64) {
+    let seen = |days: u64| format_timestamp(now - days * gti_relay::time::DAY_MILLIS);
+    gti.set_entity(
+        Endpoint::EntitySummary,
+        value,
+        json!({"summary": {"entity": value, "first_seen": seen(30), "last_seen": seen(0),
+            "prevalence_count_internal": 12, "tags": [{"text": "bench"}]}}),
+    );
+    let records: Vec<Value> = (0..5)
+        .map(|k| {
+            json!({"resolved": format!("host{k}.bench.example"), "record_type": "A",
+                "first_seen": seen(20 + k), "last_seen": seen(k), "source": "icebrg_dns",
+                "sensor_id": "snsr", "account_uuid": "cstmr"})
+        })
+        .collect();
+    gti.set_entity(Endpoint::PassiveDns, value, json!({"passivedns": records}));
 }

@@ -27,6 +27,8 @@ pub struct Bench<'a> {
     pub gti: &'a MockGti,
     pub jwks_host: String,
     pub token: String,
+    /// Whether the relays make the entity v1 look-ups (`--enrichment`).
+    pub enrichment: bool,
 }
 
 impl Bench<'_> {
@@ -56,6 +58,9 @@ impl Bench<'_> {
         );
         if let Some(workers) = workers {
             envs.push(("WORKERS".to_owned(), workers.to_string()));
+        }
+        if !self.enrichment {
+            envs.push(("GTI_ENTITY_V1_URL".to_owned(), String::new()));
         }
         self.spawn(&[], &envs, Banner::Log)
     }
