@@ -8,9 +8,11 @@ use std::io::{self, Read, Write};
 
 use serde::Serialize;
 
-use super::EnrichedEvent;
+use super::enrichment::enrichment_sightings;
 use super::{indicator, indicator_id, relationship, sighting, Context};
+use super::{EnrichedEvent, Enrichment};
 use crate::error::RelayError;
+use crate::observable::Observable;
 
 /// One observable's CTIM entities, serialised: sightings and relationships
 /// as comma-separated JSON documents, indicators one by one (the answer
@@ -53,10 +55,38 @@ impl Fragment {
     /// rule has no string `uuid` keeps its sighting but gets neither.
     pub fn map<'a>(ctx: &Context, events: impl IntoIterator<Item = EnrichedEvent<'a>>) -> Fragment {
         let mut fragment = Fragment::default();
+        fragment.push_events(ctx, events);
+        fragment
+    }
+
+    /// Maps one observable: its enrichment sightings (SPEC §8.4: entity
+    /// summary, passive DNS, file summary, those there are) before the
+    /// sightings of its events, mapped as [`Fragment::map`] does. With an
+    /// empty [`Enrichment`] the fragment is [`Fragment::map`]'s, ids
+    /// included.
+    pub fn map_observable<'a>(
+        ctx: &Context,
+        observable: &Observable,
+        enrichment: &Enrichment,
+        events: impl IntoIterator<Item = EnrichedEvent<'a>>,
+    ) -> Fragment {
+        let mut fragment = Fragment::default();
+        for sighting in enrichment_sightings(ctx, observable, enrichment) {
+            fragment.sightings.push(&sighting);
+        }
+        fragment.push_events(ctx, events);
+        fragment
+    }
+
+    fn push_events<'a>(
+        &mut self,
+        ctx: &Context,
+        events: impl IntoIterator<Item = EnrichedEvent<'a>>,
+    ) {
         let mut rules: HashSet<&str> = HashSet::new();
         for found in events {
             let sighting = sighting(ctx, (ctx.new_id)("sighting"), &found);
-            fragment.sightings.push(&sighting);
+            self.sightings.push(&sighting);
 
             let Some(rule) = found.detection.map(|detection| detection.rule.as_ref()) else {
                 continue;
@@ -68,16 +98,14 @@ impl Fragment {
                 if let Some(indicator) = indicator(ctx, rule) {
                     let mut json = Vec::new();
                     if serde_json::to_writer(&mut json, &indicator).is_ok() {
-                        fragment.indicators.push((uuid.into(), json));
+                        self.indicators.push((uuid.into(), json));
                     }
                 }
             }
             let target = indicator_id(uuid);
-            fragment
-                .relationships
+            self.relationships
                 .push(&relationship(ctx, &sighting.id, &target));
         }
-        fragment
     }
 
     /// Whether the observable gave no entities.

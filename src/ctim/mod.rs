@@ -32,6 +32,7 @@ use crate::gti::model::Verbatim;
 use crate::level::Level;
 
 mod answer;
+mod enrichment;
 mod indicator;
 mod input;
 mod mitre;

@@ -18,6 +18,23 @@ pub(super) struct Relation<'a> {
     source: TypedValue<'a>,
 }
 
+impl<'a> Relation<'a> {
+    /// `source` `relation` `related`, as told by `origin`.
+    pub(super) fn new(
+        origin: &'static str,
+        source: TypedValue<'a>,
+        relation: &'static str,
+        related: TypedValue<'a>,
+    ) -> Self {
+        Relation {
+            origin,
+            related,
+            relation,
+            source,
+        }
+    }
+}
+
 /// Collects relations; one whose source or related value is not a string is
 /// skipped rather than emitted with a null value (the reference would crash
 /// or emit `null`).
@@ -43,12 +60,8 @@ impl<'a> Relations<'a> {
     }
 
     fn push(&mut self, source: TypedValue<'a>, relation: &'static str, related: TypedValue<'a>) {
-        self.0.push(Relation {
-            origin: SOURCE,
-            related,
-            relation,
-            source,
-        });
+        self.0
+            .push(Relation::new(SOURCE, source, relation, related));
     }
 
     /// `src → url → dst` of an HTTP request, for a URL built here.

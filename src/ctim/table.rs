@@ -13,11 +13,12 @@ pub(super) struct Table<'a> {
     rows: [Vec<Cell<'a>>; 1],
 }
 
+/// A column's definition: its name and CTIM type.
 #[derive(Debug, Clone, Copy, Serialize)]
-struct Column {
-    name: &'static str,
+pub(super) struct Column {
+    pub(super) name: &'static str,
     #[serde(rename = "type")]
-    kind: &'static str,
+    pub(super) kind: &'static str,
 }
 
 /// One cell of the row.
