@@ -532,12 +532,23 @@ fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
         .unwrap_or(gti::TEST_KEY)
         .to_owned();
     gti.set_key(&key);
+    load_detections(gti, &data);
+    for (query, events) in object(&data, "searches") {
+        gti.add_searched_events(&query, events.as_array().cloned().unwrap_or_default());
+    }
+    for (ip, records) in object(&data, "dhcp") {
+        gti.set_dhcp_records(&ip, records.as_array().cloned().unwrap_or_default());
+    }
+    load_entities(gti, &data);
+    Ok(key)
+}
 
-    let rules: Vec<Value> = array(&data, "rules");
-    // GTI finds a detection by any of its indicator values.
+/// The sample detections, each with its events, served by every indicator
+/// value they name (as GTI finds a detection), with the rules they cite.
+fn load_detections(gti: &MockGti, data: &Value) {
+    let rules: Vec<Value> = array(data, "rules");
     let mut by_value: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for detection in array(&data, "detections") {
-        let mut detection = detection;
+    for mut detection in array(data, "detections") {
         let events = detection
             .as_object_mut()
             .and_then(|object| object.remove("events"))
@@ -574,13 +585,37 @@ fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
             .collect();
         gti.set_detections(&value, json!({"detections": detections, "rules": rules}));
     }
-    for (query, events) in object(&data, "searches") {
-        gti.add_searched_events(&query, events.as_array().cloned().unwrap_or_default());
+}
+
+/// The sample entity v1 answers (SPEC §8.4), stored bare and served in the
+/// shapes GTI sends: `entity_summaries` and `passive_dns` by IP or domain,
+/// each of `file_summaries` under every hash it gives (its `entity` that
+/// hash).
+fn load_entities(gti: &MockGti, data: &Value) {
+    for (value, summary) in object(data, "entity_summaries") {
+        gti.set_entity(
+            Endpoint::EntitySummary,
+            &value,
+            json!({ "summary": summary }),
+        );
     }
-    for (ip, records) in object(&data, "dhcp") {
-        gti.set_dhcp_records(&ip, records.as_array().cloned().unwrap_or_default());
+    for (value, records) in object(data, "passive_dns") {
+        gti.set_entity(
+            Endpoint::PassiveDns,
+            &value,
+            json!({ "passivedns": records }),
+        );
     }
-    Ok(key)
+    for file in array(data, "file_summaries") {
+        for kind in ["md5", "sha1", "sha256"] {
+            let Some(hash) = file.get(kind).and_then(Value::as_str) else {
+                continue;
+            };
+            let mut answer = file.clone();
+            answer["entity"] = json!(hash);
+            gti.set_entity(Endpoint::FileSummary, hash, json!({ "file": answer }));
+        }
+    }
 }
 
 fn array(data: &Value, name: &str) -> Vec<Value> {
@@ -782,6 +817,83 @@ mod tests {
         let mut data: Value = serde_json::from_str(SAMPLE_DATA).unwrap();
         resolve_times(&mut data, now_millis());
         assert!(!data.to_string().contains("\"now-"));
+    }
+
+    /// The status and JSON body of the entity v1 look-up `what` (`summary`,
+    /// `pdns`, `file`) of `value` at a simulated GTI accepting `key`.
+    fn entity_call(gti: &MockGti, key: &str, value: &str, what: &str) -> (u16, Value) {
+        let url = format!("{}entity/{value}/{what}", gti.base_urls().entity_v1);
+        let mut answer = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .new_agent()
+            .get(&url)
+            .header("Authorization", &format!("IBToken {key}"))
+            .call()
+            .unwrap();
+        let status = answer.status().as_u16();
+        let bytes = answer.body_mut().read_to_vec().unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// The same, which must have answered 200.
+    fn entity_answer(gti: &MockGti, key: &str, value: &str, what: &str) -> Value {
+        let (status, body) = entity_call(gti, key, value, what);
+        assert_eq!(status, 200, "{what} of {value}: {body}");
+        body
+    }
+
+    #[test]
+    fn the_sample_data_enriches_every_observable() {
+        let gti = MockGti::try_start_with_call_log(0).unwrap();
+        let key = load_sample_data(&gti, now_millis()).unwrap();
+        let observables: Vec<Value> = serde_json::from_str(OBSERVABLES).unwrap();
+        for observable in &observables {
+            let value = observable["value"].as_str().unwrap();
+            if observable["type"] == "ip" || observable["type"] == "domain" {
+                let summary = &entity_answer(&gti, &key, value, "summary")["summary"];
+                assert!(summary["first_seen"].is_string(), "{summary}");
+                assert!(summary["last_seen"].is_string(), "{summary}");
+                assert!(!summary["prevalence_count_internal"].is_null(), "{summary}");
+                assert!(summary["tags"][0]["text"].is_string(), "{summary}");
+                let pdns = entity_answer(&gti, &key, value, "pdns");
+                let records = pdns["passivedns"].as_array().unwrap();
+                for kind in ["A", "AAAA", "CNAME"] {
+                    assert!(
+                        records.iter().any(|record| record["record_type"]
+                            .as_str()
+                            .is_some_and(|found| found.eq_ignore_ascii_case(kind))),
+                        "no {kind} record of {value}: {pdns}"
+                    );
+                }
+                assert!(
+                    records.iter().any(|record| record["account_uuid"] == "dmo"),
+                    "no test-account record of {value}: {pdns}"
+                );
+            } else {
+                let file = &entity_answer(&gti, &key, value, "file")["file"];
+                assert_eq!(file["entity"], json!(value));
+                assert_eq!(file[observable["type"].as_str().unwrap()], json!(value));
+                for field in ["md5", "sha1", "sha256", "first_seen"] {
+                    assert!(file[field].is_string(), "{field}: {file}");
+                }
+                assert!(file["bytes"].is_u64(), "{file}");
+                assert!(file["mime_type"][0].is_string(), "{file}");
+                assert!(file["names"][0].is_string(), "{file}");
+                for fact in [
+                    "compile_time",
+                    "imphash",
+                    "machine",
+                    "subsystem",
+                    "sections",
+                ] {
+                    assert!(!file["pe"][fact].is_null(), "{fact}: {file}");
+                }
+            }
+        }
+        // Entities the sample data does not hold stay unknown (404).
+        assert_eq!(entity_call(&gti, &key, "192.0.2.1", "summary").0, 404);
     }
 
     #[test]
