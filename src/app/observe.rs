@@ -69,7 +69,12 @@ impl App {
         };
         let map = |observable: &Observable, findings: Result<Findings, GtiError>| {
             findings.map(|findings| {
-                let fragment = Fragment::map(&context, findings.enriched(observable));
+                let fragment = Fragment::map_observable(
+                    &context,
+                    observable,
+                    &findings.enrichment,
+                    findings.enriched(observable),
+                );
                 (fragment, findings.shortfalls)
             })
         };

@@ -91,12 +91,15 @@ fn variables(config: &Config) -> String {
 All other settings come from environment variables (GTI_TIMEOUT_SECS, …); see
 README.md. Regions and egress:
 {region}the region of tokens without a GTI_REGION claim: us, eu
-  GTI_DETECTIONS_URL, GTI_EVENTS_URL, GTI_ENTITY_URL, GTI_PORTAL_URL
-                             override the default region's URLs
-  GTI_US_<API>_URL, GTI_EU_<API>_URL (API = DETECTIONS, EVENTS, ENTITY, PORTAL)
+  GTI_DETECTIONS_URL, GTI_EVENTS_URL, GTI_ENTITY_URL, GTI_ENTITY_V1_URL,
+  GTI_PORTAL_URL             override the default region's URLs
+  GTI_US_<API>_URL, GTI_EU_<API>_URL
+                             (API = DETECTIONS, EVENTS, ENTITY, ENTITY_V1, PORTAL)
                              override one region's (not both forms for one region
                              and API); an empty events URL switches the search off
-                             (the EU region has none by default)
+                             (the EU region has none by default), an empty entity
+                             v1 URL the enrichment (entity summary, passive DNS,
+                             file summary)
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
                              egress proxy for GTI and JWKS calls, read as curl does
   GTI_CA_FILE                PEM bundle of extra root certificates (a TLS-

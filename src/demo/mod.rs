@@ -11,7 +11,9 @@
 //! forced to trust nothing but that local JWKS and to ask nothing but the
 //! simulated GTIs, straight (the proxy variables do not apply), so the demo
 //! key can never open a real relay and the demo never reaches the internet. Portal links keep each region's portal, so an
-//! EU token's links point at the EU portal.
+//! EU token's links point at the EU portal. The one GTI setting of the shell
+//! it honours is an empty entity v1 URL, which switches a region's
+//! enrichment off (SPEC §8.4) and calls nothing.
 //!
 //! It prints the relay's URL and two 24-hour demo tokens as parseable lines
 //! (`relay: …`, `token: …` without a `GTI_REGION` claim, `eu-token: …`
@@ -114,7 +116,7 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
         gtis,
         key,
         vars: mut local,
-    } = start_gtis(retired)?;
+    } = start_gtis(retired, &enrichment_off(&vars))?;
     let signer = RS256KeyPair::from_pem(DEMO_KEY_PEM)
         .map_err(|error| StartError::Demo(format!("the demo key does not load: {error}")))?
         .with_key_id(DEMO_KID);
@@ -169,9 +171,32 @@ struct SimulatedGtis {
     vars: Vec<(String, String)>,
 }
 
+/// The regions whose enrichment `vars` switch off (SPEC §8.4), which the
+/// demo honours as the relay does (an empty URL calls nothing): an empty
+/// `GTI_<REGION>_ENTITY_V1_URL`, or an empty `GTI_ENTITY_V1_URL` for the
+/// default region (`GTI_REGION`, `us` unless it names another).
+fn enrichment_off(vars: &[(String, String)]) -> Vec<Region> {
+    let get = |wanted: &str| {
+        vars.iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, value)| value.as_str())
+    };
+    let default = get("GTI_REGION")
+        .and_then(Region::parse)
+        .unwrap_or(Region::Us);
+    Region::ALL
+        .into_iter()
+        .filter(|region| {
+            let own = format!("GTI_{}_ENTITY_V1_URL", region.variable_word());
+            get(&own) == Some("") || (*region == default && get("GTI_ENTITY_V1_URL") == Some(""))
+        })
+        .collect()
+}
+
 /// Starts a simulated GTI per region, loaded with the sample data (the
-/// APIs of `retired` answering 404).
-fn start_gtis(retired: &[Endpoint]) -> Result<SimulatedGtis, StartError> {
+/// APIs of `retired` answering 404); the regions of `no_enrichment` get an
+/// empty entity v1 URL (no enrichment calls).
+fn start_gtis(retired: &[Endpoint], no_enrichment: &[Region]) -> Result<SimulatedGtis, StartError> {
     let now = now_millis();
     let (mut gtis, mut key, mut vars) = (Vec::new(), String::new(), Vec::new());
     for region in Region::ALL {
@@ -194,7 +219,8 @@ fn start_gtis(retired: &[Endpoint]) -> Result<SimulatedGtis, StartError> {
         let events = region.default_urls().events.map(|_| urls.events);
         vars.push((name("EVENTS"), events.unwrap_or_default()));
         vars.push((name("ENTITY"), urls.entity));
-        vars.push((name("ENTITY_V1"), urls.entity_v1));
+        let entity_v1 = (!no_enrichment.contains(&region)).then_some(urls.entity_v1);
+        vars.push((name("ENTITY_V1"), entity_v1.unwrap_or_default()));
         gtis.push(gti);
     }
     Ok(SimulatedGtis { gtis, key, vars })
@@ -311,6 +337,9 @@ impl Demo {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ObservableSummary {
     pub sightings: usize,
+    /// The enrichment sightings (SPEC §8.4) as the summary names them
+    /// (`entity summary`, `passive DNS`, `file summary`), in answer order.
+    pub enrichment: Vec<&'static str>,
     /// Event types, upper-case as the sightings describe them, in order seen.
     pub event_types: Vec<String>,
     pub indicators: usize,
@@ -379,6 +408,11 @@ fn count_sightings(
             .and_then(|text| text.lines().next())
             .and_then(|line| line.strip_prefix("- Event: `"))
             .map(|rest| rest.trim_end_matches('`').to_owned());
+        if let Some(name) = enrichment_name(sighting) {
+            if !entry.enrichment.contains(&name) {
+                entry.enrichment.push(name);
+            }
+        }
         if let Some(event_type) = event_type {
             if !entry.event_types.contains(&event_type) {
                 entry.event_types.push(event_type);
@@ -389,6 +423,24 @@ fn count_sightings(
         }
     }
     owner
+}
+
+/// The title prefixes of the enrichment sightings (SPEC §8.4), each with
+/// the name the summary gives it.
+const ENRICHMENT_TITLES: [(&str, &str); 3] = [
+    ("Entity summary", "entity summary"),
+    ("Passive DNS", "passive DNS"),
+    ("File summary", "file summary"),
+];
+
+/// The summary's name for an enrichment sighting, by its title; `None` for
+/// an event sighting.
+fn enrichment_name(sighting: &Value) -> Option<&'static str> {
+    let title = sighting.get("title")?.as_str()?;
+    ENRICHMENT_TITLES
+        .iter()
+        .find(|(prefix, _)| title.starts_with(prefix))
+        .map(|(_, name)| *name)
 }
 
 /// Counts each observable's relationships into `out`; per observable, how
@@ -439,10 +491,18 @@ pub fn summarise(observables: &[Value], body: &Value) -> String {
         total("indicators"),
         total("relationships"),
     ));
-    text.push_str(
-        "  (the sample data also holds events of GTI test accounts; they are hidden because \
+    let passive_dns = groups
+        .values()
+        .any(|group| group.enrichment.contains(&"passive DNS"));
+    text.push_str(&format!(
+        "  (the sample data also holds events{} of GTI test accounts; they are hidden because \
          the demo token does not set GTI_ALLOW_TEST_ACCOUNTS)\n",
-    );
+        if passive_dns {
+            " and passive DNS records"
+        } else {
+            ""
+        }
+    ));
     if let Some(errors) = body.get("errors").and_then(Value::as_array) {
         for error in errors {
             let kind = match error.get("type").and_then(Value::as_str) {
@@ -479,10 +539,17 @@ fn observable_line(
     } else {
         value.to_owned()
     };
-    let types = if found.event_types.is_empty() {
+    // The enrichment first, as the answer orders its sightings.
+    let kinds: Vec<String> = found
+        .enrichment
+        .iter()
+        .map(|name| (*name).to_owned())
+        .chain(found.event_types.iter().map(|kind| kind.to_lowercase()))
+        .collect();
+    let types = if kinds.is_empty() {
         String::new()
     } else {
-        format!(" ({})", found.event_types.join(", ").to_lowercase())
+        format!(" ({})", kinds.join(", "))
     };
     format!(
         "  {kind:<7} {shown:<22} {} sightings{types}, {} indicators, {} relationships; top rule: {}\n",
@@ -532,12 +599,23 @@ fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
         .unwrap_or(gti::TEST_KEY)
         .to_owned();
     gti.set_key(&key);
+    load_detections(gti, &data);
+    for (query, events) in object(&data, "searches") {
+        gti.add_searched_events(&query, events.as_array().cloned().unwrap_or_default());
+    }
+    for (ip, records) in object(&data, "dhcp") {
+        gti.set_dhcp_records(&ip, records.as_array().cloned().unwrap_or_default());
+    }
+    load_entities(gti, &data);
+    Ok(key)
+}
 
-    let rules: Vec<Value> = array(&data, "rules");
-    // GTI finds a detection by any of its indicator values.
+/// The sample detections, each with its events, served by every indicator
+/// value they name (as GTI finds a detection), with the rules they cite.
+fn load_detections(gti: &MockGti, data: &Value) {
+    let rules: Vec<Value> = array(data, "rules");
     let mut by_value: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for detection in array(&data, "detections") {
-        let mut detection = detection;
+    for mut detection in array(data, "detections") {
         let events = detection
             .as_object_mut()
             .and_then(|object| object.remove("events"))
@@ -574,13 +652,37 @@ fn load_sample_data(gti: &MockGti, now: u64) -> Result<String, String> {
             .collect();
         gti.set_detections(&value, json!({"detections": detections, "rules": rules}));
     }
-    for (query, events) in object(&data, "searches") {
-        gti.add_searched_events(&query, events.as_array().cloned().unwrap_or_default());
+}
+
+/// The sample entity v1 answers (SPEC §8.4), stored bare and served in the
+/// shapes GTI sends: `entity_summaries` and `passive_dns` by IP or domain,
+/// each of `file_summaries` under every hash it gives (its `entity` that
+/// hash).
+fn load_entities(gti: &MockGti, data: &Value) {
+    for (value, summary) in object(data, "entity_summaries") {
+        gti.set_entity(
+            Endpoint::EntitySummary,
+            &value,
+            json!({ "summary": summary }),
+        );
     }
-    for (ip, records) in object(&data, "dhcp") {
-        gti.set_dhcp_records(&ip, records.as_array().cloned().unwrap_or_default());
+    for (value, records) in object(data, "passive_dns") {
+        gti.set_entity(
+            Endpoint::PassiveDns,
+            &value,
+            json!({ "passivedns": records }),
+        );
     }
-    Ok(key)
+    for file in array(data, "file_summaries") {
+        for kind in ["md5", "sha1", "sha256"] {
+            let Some(hash) = file.get(kind).and_then(Value::as_str) else {
+                continue;
+            };
+            let mut answer = file.clone();
+            answer["entity"] = json!(hash);
+            gti.set_entity(Endpoint::FileSummary, hash, json!({ "file": answer }));
+        }
+    }
 }
 
 fn array(data: &Value, name: &str) -> Vec<Value> {
@@ -784,6 +886,83 @@ mod tests {
         assert!(!data.to_string().contains("\"now-"));
     }
 
+    /// The status and JSON body of the entity v1 look-up `what` (`summary`,
+    /// `pdns`, `file`) of `value` at a simulated GTI accepting `key`.
+    fn entity_call(gti: &MockGti, key: &str, value: &str, what: &str) -> (u16, Value) {
+        let url = format!("{}entity/{value}/{what}", gti.base_urls().entity_v1);
+        let mut answer = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .new_agent()
+            .get(&url)
+            .header("Authorization", &format!("IBToken {key}"))
+            .call()
+            .unwrap();
+        let status = answer.status().as_u16();
+        let bytes = answer.body_mut().read_to_vec().unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// The same, which must have answered 200.
+    fn entity_answer(gti: &MockGti, key: &str, value: &str, what: &str) -> Value {
+        let (status, body) = entity_call(gti, key, value, what);
+        assert_eq!(status, 200, "{what} of {value}: {body}");
+        body
+    }
+
+    #[test]
+    fn the_sample_data_enriches_every_observable() {
+        let gti = MockGti::try_start_with_call_log(0).unwrap();
+        let key = load_sample_data(&gti, now_millis()).unwrap();
+        let observables: Vec<Value> = serde_json::from_str(OBSERVABLES).unwrap();
+        for observable in &observables {
+            let value = observable["value"].as_str().unwrap();
+            if observable["type"] == "ip" || observable["type"] == "domain" {
+                let summary = &entity_answer(&gti, &key, value, "summary")["summary"];
+                assert!(summary["first_seen"].is_string(), "{summary}");
+                assert!(summary["last_seen"].is_string(), "{summary}");
+                assert!(!summary["prevalence_count_internal"].is_null(), "{summary}");
+                assert!(summary["tags"][0]["text"].is_string(), "{summary}");
+                let pdns = entity_answer(&gti, &key, value, "pdns");
+                let records = pdns["passivedns"].as_array().unwrap();
+                for kind in ["A", "AAAA", "CNAME"] {
+                    assert!(
+                        records.iter().any(|record| record["record_type"]
+                            .as_str()
+                            .is_some_and(|found| found.eq_ignore_ascii_case(kind))),
+                        "no {kind} record of {value}: {pdns}"
+                    );
+                }
+                assert!(
+                    records.iter().any(|record| record["account_uuid"] == "dmo"),
+                    "no test-account record of {value}: {pdns}"
+                );
+            } else {
+                let file = &entity_answer(&gti, &key, value, "file")["file"];
+                assert_eq!(file["entity"], json!(value));
+                assert_eq!(file[observable["type"].as_str().unwrap()], json!(value));
+                for field in ["md5", "sha1", "sha256", "first_seen"] {
+                    assert!(file[field].is_string(), "{field}: {file}");
+                }
+                assert!(file["bytes"].is_u64(), "{file}");
+                assert!(file["mime_type"][0].is_string(), "{file}");
+                assert!(file["names"][0].is_string(), "{file}");
+                for fact in [
+                    "compile_time",
+                    "imphash",
+                    "machine",
+                    "subsystem",
+                    "sections",
+                ] {
+                    assert!(!file["pe"][fact].is_null(), "{fact}: {file}");
+                }
+            }
+        }
+        // Entities the sample data does not hold stay unknown (404).
+        assert_eq!(entity_call(&gti, &key, "192.0.2.1", "summary").0, 404);
+    }
+
     #[test]
     fn summary_groups_by_observable() {
         let body = json!({"data": {
@@ -802,6 +981,63 @@ mod tests {
         assert_eq!(ip.top_rule.as_deref(), Some("Rule one"));
         let text = summarise(&[json!({"type": "ip", "value": "1.2.3.4"})], &body);
         assert!(text.contains("2 sightings (dns, flow)"), "{text}");
+        // Without enrichment sightings the summary says nothing of them.
+        assert!(ip.enrichment.is_empty());
+        assert!(
+            !text.contains("summary,") && !text.contains("passive DNS"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn summary_names_the_enrichment_sightings_first() {
+        let ip = json!([{"type": "ip", "value": "1.2.3.4"}]);
+        let sighting = |id: &str, title: Option<&str>, description: &str| {
+            let mut sighting = json!({"id": id, "description": description, "observables": ip});
+            if let Some(title) = title {
+                sighting["title"] = json!(title);
+            }
+            sighting
+        };
+        let body = json!({"data": {"sightings": {"count": 4, "docs": [
+            sighting("e1", Some("Entity summary of 1.2.3.4"), "- First seen: x"),
+            sighting("e2", Some("Passive DNS of 1.2.3.4"), "3 records"),
+            sighting("s1", None, "- Event: `DNS`"),
+            sighting("s2", None, "- Event: `FLOW`"),
+        ]}}});
+        let groups = per_observable(&body);
+        let found = &groups[&("ip".to_owned(), "1.2.3.4".to_owned())];
+        assert_eq!(found.enrichment, vec!["entity summary", "passive DNS"]);
+        assert_eq!(found.event_types, vec!["DNS", "FLOW"]);
+        let text = summarise(ip.as_array().unwrap(), &body);
+        assert!(
+            text.contains("4 sightings (entity summary, passive DNS, dns, flow)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("events and passive DNS records of GTI test accounts"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_empty_entity_v1_url_switches_the_demo_enrichment_off() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect()
+        };
+        assert_eq!(enrichment_off(&vars(&[])), vec![]);
+        let off = [("GTI_ENTITY_V1_URL", "")];
+        assert_eq!(enrichment_off(&vars(&off)), vec![Region::Us]);
+        let eu_default = [("GTI_REGION", "EU"), ("GTI_ENTITY_V1_URL", "")];
+        assert_eq!(enrichment_off(&vars(&eu_default)), vec![Region::Eu]);
+        let both = [("GTI_ENTITY_V1_URL", ""), ("GTI_EU_ENTITY_V1_URL", "")];
+        assert_eq!(enrichment_off(&vars(&both)), vec![Region::Us, Region::Eu]);
+        // A URL is the simulated GTI's anyway: only empty switches off.
+        let url = [("GTI_US_ENTITY_V1_URL", "https://entity.example/v1/")];
+        assert_eq!(enrichment_off(&vars(&url)), vec![]);
     }
 
     #[test]
