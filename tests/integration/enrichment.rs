@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::support::mock_gti::{Fault, MockGti};
 use crate::support::regions::{TwoRegions, EU_KEY, US_KEY};
+use crate::support::relay::raw_request;
 use crate::support::stack::Stack;
 
 const ENTITY_V1: [Endpoint; 3] = [
@@ -157,5 +158,102 @@ fn a_failing_look_up_is_reported_and_costs_nothing_else() {
                 "type": "fatal",
             }],
         })
+    );
+}
+
+/// The answer's sightings with their transient ids made equal.
+fn sightings_without_ids(answer: &Value) -> Vec<Value> {
+    answer["data"]["sightings"]["docs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|doc| {
+            let mut doc = doc.clone();
+            doc["id"] = json!("transient");
+            doc
+        })
+        .collect()
+}
+
+/// A stack serving the same five searched flows of `value`, its entity
+/// summary and passive DNS (of which one record is a test account's).
+fn serving(value: &str, vars: &[(&str, &str)], flows: &[Value]) -> Stack {
+    let stack = Stack::start(vars);
+    stack
+        .gti
+        .add_searched_events(&format!("ip = '{value}'"), flows.to_vec());
+    stack.gti.set_entity(
+        Endpoint::EntitySummary,
+        value,
+        json!({"summary": {"entity": value, "first_seen": "2026-11-01T00:00:00.000Z",
+                           "last_seen": "2026-12-01T00:00:00.000Z", "prevalence_count_internal": 4,
+                           "tags": [{"text": "lab"}]}}),
+    );
+    stack.gti.set_entity(
+        Endpoint::PassiveDns,
+        value,
+        json!({"passivedns": [
+            {"resolved": "a.example", "record_type": "A", "first_seen": "2026-11-02T00:00:00.000Z",
+             "last_seen": "2026-12-02T00:00:00.000Z", "sensor_id": "s1", "account_uuid": "acme"},
+            {"resolved": "demo.example", "record_type": "A", "first_seen": "2026-11-03T00:00:00.000Z",
+             "last_seen": "2026-12-03T00:00:00.000Z", "sensor_id": "s1", "account_uuid": "dmo"},
+        ]}),
+    );
+    stack
+}
+
+#[test]
+fn enrichment_sightings_come_first_and_leave_the_event_sightings_as_they_were() {
+    const VALUE: &str = "198.51.100.77";
+    let flows: Vec<Value> = (0..5)
+        .map(|n| {
+            json!({"uuid": format!("flow-{n}"), "timestamp": crate::support::timestamp_minutes_ago(10 + n),
+                   "event_type": "flow", "customer_id": "acme", "sensor_id": "s1",
+                   "src": {"ip": "10.0.0.5", "internal": false}, "dst": {"ip": VALUE, "internal": false}})
+        })
+        .collect();
+    let observe_with_limit = |stack: &Stack| {
+        let token = stack.token_with(|claims| {
+            claims.insert("CTR_ENTITIES_LIMIT".into(), json!(3));
+            claims.insert("GTI_ALLOW_TEST_ACCOUNTS".into(), json!(false));
+        });
+        stack.observe(&token, &json!([{"type": "ip", "value": VALUE}]))
+    };
+    let off = observe_with_limit(&serving(VALUE, &[("GTI_ENTITY_V1_URL", "")], &flows));
+    let stack = serving(VALUE, &[], &flows);
+    let on = observe_with_limit(&stack);
+    assert!(on.get("errors").is_none(), "{on}");
+    let metrics = raw_request(stack.relay.address, "GET", "/metrics", &[], b"");
+    let metrics = String::from_utf8_lossy(&metrics.body);
+    for endpoint in ["entity_summary", "passive_dns"] {
+        let line =
+            format!("gti_relay_upstream_calls_total{{endpoint=\"{endpoint}\",outcome=\"ok\"}} 1");
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
+
+    let (off, on) = (sightings_without_ids(&off), sightings_without_ids(&on));
+    assert_eq!(off.len(), 3, "the limit cuts the event sightings");
+    // Two enrichment sightings, outside the limit, then the same events.
+    assert_eq!(on.len(), 5);
+    assert_eq!(on[2..], off[..]);
+    let titles: Vec<&str> = on[..2]
+        .iter()
+        .map(|doc| doc["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            format!("Entity summary of {VALUE} in Gigamon ThreatINSIGHT"),
+            format!("Passive DNS of {VALUE} in Gigamon ThreatINSIGHT"),
+        ]
+    );
+    assert_eq!(on[0]["count"], 4);
+    // The test account's record is not shown to this token.
+    assert_eq!(on[1]["count"], 1);
+    assert_eq!(
+        on[1]["relations"],
+        json!([{"origin": "Gigamon ThreatINSIGHT Passive DNS", "relation": "Resolved_To",
+                "source": {"type": "domain", "value": "a.example"},
+                "related": {"type": "ip", "value": VALUE}}])
     );
 }
