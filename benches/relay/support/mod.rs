@@ -130,15 +130,22 @@ struct Answer {
 
 #[derive(Deserialize)]
 struct AnswerData {
-    sightings: Option<Count>,
+    sightings: Option<Sightings>,
 }
 
 #[derive(Deserialize)]
-struct Count {
-    count: usize,
+struct Sightings {
+    docs: Vec<Doc>,
 }
 
-/// `Ok(sightings)` of an answer (0 when it has none, as `/health`'s), or
+/// A sighting: only the enrichment sightings (SPEC §8.4) have a title.
+#[derive(Deserialize)]
+struct Doc {
+    title: Option<serde::de::IgnoredAny>,
+}
+
+/// `Ok(event sightings)` of an answer (0 when it has none, as `/health`'s;
+/// the entity v1 enrichment sightings, outside the limit, not counted), or
 /// `Err(what went wrong)`.
 pub fn sightings(bytes: &[u8]) -> Result<usize, String> {
     let answer: Answer = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
@@ -148,7 +155,13 @@ pub fn sightings(bytes: &[u8]) -> Result<usize, String> {
     Ok(answer
         .data
         .and_then(|data| data.sightings)
-        .map_or(0, |sightings| sightings.count))
+        .map_or(0, |sightings| {
+            sightings
+                .docs
+                .iter()
+                .filter(|doc| doc.title.is_none())
+                .count()
+        }))
 }
 
 /// How a figure fares against its target.
