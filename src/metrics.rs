@@ -19,6 +19,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::JwksObserver;
@@ -133,8 +134,10 @@ fn seconds(micros: u64) -> String {
 pub struct Metrics {
     requests: [[AtomicU64; STATUS_SLOTS]; ROUTE_SLOTS],
     request_durations: [Histogram; ROUTE_SLOTS],
-    upstream_calls: [[AtomicU64; UpstreamOutcome::ALL.len()]; Endpoint::ALL.len()],
-    upstream_durations: [Histogram; Endpoint::ALL.len()],
+    /// By region, then API (endpoint), then outcome.
+    upstream_calls:
+        [[[AtomicU64; UpstreamOutcome::ALL.len()]; Endpoint::ALL.len()]; Region::ALL.len()],
+    upstream_durations: [[Histogram; Endpoint::ALL.len()]; Region::ALL.len()],
     /// Signed so that a stray extra decrement shows as -1, not as 2⁶⁴ − 1.
     upstream_in_flight: AtomicI64,
     jwks_cache_hits: AtomicU64,
@@ -182,16 +185,26 @@ impl Metrics {
         InFlight(&self.upstream_in_flight)
     }
 
-    /// One finished upstream try (see the module doc for what a try is).
+    /// One finished upstream try to `region`'s GTI (see the module doc for
+    /// what a try is).
     pub fn record_upstream(
         &self,
+        region: Region,
         endpoint: Endpoint,
         outcome: UpstreamOutcome,
         duration: Duration,
     ) {
-        let endpoint = endpoint.index();
-        self.upstream_calls[endpoint][outcome.index()].fetch_add(1, Ordering::Relaxed);
-        self.upstream_durations[endpoint].observe(duration);
+        let (region, endpoint) = (region.index(), endpoint.index());
+        self.upstream_calls[region][endpoint][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.upstream_durations[region][endpoint].observe(duration);
+    }
+
+    /// The observer of `region`'s GTI calls, for that region's transport.
+    pub fn calls_of(self: &Arc<Self>, region: Region) -> Arc<dyn CallObserver> {
+        Arc::new(RegionCalls {
+            metrics: Arc::clone(self),
+            region,
+        })
     }
 
     /// A JWKS cache look-up: `hit` when fresh keys for the host were cached.
@@ -287,18 +300,21 @@ impl Metrics {
             out,
             "gti_relay_upstream_calls_total",
             "counter",
-            "Tries of GTI calls (retries included), by endpoint and outcome.",
+            "Tries of GTI calls (retries included), by region, API and outcome.",
         );
-        for (endpoint, outcomes) in Endpoint::ALL.iter().zip(&self.upstream_calls) {
-            for (outcome, counter) in UpstreamOutcome::ALL.iter().zip(outcomes) {
-                let count = counter.load(Ordering::Relaxed);
-                if count > 0 {
-                    let _ = writeln!(
-                        out,
-                        "gti_relay_upstream_calls_total{{endpoint=\"{}\",outcome=\"{}\"}} {count}",
-                        endpoint_label(*endpoint),
-                        outcome_label(*outcome)
-                    );
+        for (region, apis) in Region::ALL.iter().zip(&self.upstream_calls) {
+            for (endpoint, outcomes) in Endpoint::ALL.iter().zip(apis) {
+                for (outcome, counter) in UpstreamOutcome::ALL.iter().zip(outcomes) {
+                    let count = counter.load(Ordering::Relaxed);
+                    if count > 0 {
+                        let _ = writeln!(
+                            out,
+                            "gti_relay_upstream_calls_total{{region=\"{}\",api=\"{}\",outcome=\"{}\"}} {count}",
+                            region.name(),
+                            endpoint_label(*endpoint),
+                            outcome_label(*outcome)
+                        );
+                    }
                 }
             }
         }
@@ -306,11 +322,17 @@ impl Metrics {
             out,
             "gti_relay_upstream_duration_seconds",
             "histogram",
-            "Duration of one try of a GTI call, by endpoint.",
+            "Duration of one try of a GTI call, by region and API.",
         );
-        for (endpoint, histogram) in Endpoint::ALL.iter().zip(&self.upstream_durations) {
-            let labels = format!("endpoint=\"{}\"", endpoint_label(*endpoint));
-            histogram.render(out, "gti_relay_upstream_duration_seconds", &labels);
+        for (region, apis) in Region::ALL.iter().zip(&self.upstream_durations) {
+            for (endpoint, histogram) in Endpoint::ALL.iter().zip(apis) {
+                let labels = format!(
+                    "region=\"{}\",api=\"{}\"",
+                    region.name(),
+                    endpoint_label(*endpoint)
+                );
+                histogram.render(out, "gti_relay_upstream_duration_seconds", &labels);
+            }
         }
         header(
             out,
@@ -390,14 +412,26 @@ fn labelled_counter(
     }
 }
 
-impl CallObserver for Metrics {
+/// Counts one region's GTI tries into the relay's metrics: the transport
+/// is told nothing of regions, so each region's gets its own observer.
+struct RegionCalls {
+    metrics: Arc<Metrics>,
+    region: Region,
+}
+
+impl CallObserver for RegionCalls {
     fn try_started(&self, _: Endpoint) {
-        self.upstream_in_flight.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .upstream_in_flight
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn try_ended(&self, endpoint: Endpoint, outcome: UpstreamOutcome, elapsed: Duration) {
-        self.upstream_in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.record_upstream(endpoint, outcome, elapsed);
+        self.metrics
+            .upstream_in_flight
+            .fetch_sub(1, Ordering::Relaxed);
+        self.metrics
+            .record_upstream(self.region, endpoint, outcome, elapsed);
     }
 }
 
@@ -544,8 +578,9 @@ mod tests {
         metrics.record_request(Some(Route::Version), 200, ms(40));
         metrics.record_request(None, 404, ms(1));
         metrics.record_request(Some(Route::Watchdog), 418, ms(1));
-        metrics.record_upstream(Endpoint::EventSearch, UpstreamOutcome::Http5xx, ms(20));
-        metrics.record_upstream(Endpoint::EventSearch, UpstreamOutcome::Ok, ms(7));
+        let us = Region::Us;
+        metrics.record_upstream(us, Endpoint::EventSearch, UpstreamOutcome::Http5xx, ms(20));
+        metrics.record_upstream(us, Endpoint::EventSearch, UpstreamOutcome::Ok, ms(7));
         metrics.record_jwks_lookup(false);
         metrics.record_jwks_fetch(true);
         metrics.record_jwks_lookup(true);
@@ -578,18 +613,18 @@ gti_relay_request_duration_seconds_bucket{{route="version",le="30"}} 2
 gti_relay_request_duration_seconds_bucket{{route="version",le="+Inf"}} 2
 gti_relay_request_duration_seconds_sum{{route="version"}} 0.042
 gti_relay_request_duration_seconds_count{{route="version"}} 2
-{watchdog}{unknown}# HELP gti_relay_upstream_calls_total Tries of GTI calls (retries included), by endpoint and outcome.
+{watchdog}{unknown}# HELP gti_relay_upstream_calls_total Tries of GTI calls (retries included), by region, API and outcome.
 # TYPE gti_relay_upstream_calls_total counter
-gti_relay_upstream_calls_total{{endpoint="event_search",outcome="ok"}} 1
-gti_relay_upstream_calls_total{{endpoint="event_search",outcome="http_5xx"}} 1
-# HELP gti_relay_upstream_duration_seconds Duration of one try of a GTI call, by endpoint.
+gti_relay_upstream_calls_total{{region="us",api="event_search",outcome="ok"}} 1
+gti_relay_upstream_calls_total{{region="us",api="event_search",outcome="http_5xx"}} 1
+# HELP gti_relay_upstream_duration_seconds Duration of one try of a GTI call, by region and API.
 # TYPE gti_relay_upstream_duration_seconds histogram
-gti_relay_upstream_duration_seconds_bucket{{endpoint="event_search",le="0.005"}} 0
-gti_relay_upstream_duration_seconds_bucket{{endpoint="event_search",le="0.01"}} 1
-gti_relay_upstream_duration_seconds_bucket{{endpoint="event_search",le="0.025"}} 2
-{upstream_rest}gti_relay_upstream_duration_seconds_bucket{{endpoint="event_search",le="+Inf"}} 2
-gti_relay_upstream_duration_seconds_sum{{endpoint="event_search"}} 0.027
-gti_relay_upstream_duration_seconds_count{{endpoint="event_search"}} 2
+gti_relay_upstream_duration_seconds_bucket{{region="us",api="event_search",le="0.005"}} 0
+gti_relay_upstream_duration_seconds_bucket{{region="us",api="event_search",le="0.01"}} 1
+gti_relay_upstream_duration_seconds_bucket{{region="us",api="event_search",le="0.025"}} 2
+{upstream_rest}gti_relay_upstream_duration_seconds_bucket{{region="us",api="event_search",le="+Inf"}} 2
+gti_relay_upstream_duration_seconds_sum{{region="us",api="event_search"}} 0.027
+gti_relay_upstream_duration_seconds_count{{region="us",api="event_search"}} 2
 # HELP gti_relay_upstream_in_flight GTI tries waiting for an answer right now.
 # TYPE gti_relay_upstream_in_flight gauge
 gti_relay_upstream_in_flight 1
@@ -612,7 +647,7 @@ gti_relay_build_info{{version="{version}"}} 1
             unknown = one_fast_request("unknown"),
             upstream_rest = ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30"]
                 .map(|le| format!(
-                    "gti_relay_upstream_duration_seconds_bucket{{endpoint=\"event_search\",le=\"{le}\"}} 2\n"
+                    "gti_relay_upstream_duration_seconds_bucket{{region=\"us\",api=\"event_search\",le=\"{le}\"}} 2\n"
                 ))
                 .concat(),
             version = env!("CARGO_PKG_VERSION"),

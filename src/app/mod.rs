@@ -71,11 +71,12 @@ impl App {
     pub fn new(config: Config) -> App {
         let agent = gti::http_agent(&config);
         let metrics = Arc::new(Metrics::new());
-        let transport = Arc::new(
-            HttpTransport::new(&config, agent.clone()).with_observer(Arc::clone(&metrics) as _),
-        );
+        // One transport per region over the one agent (so one connection
+        // pool): each counts its tries under its region.
         let gti = PerRegion::new(|region| {
-            Gti::new(Arc::clone(&transport) as _, config.urls(region).clone())
+            let transport =
+                HttpTransport::new(&config, agent.clone()).with_observer(metrics.calls_of(region));
+            Gti::new(Arc::new(transport), config.urls(region).clone())
         });
         let calls = CallPool::new(config.gti_max_inflight());
         let auth = Authenticator::new(&config, agent).with_observer(Arc::clone(&metrics) as _);

@@ -226,8 +226,9 @@ fn enrichment_sightings_come_first_and_leave_the_event_sightings_as_they_were() 
     let metrics = raw_request(stack.relay.address, "GET", "/metrics", &[], b"");
     let metrics = String::from_utf8_lossy(&metrics.body);
     for endpoint in ["entity_summary", "passive_dns"] {
-        let line =
-            format!("gti_relay_upstream_calls_total{{endpoint=\"{endpoint}\",outcome=\"ok\"}} 1");
+        let line = format!(
+            "gti_relay_upstream_calls_total{{region=\"us\",api=\"{endpoint}\",outcome=\"ok\"}} 1"
+        );
         assert!(metrics.contains(&line), "{line}\n{metrics}");
     }
 

@@ -166,7 +166,7 @@ fn counters_follow_what_the_relay_did() {
         sample(
             &after,
             &format!(
-                r#"gti_relay_upstream_calls_total{{endpoint="{endpoint}",outcome="{outcome}"}}"#
+                r#"gti_relay_upstream_calls_total{{region="us",api="{endpoint}",outcome="{outcome}"}}"#
             ),
         )
     };
@@ -182,7 +182,7 @@ fn counters_follow_what_the_relay_did() {
     assert_eq!(
         count(
             &after,
-            r#"gti_relay_upstream_duration_seconds_count{endpoint="detections"}"#
+            r#"gti_relay_upstream_duration_seconds_count{region="us",api="detections"}"#
         ),
         3.0
     );

@@ -528,8 +528,8 @@ fn metrics_count_the_new_routes_and_endpoints() {
     for wanted in [
         "route=\"respond_trigger\"",
         "route=\"tile_data\"",
-        "endpoint=\"resolve\"",
-        "endpoint=\"detection_list\"",
+        "api=\"resolve\"",
+        "api=\"detection_list\"",
     ] {
         assert!(text.contains(wanted), "{wanted} not in {text}");
     }
