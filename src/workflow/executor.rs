@@ -74,9 +74,17 @@ pub fn observe<R: Send>(
             }
         }
     }
-    let results = map_as_completed(&completed, observables, deadline, map);
+    let mut results = map_as_completed(&completed, observables, deadline, map);
     // Calls still queued are not needed any more.
     request.caller.lane.close();
+    // An observable whose only calls still out are entity v1 look-ups
+    // keeps everything else (SPEC §8.1).
+    for (index, slot) in results.iter_mut().enumerate() {
+        if slot.is_none() {
+            let settled = lock(&request.observables[index].progress).settle(deadline_passed);
+            *slot = settled.map(|findings| map(&observables[index], Ok(findings)));
+        }
+    }
     results
 }
 

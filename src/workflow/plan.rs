@@ -49,6 +49,16 @@ pub enum Step {
 }
 
 impl Step {
+    /// The endpoint of an entity v1 look-up; `None` for any other step.
+    fn entity_v1_endpoint(&self) -> Option<Endpoint> {
+        match self {
+            Step::EntitySummary(_) => Some(Endpoint::EntitySummary),
+            Step::PassiveDns(_) => Some(Endpoint::PassiveDns),
+            Step::File(_) => Some(Endpoint::FileSummary),
+            _ => None,
+        }
+    }
+
     /// Whether the call heads the observable's critical path (detections →
     /// events → DHCP): such calls go before the window and entity v1 calls
     /// waiting with them.
@@ -167,8 +177,8 @@ pub struct Progress {
     merged: Option<(Vec<FoundEvent>, Vec<Shortfall>)>,
     /// The observable's type (which records passive DNS keeps).
     kind: ObservableType,
-    /// Entity v1 look-ups not back yet; the rest never waits for them.
-    enrich_pending: usize,
+    /// The entity v1 look-ups not back yet; the rest never waits for them.
+    enrich_out: Vec<Endpoint>,
     /// What they told, and what their failures cost.
     enrichment: Enrichment,
     enrich_shortfalls: Vec<Shortfall>,
@@ -187,7 +197,10 @@ impl Progress {
             pending: 1 + settings.windows.len(),
             merged: None,
             kind: observable.kind,
-            enrich_pending: enrichment_calls(observable, settings).len(),
+            enrich_out: enrichment_calls(observable, settings)
+                .iter()
+                .filter_map(Step::entity_v1_endpoint)
+                .collect(),
             enrichment: Enrichment::default(),
             enrich_shortfalls: Vec::new(),
             complete: None,
@@ -272,7 +285,9 @@ impl Progress {
     /// An entity v1 answer: a 404 means GTI knows nothing of the entity (no
     /// sighting, no error); another failure costs that sighting only.
     fn enriched<T>(&mut self, endpoint: Endpoint, result: Result<T, GtiError>) -> Option<T> {
-        self.enrich_pending = self.enrich_pending.saturating_sub(1);
+        if let Some(at) = self.enrich_out.iter().position(|out| *out == endpoint) {
+            self.enrich_out.remove(at);
+        }
         match result {
             Ok(answer) => Some(answer),
             Err(error) if error.status() == Some(404) => None,
@@ -294,16 +309,33 @@ impl Progress {
     /// The findings with their enrichment, when nothing is out any more.
     fn finish_enrichment(&mut self) -> Next {
         match self.complete.take() {
-            Some(mut findings) if self.enrich_pending == 0 => {
-                findings.enrichment = Box::new(std::mem::take(&mut self.enrichment));
-                findings.shortfalls.append(&mut self.enrich_shortfalls);
-                Next::Done(Ok(findings))
+            Some(findings) if self.enrich_out.is_empty() => {
+                Next::Done(Ok(self.with_enrichment(findings)))
             }
             complete => {
                 self.complete = complete;
                 Next::Calls(Vec::new())
             }
         }
+    }
+
+    /// `findings` with the enrichment so far and what its failures cost.
+    fn with_enrichment(&mut self, mut findings: Findings) -> Findings {
+        findings.enrichment = Box::new(std::mem::take(&mut self.enrichment));
+        findings.shortfalls.append(&mut self.enrich_shortfalls);
+        findings
+    }
+
+    /// When the request's deadline has passed: the findings, if every call
+    /// but the look-ups is done, with the look-ups that came back; each one
+    /// still out costs its sighting only (SPEC §8.1), as `late` says.
+    pub fn settle(&mut self, late: impl Fn(Endpoint) -> GtiError) -> Option<Findings> {
+        let findings = self.complete.take()?;
+        for endpoint in std::mem::take(&mut self.enrich_out) {
+            self.enrich_shortfalls
+                .push(Shortfall::Failed(late(endpoint)));
+        }
+        Some(self.with_enrichment(findings))
     }
 
     /// DHCP is back: the observable is complete. Without DHCP records each
@@ -741,5 +773,34 @@ mod tests {
             &settings,
         );
         assert!(matches!(next, Next::Done(Err(GtiError::InvalidKey))));
+    }
+
+    #[test]
+    fn at_the_deadline_only_the_look_ups_still_out_are_lost() {
+        let settings = enriched_settings();
+        let late = |endpoint| GtiError::Unavailable {
+            endpoint,
+            detail: "the request's deadline passed first".into(),
+        };
+        let mut progress = Progress::new(&ip("1.2.3.4"), &settings);
+        // Nothing settles before the other calls are done.
+        assert!(progress.settle(late).is_none());
+        let summary = EntitySummary::default();
+        progress.on_done(
+            Outcome::EntitySummary(Ok(Some(summary.clone()))),
+            "x",
+            &settings,
+        );
+        progress.on_done(
+            Outcome::Detections(Ok(Detections::default())),
+            "x",
+            &settings,
+        );
+        let findings = progress.settle(late).unwrap();
+        assert_eq!(findings.enrichment.summary, Some(summary));
+        assert_eq!(
+            findings.shortfalls,
+            [Shortfall::Failed(late(Endpoint::PassiveDns))]
+        );
     }
 }

@@ -258,3 +258,29 @@ fn enrichment_sightings_come_first_and_leave_the_event_sightings_as_they_were() 
                 "related": {"type": "ip", "value": VALUE}}])
     );
 }
+
+#[test]
+fn a_look_up_past_the_deadline_costs_its_sighting_only() {
+    let stack = Stack::start(&[("REQUEST_DEADLINE_SECS", "1"), ("GTI_EVENTS_URL", "")]);
+    stack.gti.set_entity(
+        Endpoint::EntitySummary,
+        "example.net",
+        json!({"summary": {"first_seen": "2026-11-01T00:00:00.000Z"}}),
+    );
+    stack
+        .gti
+        .fault(Endpoint::PassiveDns, Fault::delay(Duration::from_secs(4)));
+    let answer = stack.observe(
+        &stack.token(),
+        &json!([{"type": "domain", "value": "example.net"}]),
+    );
+    assert_eq!(answer["data"]["sightings"]["count"], 1, "{answer}");
+    assert_eq!(
+        answer["errors"],
+        json!([{
+            "code": "service unavailable",
+            "message": "GTI passive DNS API is unavailable: the request's deadline passed first.",
+            "type": "fatal",
+        }])
+    );
+}
