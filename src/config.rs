@@ -13,6 +13,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::egress::{redact_credentials, Egress, ExtraRoots, NoProxy, ProxyUrl};
+use crate::logging::LogFormat;
 use crate::region::{self, BaseUrl, PerRegion, PortalUrl, Region, RegionUrls};
 
 /// The relay's validated settings.
@@ -49,6 +50,8 @@ pub struct Config {
     /// Request worker threads.
     workers: usize,
     log_level: log::LevelFilter,
+    /// How log lines are written.
+    log_format: LogFormat,
     /// Proxies (the `*_PROXY` variables, as curl reads them) and extra
     /// trusted roots (`GTI_CA_FILE`) for GTI and JWKS calls. `Debug` shows
     /// no proxy credentials.
@@ -99,6 +102,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("MAX_BODY_BYTES", "1048576"),
     ("WORKERS", ""),
     ("LOG_LEVEL", "info"),
+    ("LOG_FORMAT", "text"),
     // Egress (SPEC §1): as curl, the lower-case name before the upper-case.
     ("https_proxy", ""),
     ("HTTPS_PROXY", ""),
@@ -252,6 +256,8 @@ impl Config {
                 value => parse_number("WORKERS", value, 1, 4096)? as usize,
             },
             log_level: parse_log_level(get("LOG_LEVEL"))?,
+            log_format: LogFormat::parse(get("LOG_FORMAT"))
+                .ok_or_else(|| invalid("LOG_FORMAT", get("LOG_FORMAT"), "text or json"))?,
             egress: parse_egress(&set)?,
         })
     }
@@ -351,6 +357,11 @@ impl Config {
 
     pub fn log_level(&self) -> log::LevelFilter {
         self.log_level
+    }
+
+    /// How log lines are written (`LOG_FORMAT`).
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
     }
 
     /// Proxies and extra trusted roots for GTI and JWKS calls.
@@ -664,6 +675,7 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1_048_576);
         assert!(config.workers >= 4 && config.workers % 4 == 0);
         assert_eq!(config.log_level, log::LevelFilter::Info);
+        assert_eq!(config.log_format, LogFormat::Text);
         assert_eq!(config, Config::default());
     }
 
@@ -678,6 +690,7 @@ mod tests {
             ("GTI_PORTAL_URL", "https://portal.example.com/"),
             ("WORKERS", "3"),
             ("LOG_LEVEL", "DEBUG"),
+            ("LOG_FORMAT", "JSON"),
             (
                 "JWKS_ALLOWED_HOSTS",
                 " 127.0.0.1:* , Visibility.amp.cisco.com ",
@@ -698,6 +711,7 @@ mod tests {
         assert_eq!(config.default_urls().portal, "https://portal.example.com");
         assert_eq!(config.workers, 3);
         assert_eq!(config.log_level, log::LevelFilter::Debug);
+        assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(
             config.jwks_allowed_hosts,
             ["127.0.0.1:*", "visibility.amp.cisco.com"]
@@ -728,6 +742,7 @@ mod tests {
             ("MAX_BODY_BYTES", "0"),
             ("WORKERS", "many"),
             ("LOG_LEVEL", "verbose"),
+            ("LOG_FORMAT", "logfmt"),
             ("GTI_REGION", "usa"),
             ("GTI_REGION", ""),
             ("GTI_US_DETECTIONS_URL", "detections.icebrg.io"),

@@ -12,7 +12,8 @@
 //! the verdict and the tiles share; `error` renders every failure a caller
 //! can see; `metrics` counts what happens for `GET /metrics`, told by the
 //! observer traits of `gti` and `auth`; `time` is the one clock and every timestamp format;
-//! `encoding` the one percent-encoder. `cli` parses the command line
+//! `encoding` the one percent-encoder; `logging` writes text or JSON log
+//! lines, each line of a request with its request id. `cli` parses the command line
 //! (serve, demo, one-shot lookups); `demo` runs the relay against the
 //! in-process simulated GTI of `demo::gti`, which the integration tests and
 //! benchmarks use too.
@@ -35,6 +36,7 @@ pub(crate) mod encoding;
 pub mod error;
 pub mod gti;
 pub(crate) mod level;
+pub mod logging;
 pub(crate) mod metrics;
 pub mod observable;
 pub(crate) mod region;

@@ -5,8 +5,8 @@
 //! The lookups call the very functions behind the HTTP endpoints, so a
 //! lookup from a shell answers exactly what SecureX would get. A command
 //! says why it stopped with a [`Stop`]; only [`run`] turns that into stderr
-//! and an exit code. No logger here: simple_logger writes to stdout, which
-//! carries the JSON.
+//! and an exit code. No logger here: the log goes to stdout, which carries
+//! the JSON.
 
 use std::io::Read;
 

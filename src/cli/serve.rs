@@ -9,19 +9,17 @@ use serde_json::{json, Value};
 use super::stop::Stop;
 use crate::config::Config;
 use crate::gti::Endpoint;
+use crate::logging::LogFormat;
 
-fn start_logging(level: log::LevelFilter) -> Result<(), Stop> {
-    simple_logger::SimpleLogger::new()
-        .with_level(level)
-        .with_utc_timestamps()
-        .init()
+fn start_logging(format: LogFormat, level: log::LevelFilter) -> Result<(), Stop> {
+    crate::logging::init(format, level)
         .map_err(|error| Stop::Failure(format!("cannot start logging: {error}")))
 }
 
 /// Serves the relay API until SIGTERM or SIGINT.
 pub(super) fn serve() -> Result<(), Stop> {
     let config = Config::from_env()?;
-    start_logging(config.log_level())?;
+    start_logging(config.log_format(), config.log_level())?;
     crate::run(config).map_err(|error| {
         log::error!("{error}");
         Stop::from(error)
@@ -38,7 +36,7 @@ pub(super) fn demo(retired: &[Endpoint]) -> Result<(), Stop> {
     print_banner(&demo);
     println!("\nServing until Ctrl-C. Request log:");
     // Started only now so that the banner and summary read cleanly.
-    start_logging(demo.log_level())?;
+    start_logging(demo.log_format(), demo.log_level())?;
     demo.join();
     Ok(())
 }

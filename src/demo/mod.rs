@@ -103,6 +103,7 @@ pub struct Demo {
     /// The same, with the claim `GTI_REGION` `eu`: a tenant of the EU region.
     pub eu_token: String,
     log_level: log::LevelFilter,
+    log_format: crate::logging::LogFormat,
 }
 
 /// Starts the demo with the relay's variables `vars` (its listen address,
@@ -142,7 +143,7 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
     )?;
     let configured_relay_url = config.relay_url().map(str::to_owned);
     let listen = config.listen_address();
-    let log_level = config.log_level();
+    let (log_level, log_format) = (config.log_level(), config.log_format());
     let server = server::start(Arc::new(App::new(config)), &listen)?;
     let address = server.local_addr();
     let relay_url = local_url(address);
@@ -159,6 +160,7 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
         token,
         eu_token,
         log_level,
+        log_format,
     })
 }
 
@@ -230,6 +232,11 @@ impl Demo {
     /// The log level the demo's configuration asks for.
     pub fn log_level(&self) -> log::LevelFilter {
         self.log_level
+    }
+
+    /// The log format the demo's configuration asks for.
+    pub fn log_format(&self) -> crate::logging::LogFormat {
+        self.log_format
     }
 
     /// Stops on SIGTERM/SIGINT from now on.

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::egress::{Egress, ExtraRoots};
+use crate::logging;
 use crate::time::since_epoch;
 
 /// The User-Agent GTI sees on every call (the reference relay's).
@@ -135,6 +136,8 @@ impl HttpTransport {
         retry: u32,
     ) -> (Attempt, UpstreamOutcome) {
         let started = Instant::now();
+        // For the request's last log line: every try is a call made.
+        logging::count_gti_call();
         let outcome = self.exchange(request, authorization, budget);
         let elapsed = started.elapsed().as_millis();
         match outcome {

@@ -89,9 +89,12 @@ fn authenticate(
         request.header("X-Forwarded-Proto"),
         request.header("Host"),
     );
-    Ok(app
-        .auth
-        .authenticate_until(request.header("Authorization"), &audience, Some(deadline))?)
+    let credentials =
+        app.auth
+            .authenticate_until(request.header("Authorization"), &audience, Some(deadline))?;
+    // The request's log lines name its region from now on.
+    crate::logging::set_region(credentials.region.name());
+    Ok(credentials)
 }
 
 #[cfg(test)]

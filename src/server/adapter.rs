@@ -5,6 +5,7 @@
 use std::io::{Cursor, Read};
 use std::time::{Duration, Instant};
 
+use crate::logging;
 use crate::metrics;
 use crate::routes::{Body, Content, Request, Response};
 
@@ -57,10 +58,12 @@ fn read_body(reader: &mut dyn Read, limit: u64, deadline: Instant) -> Body {
     }
 }
 
+/// Writes `response`, with `request_id` in its `X-Request-Id` header.
 pub(super) fn respond(
     incoming: tiny_http::Request,
     response: Response,
     close: bool,
+    request_id: &str,
 ) -> std::io::Result<()> {
     let (body, length, content_type): (Box<dyn Read + Send>, usize, _) = match response.content {
         Content::Text(text) => {
@@ -92,6 +95,11 @@ pub(super) fn respond(
     );
     if close {
         answer = answer.with_header(header("Connection", "close"));
+    }
+    // Always valid: the id is the caller's only when made of safe
+    // characters (`logging::is_valid_request_id`), else ours.
+    if let Ok(id) = tiny_http::Header::from_bytes(logging::REQUEST_ID_HEADER, request_id) {
+        answer = answer.with_header(id);
     }
     incoming.respond(answer)
 }

@@ -24,6 +24,7 @@ use super::plan::{first_calls, Next, Outcome, Progress, Step};
 use super::pool::{CallPool, Lane};
 use super::{Findings, Settings};
 use crate::gti::{Endpoint, Gti, GtiError, GtiRequest, Try};
+use crate::logging;
 use crate::observable::Observable;
 
 /// What the caller does with one observable's outcome, on a rayon thread;
@@ -105,7 +106,10 @@ fn map_as_completed<R: Send>(
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             };
             let (results, observable) = (&results, &observables[index]);
+            // The mapping's log lines are the request's too.
+            let context = logging::current();
             scope.spawn(move |_| {
+                let _entered = logging::enter(context);
                 let mapped = map(observable, findings);
                 if let Some(slot) = lock(results).get_mut(index) {
                     *slot = Some(mapped);

@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use crate::logging;
 use crate::sync::{lock, recover};
 use std::time::{Duration, Instant};
 
@@ -225,15 +226,20 @@ pub struct Lane {
 }
 
 impl Lane {
-    /// Queues a call; `urgent` ones go before the others of this lane.
+    /// Queues a call; `urgent` ones go before the others of this lane. It
+    /// runs in the log context of the thread that submits it (its
+    /// request's: the request id is on the call's log lines).
     pub fn submit(&self, urgent: bool, job: Job) {
+        let job: Job = Box::new(logging::carried(job));
         let mut state = self.shared.lock();
         state.enqueue(self.id, urgent, job);
         self.shared.wake_or_start(&mut state);
     }
 
-    /// Queues a call to start no earlier than `due`.
+    /// Queues a call to start no earlier than `due` (in the submitter's log
+    /// context, as [`Lane::submit`]).
     pub fn submit_at(&self, due: Instant, urgent: bool, job: Job) {
+        let job: Job = Box::new(logging::carried(job));
         let mut state = self.shared.lock();
         if !state.lanes.contains_key(&self.id) {
             return;

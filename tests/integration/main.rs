@@ -10,6 +10,7 @@ mod enrichment;
 mod faults;
 mod gti_client;
 mod http_hardening;
+mod log_lines;
 mod metrics;
 mod observe;
 mod properties;
