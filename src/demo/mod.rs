@@ -1,13 +1,16 @@
 //! `gti-relay demo`: the relay with everything it talks to simulated in
 //! process, so a newcomer sees real answers without a GTI account or SecureX.
 //!
-//! It starts four servers: the simulated GTI ([`gti::MockGti`], in [`gti`];
+//! It starts five servers: the simulated GTI ([`gti::MockGti`], in [`gti`];
 //! the integration tests and benchmarks use it too) twice, one standing for
 //! each region (SPEC §7: the EU one without an event search, as the real EU
 //! region), both loaded with the DEMO ONLY sample data of
 //! `src/demo/sample-data.json`; a tiny JWKS server publishing the DEMO ONLY
-//! key of `src/demo/`, all on loopback ports; and the relay itself on
-//! `HOST:PORT` (default `127.0.0.1:9090`). The relay's configuration is
+//! key of `src/demo/`, all on loopback ports; the relay itself on
+//! `HOST:PORT` (default `127.0.0.1:9090`); and, beside it on the next port,
+//! the dashboard preview ([`preview`]): a page drawing the tiles and an
+//! observe answer from the relay's own answers (the relay's route table
+//! stays the production one). The relay's configuration is
 //! forced to trust nothing but that local JWKS and to ask nothing but the
 //! simulated GTIs, straight (the proxy variables do not apply), so the demo
 //! key can never open a real relay and the demo never reaches the internet. Portal links keep each region's portal, so an
@@ -15,11 +18,11 @@
 //! it honours is an empty entity v1 URL, which switches a region's
 //! enrichment off (SPEC §8.4) and calls nothing.
 //!
-//! It prints the relay's URL and two 24-hour demo tokens as parseable lines
-//! (`relay: …`, `token: …` without a `GTI_REGION` claim, `eu-token: …`
-//! with `GTI_REGION` `eu`), a ready-to-paste `curl` per endpoint, and a
-//! summary of `observables.json` looked up through the relay's HTTP API;
-//! then it serves until SIGTERM or SIGINT.
+//! It prints the preview's URL, the relay's and two 24-hour demo tokens as
+//! parseable lines (`preview: …`, `relay: …`, `token: …` without a
+//! `GTI_REGION` claim, `eu-token: …` with `GTI_REGION` `eu`), a handful of
+//! ready-to-paste `curl`s, and a summary of `observables.json` looked up
+//! through the relay's HTTP API; then it serves until SIGTERM or SIGINT.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -40,8 +43,10 @@ use crate::server::{self, Server};
 use crate::time::now_millis;
 
 pub mod gti;
+pub mod preview;
 
 use gti::MockGti;
+use preview::PreviewServer;
 
 /// DEMO ONLY signing key, public by design (see `src/demo/README.md`). Only
 /// the demo's own loopback JWKS publishes its public half.
@@ -89,6 +94,7 @@ const TOKEN_LIFETIME_HOURS: u64 = 24;
 /// A running demo: the relay, the simulated GTIs and the demo JWKS.
 pub struct Demo {
     server: Server,
+    preview: PreviewServer,
     jwks: JwksServer,
     // One per region, kept alive for as long as the relay serves; dropping
     // them stops them.
@@ -96,6 +102,10 @@ pub struct Demo {
     /// The relay's URL for local clients (`http://127.0.0.1:<port>` when
     /// it listens on every address).
     pub relay_url: String,
+    /// The dashboard preview's URL for local clients: the relay's host, the
+    /// port after the relay's (any free one when that is taken or the
+    /// relay's is ephemeral).
+    pub preview_url: String,
     /// A demo token valid for 24 hours, without a `GTI_REGION` claim: a
     /// tenant of the relay's default region (`us` unless `GTI_REGION` says
     /// otherwise).
@@ -151,8 +161,11 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
         demo_token(&signer, &key, &jwks.host(), audiences.clone(), region).map_err(StartError::Demo)
     };
     let (token, eu_token) = (token(None)?, token(Some(Region::Eu))?);
+    let preview = PreviewServer::start(address, &relay_url, &token).map_err(StartError::Demo)?;
     Ok(Demo {
         server,
+        preview_url: preview.url(),
+        preview,
         jwks,
         _gti: gtis,
         relay_url,
@@ -240,6 +253,7 @@ impl Demo {
     /// Serves until the relay is stopped, then stops the demo's servers.
     pub fn join(self) {
         self.server.join();
+        drop(self.preview);
         drop(self.jwks);
     }
 
