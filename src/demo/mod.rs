@@ -257,56 +257,35 @@ impl Demo {
         drop(self.jwks);
     }
 
-    /// The ready-to-paste commands: the tokens into `$TOKEN` and
-    /// `$EU_TOKEN` once, then one `curl` per endpoint (a trigger resolves
-    /// the sample IP's detections, so the verdict and actions before it are
-    /// gone after it), then an EU tenant's lookups.
+    /// The banner's ready-to-paste commands: the tokens into `$TOKEN` and
+    /// `$EU_TOKEN` once, then a handful of `curl`s (an observe, the sample
+    /// IP's verdict and resolve actions, a tile, an EU tenant's observe);
+    /// README.md's Quick start has one for every endpoint. None changes
+    /// the sample data, so the dashboard preview shows what the curls do.
     pub fn curl_commands(&self) -> Vec<String> {
         let url = &self.relay_url;
         let auth = "-H \"Authorization: Bearer $TOKEN\"";
         let eu_auth = "-H \"Authorization: Bearer $EU_TOKEN\"";
         let json = "-H 'Content-Type: application/json'";
         let ip = format!("'[{{\"type\":\"ip\",\"value\":\"{DEMO_VERDICT_IP}\"}}]'");
-        let google = "'[{\"type\":\"domain\",\"value\":\"google.com\"}]'";
         let dns = "'[{\"type\":\"ip\",\"value\":\"8.8.8.8\"}]'";
+        let tile = format!(
+            "'{{\"tile_id\":\"{}\",\"period\":\"{}\"}}'",
+            crate::tiles::Tile::Summary.id(),
+            crate::tiles::DEFAULT_PERIOD.id()
+        );
         let post = |auth: &str, path: &str, body: &str| {
             format!("curl -s -X POST {auth} {json} -d {body} {url}{path}")
         };
-        let mut commands = vec![
+        vec![
             format!("export TOKEN='{}'", self.token),
             format!("export EU_TOKEN='{}'", self.eu_token),
-            format!("curl -s -X POST {url}/version"),
-            format!("curl -s -H 'Health-Check: ok' {url}/watchdog"),
-            format!("curl -s -X POST {auth} {url}/health"),
             post(auth, "/observe/observables", dns),
-            format!("curl -s -X POST {json} -d {google} {url}/refer/observables"),
             post(auth, "/deliberate/observables", &ip),
             post(auth, "/respond/observables", &ip),
-            post(
-                auth,
-                "/respond/trigger",
-                &format!(
-                    "'{{\"action-id\":\"gti-resolve-false-positive\",\"observable_type\":\"ip\",\"observable_value\":\"{DEMO_VERDICT_IP}\"}}'"
-                ),
-            ),
-            format!("curl -s -X POST {auth} {url}/tiles"),
-        ];
-        for tile in crate::tiles::TILES {
-            for period in tile.periods() {
-                commands.push(post(
-                    auth,
-                    "/tiles/tile-data",
-                    &format!(
-                        "'{{\"tile_id\":\"{}\",\"period\":\"{}\"}}'",
-                        tile.id(),
-                        period.id()
-                    ),
-                ));
-            }
-        }
-        commands.push(post(eu_auth, "/observe/observables", dns));
-        commands.push(post(eu_auth, "/refer/observables", google));
-        commands
+            post(auth, "/tiles/tile-data", &tile),
+            post(eu_auth, "/observe/observables", dns),
+        ]
     }
 
     /// Looks up [`OBSERVABLES`] through the relay's HTTP API, as SecureX
