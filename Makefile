@@ -6,7 +6,7 @@ PORT ?= 9090
 # The allocator set-up the image uses (Dockerfile; BENCHMARKS.md, issue 9).
 GLIBC_TUNABLES ?= glibc.malloc.arena_max=2
 
-.PHONY: all build run test fmt lint static bench soak fuzz clean demo image image-test lint-docker lint-deploy
+.PHONY: all build run test fmt lint static bench soak fuzz clean demo preview-test image image-test lint-docker lint-deploy
 
 all: build
 
@@ -59,6 +59,13 @@ static:
 ## The relay with a simulated GTI and a demo token on 127.0.0.1:$(PORT).
 demo: build
 	PORT=$(PORT) GLIBC_TUNABLES=$(GLIBC_TUNABLES) ./target/release/gti-relay demo
+
+## The demo's dashboard preview in headless Chromium (Debian's `chromium`;
+## not part of `make test`): fails on a JavaScript error or a tile without
+## data; writes a screenshot to target/preview.png.
+preview-test:
+	$(CARGO) build --locked
+	.ci/preview-test.sh
 
 # --- Container (not part of `make test`; needs podman, or docker via PODMAN=docker) ---
 PODMAN ?= podman --runtime runc

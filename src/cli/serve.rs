@@ -46,14 +46,15 @@ fn print_banner(demo: &crate::demo::Demo) {
         "gti-relay {} DEMO MODE: simulated GTI data, demo-only signing key; not for production.",
         env!("CARGO_PKG_VERSION")
     );
+    println!(
+        "preview: {}  (open it in a browser: the dashboard tiles and a lookup)",
+        demo.preview_url
+    );
     println!("relay: {}", demo.relay_url);
     println!("token: {}", demo.token);
     println!("eu-token: {}", demo.eu_token);
-    println!("\nTry it (the tokens are valid for 24 hours; `token` is a tenant of the default");
-    println!("region, `eu-token` one of the EU region (claim GTI_REGION \"eu\"), whose links");
-    println!("point at the EU portal. Both name localhost, 127.0.0.1 and [::1] as the audience:");
-    println!("calling through another name or port, such as a container's published port,");
-    println!("needs RELAY_URL set to that URL before the demo starts):");
+    println!("\nTry it (tokens valid for 24 hours; eu-token is a tenant of the EU region; a curl");
+    println!("for every endpoint, and what the tokens accept, in README.md's Quick start):");
     for command in demo.curl_commands() {
         println!("  {command}");
     }

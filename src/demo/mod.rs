@@ -1,13 +1,16 @@
 //! `gti-relay demo`: the relay with everything it talks to simulated in
 //! process, so a newcomer sees real answers without a GTI account or SecureX.
 //!
-//! It starts four servers: the simulated GTI ([`gti::MockGti`], in [`gti`];
+//! It starts five servers: the simulated GTI ([`gti::MockGti`], in [`gti`];
 //! the integration tests and benchmarks use it too) twice, one standing for
 //! each region (SPEC §7: the EU one without an event search, as the real EU
 //! region), both loaded with the DEMO ONLY sample data of
 //! `src/demo/sample-data.json`; a tiny JWKS server publishing the DEMO ONLY
-//! key of `src/demo/`, all on loopback ports; and the relay itself on
-//! `HOST:PORT` (default `127.0.0.1:9090`). The relay's configuration is
+//! key of `src/demo/`, all on loopback ports; the relay itself on
+//! `HOST:PORT` (default `127.0.0.1:9090`); and, beside it on the next port,
+//! the dashboard preview ([`preview`]): a page drawing the tiles and an
+//! observe answer from the relay's own answers (the relay's route table
+//! stays the production one). The relay's configuration is
 //! forced to trust nothing but that local JWKS and to ask nothing but the
 //! simulated GTIs, straight (the proxy variables do not apply), so the demo
 //! key can never open a real relay and the demo never reaches the internet. Portal links keep each region's portal, so an
@@ -15,11 +18,11 @@
 //! it honours is an empty entity v1 URL, which switches a region's
 //! enrichment off (SPEC §8.4) and calls nothing.
 //!
-//! It prints the relay's URL and two 24-hour demo tokens as parseable lines
-//! (`relay: …`, `token: …` without a `GTI_REGION` claim, `eu-token: …`
-//! with `GTI_REGION` `eu`), a ready-to-paste `curl` per endpoint, and a
-//! summary of `observables.json` looked up through the relay's HTTP API;
-//! then it serves until SIGTERM or SIGINT.
+//! It prints the preview's URL, the relay's and two 24-hour demo tokens as
+//! parseable lines (`preview: …`, `relay: …`, `token: …` without a
+//! `GTI_REGION` claim, `eu-token: …` with `GTI_REGION` `eu`), a handful of
+//! ready-to-paste `curl`s, and a summary of `observables.json` looked up
+//! through the relay's HTTP API; then it serves until SIGTERM or SIGINT.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -40,8 +43,10 @@ use crate::server::{self, Server};
 use crate::time::now_millis;
 
 pub mod gti;
+pub mod preview;
 
 use gti::MockGti;
+use preview::PreviewServer;
 
 /// DEMO ONLY signing key, public by design (see `src/demo/README.md`). Only
 /// the demo's own loopback JWKS publishes its public half.
@@ -89,6 +94,7 @@ const TOKEN_LIFETIME_HOURS: u64 = 24;
 /// A running demo: the relay, the simulated GTIs and the demo JWKS.
 pub struct Demo {
     server: Server,
+    preview: PreviewServer,
     jwks: JwksServer,
     // One per region, kept alive for as long as the relay serves; dropping
     // them stops them.
@@ -96,6 +102,10 @@ pub struct Demo {
     /// The relay's URL for local clients (`http://127.0.0.1:<port>` when
     /// it listens on every address).
     pub relay_url: String,
+    /// The dashboard preview's URL for local clients: the relay's host, the
+    /// port after the relay's (any free one when that is taken or the
+    /// relay's is ephemeral).
+    pub preview_url: String,
     /// A demo token valid for 24 hours, without a `GTI_REGION` claim: a
     /// tenant of the relay's default region (`us` unless `GTI_REGION` says
     /// otherwise).
@@ -152,8 +162,11 @@ pub fn start(vars: Vec<(String, String)>, retired: &[Endpoint]) -> Result<Demo, 
         demo_token(&signer, &key, &jwks.host(), audiences.clone(), region).map_err(StartError::Demo)
     };
     let (token, eu_token) = (token(None)?, token(Some(Region::Eu))?);
+    let preview = PreviewServer::start(address, &relay_url, &token).map_err(StartError::Demo)?;
     Ok(Demo {
         server,
+        preview_url: preview.url(),
+        preview,
         jwks,
         _gti: gtis,
         relay_url,
@@ -247,59 +260,39 @@ impl Demo {
     /// Serves until the relay is stopped, then stops the demo's servers.
     pub fn join(self) {
         self.server.join();
+        drop(self.preview);
         drop(self.jwks);
     }
 
-    /// The ready-to-paste commands: the tokens into `$TOKEN` and
-    /// `$EU_TOKEN` once, then one `curl` per endpoint (a trigger resolves
-    /// the sample IP's detections, so the verdict and actions before it are
-    /// gone after it), then an EU tenant's lookups.
+    /// The banner's ready-to-paste commands: the tokens into `$TOKEN` and
+    /// `$EU_TOKEN` once, then a handful of `curl`s (an observe, the sample
+    /// IP's verdict and resolve actions, a tile, an EU tenant's observe);
+    /// README.md's Quick start has one for every endpoint. None changes
+    /// the sample data, so the dashboard preview shows what the curls do.
     pub fn curl_commands(&self) -> Vec<String> {
         let url = &self.relay_url;
         let auth = "-H \"Authorization: Bearer $TOKEN\"";
         let eu_auth = "-H \"Authorization: Bearer $EU_TOKEN\"";
         let json = "-H 'Content-Type: application/json'";
         let ip = format!("'[{{\"type\":\"ip\",\"value\":\"{DEMO_VERDICT_IP}\"}}]'");
-        let google = "'[{\"type\":\"domain\",\"value\":\"google.com\"}]'";
         let dns = "'[{\"type\":\"ip\",\"value\":\"8.8.8.8\"}]'";
+        let tile = format!(
+            "'{{\"tile_id\":\"{}\",\"period\":\"{}\"}}'",
+            crate::tiles::Tile::Summary.id(),
+            crate::tiles::DEFAULT_PERIOD.id()
+        );
         let post = |auth: &str, path: &str, body: &str| {
             format!("curl -s -X POST {auth} {json} -d {body} {url}{path}")
         };
-        let mut commands = vec![
+        vec![
             format!("export TOKEN='{}'", self.token),
             format!("export EU_TOKEN='{}'", self.eu_token),
-            format!("curl -s -X POST {url}/version"),
-            format!("curl -s -H 'Health-Check: ok' {url}/watchdog"),
-            format!("curl -s -X POST {auth} {url}/health"),
             post(auth, "/observe/observables", dns),
-            format!("curl -s -X POST {json} -d {google} {url}/refer/observables"),
             post(auth, "/deliberate/observables", &ip),
             post(auth, "/respond/observables", &ip),
-            post(
-                auth,
-                "/respond/trigger",
-                &format!(
-                    "'{{\"action-id\":\"gti-resolve-false-positive\",\"observable_type\":\"ip\",\"observable_value\":\"{DEMO_VERDICT_IP}\"}}'"
-                ),
-            ),
-            format!("curl -s -X POST {auth} {url}/tiles"),
-        ];
-        for tile in crate::tiles::TILES {
-            for period in tile.periods() {
-                commands.push(post(
-                    auth,
-                    "/tiles/tile-data",
-                    &format!(
-                        "'{{\"tile_id\":\"{}\",\"period\":\"{}\"}}'",
-                        tile.id(),
-                        period.id()
-                    ),
-                ));
-            }
-        }
-        commands.push(post(eu_auth, "/observe/observables", dns));
-        commands.push(post(eu_auth, "/refer/observables", google));
-        commands
+            post(auth, "/tiles/tile-data", &tile),
+            post(eu_auth, "/observe/observables", dns),
+        ]
     }
 
     /// Looks up [`OBSERVABLES`] through the relay's HTTP API, as SecureX

@@ -1,12 +1,13 @@
 //! `gti-relay demo` as a child process: it prints its address and token,
 //! answers /observe with sightings of every event type the mapper handles,
-//! and exits 0 on SIGTERM.
+//! serves its dashboard preview beside the relay (whose `/` stays the
+//! production 404), and exits 0 on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::process::{Bin, WAIT};
 
@@ -182,6 +183,95 @@ fn demo_serves_every_event_type_and_stops_on_sigterm() {
         "{printed:#?}"
     );
 
+    check_the_preview(&agent, &printed, relay, token);
+
     demo.terminate();
     assert_eq!(demo.wait_bounded(Duration::from_secs(30)), 0);
+}
+
+/// The preview's URL comes first and the banner stays short; the page
+/// names every tile and requests nothing outside its origin; it forwards
+/// the tile data but no other relay API; the relay's own `/` is the
+/// production 404.
+fn check_the_preview(agent: &ureq::Agent, printed: &[String], relay: &str, token: &str) {
+    let position = |prefix: &str| printed.iter().position(|line| line.starts_with(prefix));
+    assert!(position("preview:") < position("relay:"), "{printed:#?}");
+    let curls = printed
+        .iter()
+        .filter(|line| line.trim_start().starts_with("curl "))
+        .count();
+    assert!(curls <= 6, "{curls} curls in the banner: {printed:#?}");
+    let preview = field(printed, "preview:")
+        .split_whitespace()
+        .next()
+        .unwrap_or_default();
+    assert!(preview.starts_with("http://127.0.0.1:"), "{preview}");
+    assert_ne!(format!("{relay}/"), preview);
+
+    let mut answer = agent.get(preview).call().expect("the preview answers");
+    assert_eq!(answer.status(), 200);
+    let content_type = answer.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let page = answer.body_mut().read_to_string().expect("read the page");
+    // The tiles as the relay defines them.
+    let mut tiles = agent
+        .post(&format!("{relay}/tiles"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_empty()
+        .expect("the relay answers");
+    let tiles: Value =
+        serde_json::from_slice(&tiles.body_mut().read_to_vec().expect("read the tiles"))
+            .expect("JSON tiles");
+    let tiles = tiles["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tiles.len(), 4, "{tiles:?}");
+    for tile in &tiles {
+        for name in ["id", "title", "type"] {
+            let text = tile[name].as_str().unwrap_or_default();
+            assert!(
+                !text.is_empty() && page.contains(text),
+                "{text} not on the page"
+            );
+        }
+    }
+    for external in ["http://", "https://", "//cdn", "src=\"//"] {
+        assert!(!page.contains(external), "the page names {external}");
+    }
+
+    let post = |path: &str, body: &str| {
+        let mut answer = agent
+            .post(&format!("{}{}", preview.trim_end_matches('/'), path))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .expect("the preview answers");
+        let bytes = answer.body_mut().read_to_vec().expect("read the answer");
+        let body: Value = serde_json::from_slice(&bytes).expect("JSON answer");
+        (answer.status().as_u16(), body)
+    };
+    let (status, tile) = post(
+        "/tiles/tile-data",
+        r#"{"tile_id": "gti-detection-summary"}"#,
+    );
+    assert_eq!(status, 200, "{tile}");
+    assert!(
+        tile["data"]["data"][0]["value"].as_u64() > Some(0),
+        "{tile}"
+    );
+    let trigger = r#"{"action-id": "gti-resolve-false-positive", "observable_type": "ip", "observable_value": "198.51.100.20"}"#;
+    let (status, body) = post("/respond/trigger", trigger);
+    assert_eq!(
+        (status, &body["errors"][0]["code"]),
+        (404, &json!("not found"))
+    );
+
+    let mut answer = agent
+        .get(&format!("{relay}/"))
+        .call()
+        .expect("the relay answers");
+    assert_eq!(answer.status(), 404);
+    let bytes = answer.body_mut().read_to_vec().expect("read the answer");
+    let body: Value = serde_json::from_slice(&bytes).expect("JSON answer");
+    assert_eq!(body["errors"][0]["code"], "not found", "{body}");
 }
