@@ -28,7 +28,7 @@ Usage:
   gti-relay                      serve the relay API on HOST:PORT (default {serve})
   gti-relay demo [--retire search,dhcp]
                                  serve with a simulated GTI and a demo token (HOST:PORT,
-                                 default {demo}); prints ready-to-paste curls;
+                                 default {demo}); prints the dashboard preview's URL and a few curls;
                                  --retire: its event search and/or DHCP look-up answer 404
   gti-relay observe [--key-file PATH] [--limit N] [--allow-test-accounts]
                     [--region us|eu] FILE|-
