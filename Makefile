@@ -89,10 +89,28 @@ lint-docker:
 		|| { echo "error: the final stages of Dockerfile and Dockerfile.local differ"; exit 1; }
 	@echo "lint-docker: ok (hadolint clean, final stages identical)"
 
-## deploy/kubernetes.yaml parses and holds a Deployment and a Service.
+## Every manifest in deploy/ against the Kubernetes schemas, offline and
+## strict (unknown fields are errors), for each of $(KUBE_VERSIONS): the oldest
+## and the newest Kubernetes whose schemas the pinned kubernetes-validate ships
+## (.ci/requirements.txt), so an API removed or not yet there on either side
+## fails. Then .ci/lint-deploy.py: the
+## kinds present and how they fit (HPA → Deployment without replicas, selectors,
+## the NetworkPolicy's port). Installs nothing: `pip install -r
+## .ci/requirements.txt` (.ci/run does it when the tool is missing).
+KUBERNETES_VALIDATE ?= kubernetes-validate
+KUBE_VERSIONS ?= 1.25.0 1.37.0
+PYTHON ?= python3
+DEPLOY_MANIFESTS = $(wildcard deploy/*.yaml deploy/*.yml)
+
 lint-deploy:
-	python3 -c 'import sys, yaml; kinds = [d["kind"] for d in yaml.safe_load_all(open("deploy/kubernetes.yaml"))]; \
-		print("deploy/kubernetes.yaml:", kinds); sys.exit(kinds != ["Deployment", "Service"])'
+	@command -v $(KUBERNETES_VALIDATE) >/dev/null || { \
+		echo "error: $(KUBERNETES_VALIDATE) not found; pip install -r .ci/requirements.txt"; exit 1; }
+	@echo "kubernetes-validate $$($(KUBERNETES_VALIDATE) --version)"
+	@for v in $(KUBE_VERSIONS); do \
+		$(KUBERNETES_VALIDATE) --strict --kubernetes-version $$v $(DEPLOY_MANIFESTS) || exit 1; \
+	done
+	$(PYTHON) .ci/lint-deploy.py $(DEPLOY_MANIFESTS)
+	@echo "lint-deploy: ok ($(DEPLOY_MANIFESTS) against Kubernetes $(KUBE_VERSIONS), strict)"
 
 ## Fuzz each target in fuzz/ for $(FUZZ_SECS) seconds (needs nightly and
 ## `cargo install cargo-fuzz`); not part of `make test`.
