@@ -6,7 +6,7 @@ PORT ?= 9090
 # The allocator set-up the image uses (Dockerfile; BENCHMARKS.md, issue 9).
 GLIBC_TUNABLES ?= glibc.malloc.arena_max=2
 
-.PHONY: all build run test fmt lint static bench soak fuzz clean demo image image-test lint-docker lint-deploy
+.PHONY: all build run test fmt lint static bench soak fuzz clean demo image image-test lint-docker lint-deploy audit
 
 all: build
 
@@ -111,6 +111,31 @@ lint-deploy:
 	done
 	$(PYTHON) .ci/lint-deploy.py $(DEPLOY_MANIFESTS)
 	@echo "lint-deploy: ok ($(DEPLOY_MANIFESTS) against Kubernetes $(KUBE_VERSIONS), strict)"
+
+## Cargo.lock (and fuzz/Cargo.lock) against the RustSec advisories with
+## cargo-audit: offline against $(AUDIT_DB) when that folder is there (a
+## snapshot kept beside this repository), otherwise with the tool's own fetch
+## of the database and a check for yanked crates, so a clone elsewhere works
+## too. Advisories that cannot
+## apply to the relay are ignored, each with its reason, in .cargo/audit.toml.
+## Installs nothing: `cargo install cargo-audit --locked` (.ci/run does it).
+AUDIT_DB ?= ../shared/advisory-db
+AUDIT_LOCKFILES ?= Cargo.lock fuzz/Cargo.lock
+
+audit:
+	@$(CARGO) audit --version >/dev/null 2>&1 || { \
+		echo "error: cargo-audit not found; cargo install cargo-audit --locked"; exit 1; }
+	@if [ -d "$(AUDIT_DB)" ]; then \
+		echo "audit: offline, advisory database $(AUDIT_DB) (yanked crates not checked: that needs crates.io)"; \
+		db="--db $(AUDIT_DB) --no-fetch --no-yanked"; \
+	else \
+		echo "audit: no $(AUDIT_DB); fetching the advisory database"; \
+		db=""; \
+	fi; \
+	for lock in $(AUDIT_LOCKFILES); do \
+		echo "audit: $$lock"; \
+		$(CARGO) audit $$db --file $$lock || exit 1; \
+	done
 
 ## Fuzz each target in fuzz/ for $(FUZZ_SECS) seconds (needs nightly and
 ## `cargo install cargo-fuzz`); not part of `make test`.
