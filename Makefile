@@ -6,7 +6,7 @@ PORT ?= 9090
 # The allocator set-up the image uses (Dockerfile; BENCHMARKS.md, issue 9).
 GLIBC_TUNABLES ?= glibc.malloc.arena_max=2
 
-.PHONY: all build run test fmt lint static bench soak fuzz clean demo preview-test image image-test lint-docker lint-deploy
+.PHONY: all build run test fmt lint static bench soak fuzz clean demo preview-test image image-test lint-docker lint-deploy audit
 
 all: build
 
@@ -96,10 +96,53 @@ lint-docker:
 		|| { echo "error: the final stages of Dockerfile and Dockerfile.local differ"; exit 1; }
 	@echo "lint-docker: ok (hadolint clean, final stages identical)"
 
-## deploy/kubernetes.yaml parses and holds a Deployment and a Service.
+## Every manifest in deploy/ against the Kubernetes schemas, offline and
+## strict (unknown fields are errors), for each of $(KUBE_VERSIONS): the oldest
+## and the newest Kubernetes whose schemas the pinned kubernetes-validate ships
+## (.ci/requirements.txt), so an API removed or not yet there on either side
+## fails. Then .ci/lint-deploy.py: the
+## kinds present and how they fit (HPA → Deployment without replicas, selectors,
+## the NetworkPolicy's port). Installs nothing: `pip install -r
+## .ci/requirements.txt` (.ci/run does it when the tool is missing).
+KUBERNETES_VALIDATE ?= kubernetes-validate
+KUBE_VERSIONS ?= 1.25.0 1.37.0
+PYTHON ?= python3
+DEPLOY_MANIFESTS = $(wildcard deploy/*.yaml deploy/*.yml)
+
 lint-deploy:
-	python3 -c 'import sys, yaml; kinds = [d["kind"] for d in yaml.safe_load_all(open("deploy/kubernetes.yaml"))]; \
-		print("deploy/kubernetes.yaml:", kinds); sys.exit(kinds != ["Deployment", "Service"])'
+	@command -v $(KUBERNETES_VALIDATE) >/dev/null || { \
+		echo "error: $(KUBERNETES_VALIDATE) not found; pip install -r .ci/requirements.txt"; exit 1; }
+	@echo "kubernetes-validate $$($(KUBERNETES_VALIDATE) --version)"
+	@for v in $(KUBE_VERSIONS); do \
+		$(KUBERNETES_VALIDATE) --strict --kubernetes-version $$v $(DEPLOY_MANIFESTS) || exit 1; \
+	done
+	$(PYTHON) .ci/lint-deploy.py $(DEPLOY_MANIFESTS)
+	@echo "lint-deploy: ok ($(DEPLOY_MANIFESTS) against Kubernetes $(KUBE_VERSIONS), strict)"
+
+## Cargo.lock (and fuzz/Cargo.lock) against the RustSec advisories with
+## cargo-audit: offline against $(AUDIT_DB) when that folder is there (a
+## snapshot kept beside this repository), otherwise with the tool's own fetch
+## of the database and a check for yanked crates, so a clone elsewhere works
+## too. Advisories that cannot
+## apply to the relay are ignored, each with its reason, in .cargo/audit.toml.
+## Installs nothing: `cargo install cargo-audit --locked` (.ci/run does it).
+AUDIT_DB ?= ../shared/advisory-db
+AUDIT_LOCKFILES ?= Cargo.lock fuzz/Cargo.lock
+
+audit:
+	@$(CARGO) audit --version >/dev/null 2>&1 || { \
+		echo "error: cargo-audit not found; cargo install cargo-audit --locked"; exit 1; }
+	@if [ -d "$(AUDIT_DB)" ]; then \
+		echo "audit: offline, advisory database $(AUDIT_DB) (yanked crates not checked: that needs crates.io)"; \
+		db="--db $(AUDIT_DB) --no-fetch --no-yanked"; \
+	else \
+		echo "audit: no $(AUDIT_DB); fetching the advisory database"; \
+		db=""; \
+	fi; \
+	for lock in $(AUDIT_LOCKFILES); do \
+		echo "audit: $$lock"; \
+		$(CARGO) audit $$db --file $$lock || exit 1; \
+	done
 
 ## Fuzz each target in fuzz/ for $(FUZZ_SECS) seconds (needs nightly and
 ## `cargo install cargo-fuzz`); not part of `make test`.
