@@ -23,11 +23,11 @@ use serde_json::Value;
 fn authenticator() -> &'static Authenticator {
     static AUTH: OnceLock<Authenticator> = OnceLock::new();
     AUTH.get_or_init(|| {
-        let config = Config {
-            jwks_url_template: "http://{jwks_host}/.well-known/jwks".to_owned(),
-            jwks_allowed_hosts: vec!["127.0.0.1:1".to_owned()],
-            ..Config::default()
-        };
+        let config = Config::from_vars([
+            ("JWKS_URL_TEMPLATE", "http://{jwks_host}/.well-known/jwks"),
+            ("JWKS_ALLOWED_HOSTS", "127.0.0.1:1"),
+        ])
+        .unwrap_or_default();
         Authenticator::new(&config, ureq::Agent::new_with_defaults())
     })
 }
