@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::relations::Relation;
 use super::table::Column;
 use super::url::search_url;
-use super::{Context, Enrichment, TypedValue, SCHEMA_VERSION, SOURCE};
+use super::{Context, Enrichment, ObservedTime, TypedValue, SCHEMA_VERSION, SOURCE};
 use crate::gti::model::Verbatim;
 use crate::gti::{EntitySummary, FileSummary, PdnsRecord};
 use crate::observable::{Observable, ObservableType};
@@ -50,15 +50,9 @@ pub(crate) struct EnrichmentSighting<'a> {
     kind: &'static str,
 }
 
-/// `{"end_time", "start_time"}` of GTI's first and last sightings; an end
-/// is left out only when no time at all is known.
-#[derive(Debug, Clone, Copy, Serialize)]
-struct Span<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    end_time: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_time: Option<&'a str>,
-}
+/// The observed time of GTI's first and last sightings; an end is left out
+/// only when no time at all is known.
+type Span<'a> = ObservedTime<'a, str>;
 
 /// The passive DNS records as a CTIM data table, one row per record, a
 /// missing value a null cell.

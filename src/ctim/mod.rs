@@ -157,15 +157,26 @@ impl<'a> ExternalReference<'a> {
     }
 }
 
-/// `{"start_time": t, "end_time": t}`: a GTI event is a point in time;
-/// `{}` when it has none.
-#[derive(Debug, Clone, Copy, Serialize)]
-struct ObservedTime<'a> {
+/// `{"start_time", "end_time"}`, each left out when unknown: a GTI event's
+/// is a point in time (its [`Verbatim`] timestamp twice, `{}` when it has
+/// none); an enrichment sighting's spans GTI's first and last sightings
+/// (text).
+#[derive(Debug, Serialize)]
+struct ObservedTime<'a, T: ?Sized = Verbatim> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    end_time: Option<&'a Verbatim>,
+    end_time: Option<&'a T>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    start_time: Option<&'a Verbatim>,
+    start_time: Option<&'a T>,
 }
+
+// Copy whatever `T` is: the fields are references (derive would ask `T: Copy`).
+impl<T: ?Sized> Clone for ObservedTime<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for ObservedTime<'_, T> {}
 
 /// `{"type", "value"}`: an observable CTIM builds itself, its value mostly
 /// borrowed from the event (a rebuilt URL is owned).
