@@ -6,7 +6,8 @@
 //!
 //! Submodules: `request` (the trait), one per API for its requests
 //! (`detections`, `events`, `entity`), `model` (GTI's answers as typed
-//! structs), `transport` (ureq), `error` (what a failed call means,
+//! structs), `transport` (ureq), `resolver` (host look-ups kept
+//! for a while, for the agent), `error` (what a failed call means,
 //! SPEC §4), `retry` (backoff and `Retry-After`). Whoever wants to count
 //! calls implements [`CallObserver`]; this module knows nothing of metrics.
 
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod request;
+mod resolver;
 pub mod retry;
 pub mod transport;
 

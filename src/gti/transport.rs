@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use super::error::{classify_failure, classify_status, failure_outcome, Attempt};
 use super::request::{DecodeError, HttpCall, Method};
+use super::resolver::CachingResolver;
 use super::retry::{backoff_delay, clock_jitter, parse_retry_after, BACKOFF_BASE};
 use super::{
     CallObserver, GtiError, Transport, Try, Unobserved, UpstreamOutcome, MAX_RESPONSE_BYTES,
@@ -24,7 +25,8 @@ pub const USER_AGENT: &str =
 /// The one pooled HTTP agent for every upstream call (GTI and JWKS). Clone
 /// it into threads: clones share the connection pool.
 ///
-/// TLS trusts the built-in web PKI roots, plus `GTI_CA_FILE`'s when set.
+/// Each host's addresses are looked up once per `resolver::TTL`, not per
+/// call. TLS trusts the built-in web PKI roots, plus `GTI_CA_FILE`'s when set.
 /// The agent itself uses no proxy (ureq's default would read the proxy
 /// variables its own way): each request names the proxy
 /// `crate::egress::Egress::proxy_for` chooses for its URL.
@@ -53,7 +55,13 @@ pub fn http_agent(config: &Config) -> ureq::Agent {
                 .build(),
         );
     }
-    builder.build().new_agent()
+    // ureq's own connector, with a resolver that does not start a thread
+    // per call (`resolver`'s docs say why).
+    ureq::Agent::with_parts(
+        builder.build(),
+        ureq::unversioned::transport::DefaultConnector::new(),
+        CachingResolver::new(),
+    )
 }
 
 /// The built-in roots and `extra` as one set. ureq takes either its
