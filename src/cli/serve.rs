@@ -20,6 +20,8 @@ fn start_logging(format: LogFormat, level: log::LevelFilter) -> Result<(), Stop>
 pub(super) fn serve() -> Result<(), Stop> {
     let config = Config::from_env()?;
     start_logging(config.log_format(), config.log_level())?;
+    // Before the first worker or call thread starts.
+    crate::memory::configure();
     crate::run(config).map_err(|error| {
         log::error!("{error}");
         Stop::from(error)
@@ -30,6 +32,8 @@ pub(super) fn serve() -> Result<(), Stop> {
 /// ready-to-paste curls and a sample lookup; the APIs of `retired` answer
 /// 404 there.
 pub(super) fn demo(retired: &[Endpoint]) -> Result<(), Stop> {
+    // Before the simulated GTI's threads and the relay's start.
+    crate::memory::configure();
     let demo = crate::demo::start(crate::config::environment(), retired)?;
     demo.stop_on_signals()
         .map_err(|error| Stop::Failure(format!("cannot handle signals: {error}")))?;

@@ -12,6 +12,7 @@ use log::error;
 
 use crate::app::App;
 use crate::error::StartError;
+use crate::memory::Releaser;
 
 mod adapter;
 mod worker;
@@ -38,12 +39,15 @@ pub fn start(app: Arc<App>, listen: &str) -> Result<Server, StartError> {
         .ok_or_else(|| cannot_listen("not an IP socket".to_owned()))?;
     let http = Arc::new(http);
     let stop = Arc::new(AtomicBool::new(false));
+    // Stops with the last worker (each holds it).
+    let releaser = Arc::new(Releaser::start());
     let mut workers = Vec::with_capacity(app.config.workers());
     for index in 0..app.config.workers() {
         let (http, stop, app) = (Arc::clone(&http), Arc::clone(&stop), Arc::clone(&app));
+        let releaser = Arc::clone(&releaser);
         let worker = std::thread::Builder::new()
             .name(format!("worker-{index}"))
-            .spawn(move || worker::serve_until_stopped(&http, &stop, &app))
+            .spawn(move || worker::serve_until_stopped(&http, &stop, &app, &releaser))
             .map_err(|error| StartError::Thread {
                 what: "the worker threads",
                 error,

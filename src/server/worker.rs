@@ -15,18 +15,28 @@ use super::adapter::{convert, respond};
 use crate::app::App;
 use crate::error::RelayError;
 use crate::logging::{self, RequestContext};
+use crate::memory::Releaser;
 use crate::route::Route;
 use crate::routes::{self, Body, Request, Response};
 
 /// How long a worker waits after the listener failed to give it a request.
 const RETRY_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Serves requests until the stop flag is set. An idle worker sleeps in
-/// `recv` (no periodic wake-up); [`super::Stopper::stop`] wakes it.
-pub(super) fn serve_until_stopped(http: &tiny_http::Server, stop: &AtomicBool, app: &App) {
+/// Serves requests until the stop flag is set, telling `releaser` when each
+/// ends. An idle worker sleeps in `recv` (no periodic wake-up);
+/// [`super::Stopper::stop`] wakes it.
+pub(super) fn serve_until_stopped(
+    http: &tiny_http::Server,
+    stop: &AtomicBool,
+    app: &App,
+    releaser: &Releaser,
+) {
     while !stop.load(Ordering::SeqCst) {
         match http.recv() {
-            Ok(request) => serve(app, request),
+            Ok(request) => {
+                serve(app, request);
+                releaser.request_ended();
+            }
             // Woken to stop.
             Err(_) if stop.load(Ordering::SeqCst) => return,
             Err(error) => {

@@ -1,0 +1,214 @@
+//! The heap: glibc's malloc set up by the program itself, and the memory
+//! that requests free handed back to the system soon after they end. No
+//! other module touches the allocator, and this is the crate's only
+//! `unsafe` code: two libc calls, each with its `SAFETY` note.
+//!
+//! Why: glibc gives threads that contend for the heap arenas of their own,
+//! up to 8 per core, and gives back to the system only the free memory at
+//! the top of each. After a 30 MB answer built on 64 call threads, the
+//! freed pages stay spread over the arenas and the RSS stays near its peak
+//! for good. Two arenas (what the image's `GLIBC_TUNABLES` used to ask
+//! for) and a `malloc_trim` after requests end bring it back down without
+//! any environment variable; BENCHMARKS.md compares this with jemalloc and
+//! mimalloc (idle, peak and after-load RSS, CPU) and says why it won.
+//!
+//! Bounds: one thread, asleep while no request ends; at most one trim per
+//! [`TRIM_INTERVAL`], the last one at most that long after the last request.
+//! Elsewhere than glibc (musl, macOS) both are no-ops and no thread starts.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::sync::{lock, recover};
+
+/// The most malloc arenas: two serve the call threads of a 2-core pod
+/// without lock contention that shows in the CPU figures (BENCHMARKS.md),
+/// and leave little free memory stranded.
+pub const ARENAS: i32 = 2;
+
+/// The least time between two trims: a trim walks the whole heap, so under
+/// load it runs once per interval, not once per request.
+pub const TRIM_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sets the allocator up for a long-running relay: call once at start-up,
+/// before the threads start (the arena limit applies to arenas made after
+/// it). Serve and demo do; the one-shot lookups need not.
+pub fn configure() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets a tunable of glibc's allocator; it takes
+        // plain integers, touches no memory of ours, and is safe to call at
+        // any time from any thread (glibc takes its own locks).
+        let accepted = unsafe { libc::mallopt(libc::M_ARENA_MAX, ARENAS) };
+        if accepted != 1 {
+            log::warn!("glibc refused the malloc arena limit ({ARENAS})");
+        }
+    }
+}
+
+/// Hands free heap memory back to the system.
+fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes a plain integer (the padding to keep at
+        // the top of the heap) and releases only pages glibc holds free; it
+        // locks each arena while it walks it, so it is safe beside any
+        // allocation on other threads.
+        unsafe { libc::malloc_trim(0) };
+    }
+}
+
+/// Whether this build's allocator is glibc's, the one [`Releaser`] trims.
+const TRIMS: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
+
+/// Trims the heap soon after requests end, on a thread of its own (never
+/// on a request's). Dropping it stops the thread.
+pub struct Releaser {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    /// A request ended since the last trim.
+    pending: bool,
+    stopped: bool,
+}
+
+impl Releaser {
+    /// A releaser with its thread (none where the allocator is not glibc's,
+    /// or when the thread cannot start: memory then stays as glibc keeps it).
+    pub fn start() -> Releaser {
+        let shared = Arc::new(Shared::default());
+        let thread = TRIMS.then(|| {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("memory-release".to_owned())
+                .stack_size(64 * 1024)
+                .spawn(move || shared.release_until_stopped(trim))
+                .map_err(|error| log::warn!("cannot start the memory release thread: {error}"))
+                .ok()
+        });
+        Releaser {
+            shared,
+            thread: thread.flatten(),
+        }
+    }
+
+    /// Tells the releaser a request ended (its memory is free now).
+    pub fn request_ended(&self) {
+        if self.thread.is_some() {
+            lock(&self.shared.state).pending = true;
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Releaser {
+    fn drop(&mut self) {
+        lock(&self.shared.state).stopped = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            // A panic there (none is expected) has nothing left to undo.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Shared {
+    /// Waits for a request to end, runs `trim`, then lets [`TRIM_INTERVAL`]
+    /// pass before the next one; returns when stopped.
+    fn release_until_stopped(&self, trim: impl Fn()) {
+        let mut state = lock(&self.state);
+        loop {
+            while !state.pending && !state.stopped {
+                state = recover(self.wake.wait(state));
+            }
+            if state.stopped {
+                return;
+            }
+            state.pending = false;
+            drop(state);
+            trim();
+            state = lock(&self.state);
+            let next = Instant::now() + TRIM_INTERVAL;
+            while !state.stopped {
+                let left = next.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = recover(self.wake.wait_timeout(state, left)).0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A releaser thread around `trim`, as [`Releaser::start`] makes one.
+    fn releaser(trim: impl Fn() + Send + 'static) -> Releaser {
+        let shared = Arc::new(Shared::default());
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || shared.release_until_stopped(trim))
+        };
+        Releaser {
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    #[test]
+    fn a_burst_of_ended_requests_is_one_trim_then_one_more_after_the_interval() {
+        let (trimmed, trims) = mpsc::channel();
+        let releaser = releaser(move || trimmed.send(Instant::now()).unwrap());
+        let started = Instant::now();
+        releaser.request_ended();
+        let first = trims.recv().unwrap();
+        for _ in 0..100 {
+            releaser.request_ended();
+        }
+        let second = trims.recv().unwrap();
+        assert!(second.duration_since(first) >= TRIM_INTERVAL);
+        assert!(first >= started);
+        // Nothing ended since: no third trim, and dropping stops the thread
+        // without waiting out an interval.
+        drop(releaser);
+        assert!(trims.recv().is_err(), "the thread ended with its sender");
+    }
+
+    #[test]
+    fn an_idle_releaser_does_not_trim() {
+        let count = Arc::new(AtomicU64::new(0));
+        let releaser = {
+            let count = Arc::clone(&count);
+            releaser(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+        drop(releaser);
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_real_trim_and_configuration_are_harmless_to_call() {
+        configure();
+        trim();
+        let releaser = Releaser::start();
+        assert_eq!(releaser.thread.is_some(), TRIMS);
+        releaser.request_ended();
+        drop(releaser);
+    }
+}
