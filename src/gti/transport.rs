@@ -22,6 +22,15 @@ use crate::time::since_epoch;
 pub const USER_AGENT: &str =
     "SecureX Threat Response Integrations <tr-integrations-support@cisco.com>";
 
+/// Each pooled connection's buffer for what it reads (chosen by
+/// measurement: BENCHMARKS.md, issue 19).
+pub const INPUT_BUFFER: usize = 16 * 1024;
+/// Each pooled connection's buffer for what it writes.
+pub const OUTPUT_BUFFER: usize = 8 * 1024;
+/// The largest response head (status line and headers) read: below the
+/// input buffer, which must hold it whole.
+const MAX_RESPONSE_HEAD: usize = 8 * 1024;
+
 /// The one pooled HTTP agent for every upstream call (GTI and JWKS). Clone
 /// it into threads: clones share the connection pool.
 ///
@@ -47,7 +56,17 @@ pub fn http_agent(config: &Config) -> ureq::Agent {
         // TCP_NODELAY the body could wait for a delayed ACK (ureq's default
         // too, stated because the relay depends on it).
         .no_delay(true)
-        .proxy(None);
+        .proxy(None)
+        // ureq's 128 KiB each way suit a browser's few connections; the
+        // pool keeps one per call in flight, and each keeps its buffers
+        // (256 of them held 64 MiB after a load). 16 KiB in is one TLS
+        // record (rustls hands over no more at once), and the CPU per
+        // request did not move (BENCHMARKS.md); 8 KiB out holds any
+        // request head the relay writes, and bodies pass through it in
+        // pieces. A head larger than a proxy's usual limit is refused.
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
+        .max_response_header_size(MAX_RESPONSE_HEAD);
     if let Some(extra) = &config.egress().extra_roots {
         builder = builder.tls_config(
             ureq::tls::TlsConfig::builder()
@@ -325,6 +344,10 @@ mod tests {
         assert!(settings.no_delay());
         assert!(settings.max_idle_connections_per_host() >= 50);
         assert!(settings.max_idle_connections() >= settings.max_idle_connections_per_host());
+        assert_eq!(settings.input_buffer_size(), INPUT_BUFFER);
+        assert_eq!(settings.output_buffer_size(), OUTPUT_BUFFER);
+        // A head that fills the input buffer could never be parsed.
+        assert!(settings.max_response_header_size() < settings.input_buffer_size());
         // No proxy of ureq's own choosing, and the built-in roots only.
         assert!(settings.proxy().is_none());
         assert!(matches!(
