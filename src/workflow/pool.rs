@@ -10,6 +10,11 @@
 //! be queued for later ([`Lane::submit_at`]): a retry's backoff waits in
 //! the queue, not on a thread, so it holds no call slot.
 //!
+//! A thread that has had nothing to do for [`IDLE_EXIT`] ends, so that an
+//! idle relay holds no call threads (their stacks and their share of the
+//! heap go back to the system); under load none is idle that long, so none
+//! is started again and again (BENCHMARKS.md: threads per 1,000 calls).
+//!
 //! Bounds: threads ≤ the pool's size; a lane's queue holds what its request
 //! planned (≤ 3 + day range + detections calls per observable, each body
 //! ≤ `MAX_BODY_BYTES`), and a closed lane's queued calls are dropped.
@@ -25,6 +30,11 @@ use std::time::{Duration, Instant};
 /// A call to make, with what to do with its answer.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// How long a call thread waits for work before it ends: long beside a
+/// burst of calls (a GTI round trip is well under a second), short beside
+/// the pauses between analysts' lookups.
+pub const IDLE_EXIT: Duration = Duration::from_secs(2);
+
 /// The pool. Dropping it stops its threads once their current call ends.
 pub struct CallPool {
     shared: Arc<Shared>,
@@ -35,6 +45,7 @@ struct Shared {
     wake: Condvar,
     size: usize,
     stack_size: usize,
+    idle_exit: Duration,
 }
 
 #[derive(Default)]
@@ -120,6 +131,11 @@ impl State {
 impl CallPool {
     /// A pool of at most `size` threads (at least one).
     pub fn new(size: usize) -> CallPool {
+        CallPool::ending_idle_threads_after(size, IDLE_EXIT)
+    }
+
+    /// [`CallPool::new`], its threads ending after `idle_exit` without work.
+    fn ending_idle_threads_after(size: usize, idle_exit: Duration) -> CallPool {
         CallPool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
@@ -128,6 +144,7 @@ impl CallPool {
                 // TLS handshakes and JSON parsing run on these threads; the
                 // default 2 MiB is far more than they need.
                 stack_size: 512 * 1024,
+                idle_exit,
             }),
         }
     }
@@ -168,7 +185,9 @@ impl Shared {
         if state.idle > 0 {
             self.wake.notify_one();
         }
-        if state.queued <= state.idle || state.threads >= self.size || state.stopped {
+        // Calls for later need a thread too, once idle ones may have ended.
+        let unserved = state.queued > state.idle || (state.threads == 0 && !state.later.is_empty());
+        if !unserved || state.threads >= self.size || state.stopped {
             return;
         }
         let shared = Arc::clone(self);
@@ -185,6 +204,8 @@ impl Shared {
 
     fn work(self: Arc<Self>) {
         let mut state = self.lock();
+        // Whether the last wait lasted `idle_exit` without a call coming.
+        let mut idled_out = false;
         loop {
             if state.stopped {
                 state.threads -= 1;
@@ -201,19 +222,22 @@ impl Shared {
                 state = self.lock();
                 continue;
             }
+            // Calls queued for later keep the thread that will run them.
+            if idled_out && next_due.is_none() {
+                state.threads -= 1;
+                return;
+            }
             state.idle += 1;
-            state = match next_due {
-                Some(due) => {
-                    let wait = due.saturating_duration_since(Instant::now());
-                    recover(
-                        self.wake
-                            .wait_timeout(state, wait.max(Duration::from_millis(1))),
-                    )
-                    .0
-                }
-                None => recover(self.wake.wait(state)),
+            let wait = match next_due {
+                Some(due) => due
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+                None => self.idle_exit,
             };
+            let (guard, waited) = recover(self.wake.wait_timeout(state, wait));
+            state = guard;
             state.idle -= 1;
+            idled_out = next_due.is_none() && waited.timed_out();
         }
     }
 }
@@ -432,6 +456,34 @@ mod tests {
         for _ in 0..4 {
             finished.recv().unwrap();
         }
+    }
+
+    #[test]
+    fn idle_threads_end_and_new_work_starts_them_again() {
+        let pool = CallPool::ending_idle_threads_after(2, Duration::from_millis(20));
+        let (done, finished) = mpsc::channel();
+        let lane = pool.lane();
+        lane.submit(false, reporting(&done, "first"));
+        finished.recv().unwrap();
+        // Bounded: the thread ends 20 ms after its call, or the test fails.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.threads() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(pool.threads(), 0, "the idle thread ended");
+        lane.submit(false, reporting(&done, "second"));
+        assert_eq!(finished.recv().unwrap(), "second");
+    }
+
+    #[test]
+    fn a_thread_waiting_for_a_later_call_does_not_end() {
+        let pool = CallPool::ending_idle_threads_after(1, Duration::from_millis(1));
+        let (done, finished) = mpsc::channel();
+        let lane = pool.lane();
+        let due = Instant::now() + Duration::from_millis(50);
+        lane.submit_at(due, false, reporting(&done, "later"));
+        assert_eq!(finished.recv().unwrap(), "later");
+        assert!(Instant::now() >= due);
     }
 
     #[test]
