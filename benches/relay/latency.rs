@@ -7,12 +7,13 @@
 use std::time::{Duration, Instant};
 
 use gti_relay::config::Config;
+use gti_relay::demo::gti::MockGti;
 use serde_json::Value;
 use testkit::child::Relay;
 use testkit::procfs::{clock_ticks_per_second, cpu_ticks, load_average, proc_status_kib};
 use testkit::samples::{mb, ms, percentile};
 
-use crate::support::data::{observe_body, Shape, DAY_RANGE, LATENCY_SHAPE};
+use crate::support::data::{load, observe_body, Detail, Shape, DAY_RANGE, LATENCY_SHAPE};
 use crate::support::load::{CpuReading, Load, Until};
 use crate::support::{verdict, Bench, ROW_TIME_LIMIT};
 use crate::Options;
@@ -51,6 +52,23 @@ struct Row {
     calls: usize,
     max_in_flight: usize,
     errors: usize,
+}
+
+/// Loads the latency rows' observables (of [`LATENCY_SHAPE`], compact
+/// events as earlier runs had them) into `gti`: the first is the fairness
+/// row's small request, the next [`FAIRNESS_BIG`] its big one; the plateau
+/// takes the first few.
+pub fn load_observables(gti: &MockGti, now: u64) -> Vec<Value> {
+    let count = FAIRNESS_BIG + 1;
+    load(
+        gti,
+        "198.51.100",
+        count,
+        LATENCY_SHAPE,
+        Detail::Compact,
+        now,
+    )
+    .observables
 }
 
 /// At every L of `options`, for every cap: [`Bench::latency_section`].

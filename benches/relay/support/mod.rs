@@ -1,9 +1,11 @@
 //! What every section shares: the [`Bench`] (the relay binary, the mock
 //! GTI, the bench's token) with which a section starts relays and sends
 //! them requests, and the checks of their answers; `data` loads the mock
-//! GTI, `load` runs clients against a relay and reads the CPU meanwhile.
+//! GTI (with `events`, GTI's events as GTI sends them), `load` runs clients
+//! against a relay and reads the CPU meanwhile.
 
 pub mod data;
+pub mod events;
 pub mod load;
 
 use std::time::Duration;
