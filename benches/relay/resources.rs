@@ -93,7 +93,7 @@ impl Bench<'_> {
             cpu_requests: done,
             cpu_wall_median: percentile(&wall, 50),
             answer_bytes: self.answer_bytes(&agent, &relay, &body),
-            binary_bytes: std::fs::metadata(self.binary).map_or(0, |meta| meta.len()),
+            binary_bytes: std::fs::metadata(&self.setup.binary).map_or(0, |meta| meta.len()),
             jwks_host: self.jwks_host.clone(),
         }
     }
