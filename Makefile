@@ -32,11 +32,11 @@ fmt:
 ## Sections (all by default; pick with --only, comma-separated): latency,
 ## resources, limit1000, plateau, demo, e.g. make bench BENCH_ARGS='--only limit1000'
 ## The latency section holds issue 10's rows (N = 1/5/20/50, fairness, the
-## 32-client load: CPU per request, RSS, idle CPU) with their targets.
-## limit1000 uses GTI-sized events of every type and runs each column
-## twice: as built (target/release, no allocator variables) and as shipped
-## (the `make static` binary, built first, with the environment of the
-## Dockerfile's final stage).
+## 32-client load: CPU per request, threads created per 1,000 GTI calls,
+## RSS, idle CPU) with their targets. limit1000 uses GTI-sized events of
+## every type and runs each column twice: as built (target/release, no
+## allocator variables) and as shipped (the `make static` binary, built
+## first, with the environment of the Dockerfile's final stage).
 ## Options: make bench BENCH_ARGS='--latency-ms 50 --caps 64,256,512 --workers 16,128 --requests 30'
 ## (--caps: GTI_MAX_INFLIGHT values, the relay's default unless given;
 ## --workers: WORKERS values measured beside the default under the 32-client load;

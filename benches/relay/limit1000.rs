@@ -1,7 +1,8 @@
 //! The `limit1000` section (issues 9 and 19), at L = 0: a token with
 //! `CTR_ENTITIES_LIMIT` 1000 and 1, 5 and 20 observables of ~1,000
 //! sightings each, on a fresh relay per count: wall time, CPU per 1,000
-//! sightings, peak and settled RSS.
+//! sightings, peak and settled RSS, and the threads created per 1,000 GTI
+//! calls (`perf`).
 //!
 //! The events behind each observable are as large and varied as GTI's
 //! (`Detail::Gti`: every event type the mapper knows, GTI's full field
@@ -20,6 +21,7 @@ use testkit::samples::{mb, ms, percentile};
 use crate::support::data::{load, observe_body, Detail, Loaded, Shape, DAY_RANGE};
 use crate::support::events::Kind;
 use crate::support::setup::Setup;
+use crate::support::threads::{NewThreads, Threads, TARGET_PER_THOUSAND};
 use crate::support::{sightings, verdict, Bench, ROW_TIME_LIMIT};
 
 /// The `limit1000` section: a token with `CTR_ENTITIES_LIMIT` 1000, and per
@@ -83,9 +85,12 @@ impl Bench<'_> {
                     load_average,
                     ..Heavy::default()
                 };
+                self.gti.reset_calls();
+                let counting = NewThreads::count(relay.pid());
                 let before = cpu_ticks(relay.pid());
                 self.heavy_observes(&agent, &relay, &observables[..count], &mut row);
                 let ticks = cpu_ticks(relay.pid()).saturating_sub(before) as f64;
+                row.threads = counting.stop(self.gti.total_calls());
                 row.cpu_ms = ticks * 1000.0
                     / clock_ticks_per_second()
                     / (row.all_sightings.max(1) as f64 / 1000.0);
@@ -144,6 +149,8 @@ struct Heavy {
     peak_kib: u64,
     /// [`SETTLE_TIME`] after the last answer.
     settled_kib: u64,
+    /// Over every observe.
+    threads: Threads,
 }
 
 impl Heavy {
@@ -285,11 +292,15 @@ fn cost_measures() -> Vec<Measure> {
         Measure::new(
             &format!("RSS {} s after the last answer", SETTLE_TIME.as_secs()),
             |row| format!("{:.1} MiB", mb(row.settled_kib)),
+            |rows| format!("≤ 32 MiB: {}", each(rows, |row| mb(row.settled_kib) <= 32.0)),
+        ),
+        Measure::new(
+            "threads created per 1,000 GTI calls (perf, over every observe; created over calls, and how many the relay kept: its call pool's)",
+            |row| row.threads.cell(),
             |rows| {
-                format!(
-                    "≤ 32 MiB: {}",
-                    each(rows, |row| mb(row.settled_kib) <= 32.0)
-                )
+                let met: Option<Vec<bool>> = rows.iter().map(|row| row.threads.met()).collect();
+                let ok = met.map_or("n/a", |met| verdict(met.iter().all(|&ok| ok)));
+                format!("< {TARGET_PER_THOUSAND}, less those kept: {ok}")
             },
         ),
         Measure::new(

@@ -24,17 +24,19 @@
 //! observe N = 1, 5, 20, 50 and health; the fairness row, N = 1 beside a
 //! running N = 200; throughput at N = 5 with 1, 8 and 32 clients; then on
 //! a fresh relay per `WORKERS` value (the default and `--workers`) 32
-//! clients again, with the relay's CPU per request, its RSS right after the
-//! load, its CPU over 5 s without requests and its RSS after them),
-//! `resources` (L = 0: CPU per observe, idle RSS, binary size, start-up),
-//! and issue 9's cases at L = 0: `limit1000` (a `CTR_ENTITIES_LIMIT` 1000
-//! token and 1, 5 and 20 observables of ~1,000 sightings each, their events
-//! as large and varied as GTI's, of every type the mapper knows (issue
-//! 19): wall, answer bytes per sighting, CPU per 1,000 sightings, peak and
-//! settled RSS, each column run as built and as shipped), `plateau` (RSS
+//! clients again, with the relay's CPU per request, the threads it created
+//! per 1,000 GTI calls (`perf stat`, after a warm-up; issue 19), its RSS
+//! right after the load, its CPU over 5 s without requests and its RSS
+//! after them), `resources` (L = 0: CPU per observe, idle RSS, binary size,
+//! start-up), and issue 9's cases at L = 0: `limit1000` (a
+//! `CTR_ENTITIES_LIMIT` 1000 token and 1, 5 and 20 observables of ~1,000
+//! sightings each, their events as large and varied as GTI's, of every
+//! type the mapper knows (issue 19): wall, answer bytes per sighting, CPU
+//! per 1,000 sightings, peak and settled RSS and threads created per 1,000
+//! GTI calls, each column run as built and as shipped), `plateau` (RSS
 //! under 8 clients × 800 observes) and `demo` (the RSS of `gti-relay demo`
-//! over 3,000 observes). The latency, resources and plateau rows keep
-//! issue 9's compact events, so their figures compare with earlier runs.
+//! over 3,000 observes). The latency, resources and plateau rows keep issue
+//! 9's compact events, so their figures compare with earlier runs.
 //!
 //! Options (after `--`, or `make bench BENCH_ARGS='…'`):
 //! `--only limit1000,demo` the sections to run; `--latency-ms 20,50` the L

@@ -3,12 +3,14 @@
 //! them requests, and the checks of their answers; `data` loads the mock
 //! GTI (with `events`, GTI's events as GTI sends them), `load` runs clients
 //! against a relay and reads the CPU meanwhile, `setup` says how a relay
-//! binary is started (as built, as shipped).
+//! binary is started (as built, as shipped), `threads` counts the threads a
+//! relay creates.
 
 pub mod data;
 pub mod events;
 pub mod load;
 pub mod setup;
+pub mod threads;
 
 use std::time::Duration;
 
