@@ -32,12 +32,17 @@ fmt:
 ## Sections (all by default; pick with --only, comma-separated): latency,
 ## resources, limit1000, plateau, demo, e.g. make bench BENCH_ARGS='--only limit1000'
 ## The latency section holds issue 10's rows (N = 1/5/20/50, fairness, the
-## 32-client load: CPU per request, RSS, idle CPU) with their targets.
+## 32-client load: CPU per request, threads created per 1,000 GTI calls,
+## RSS, idle CPU) with their targets. limit1000 uses GTI-sized events of
+## every type and runs each column twice: as built (target/release, no
+## allocator variables) and as shipped (the `make static` binary, built
+## first, with the environment of the Dockerfile's final stage).
 ## Options: make bench BENCH_ARGS='--latency-ms 50 --caps 64,256,512 --workers 16,128 --requests 30'
 ## (--caps: GTI_MAX_INFLIGHT values, the relay's default unless given;
-## --workers: WORKERS values measured beside the default under the 32-client load)
+## --workers: WORKERS values measured beside the default under the 32-client load;
+## --relay PATH / --shipped PATH: other binaries as built / as shipped)
 BENCH_ARGS ?=
-bench: build
+bench: build static
 	$(CARGO) bench --locked --bench relay -- $(BENCH_ARGS)
 
 ## Sustained mixed load against a release relay: failures, p50/p99, RSS growth.

@@ -2,18 +2,21 @@
 //! targets (observe N = 1, 5, 20, 50 and health), the fairness row (N = 1
 //! beside a running N = 200), throughput at N = 5 with 1, 8 and 32 clients,
 //! then on a fresh relay per `WORKERS` value 32 clients again with the
-//! relay's CPU per request, its RSS after the load and its idle CPU.
+//! relay's CPU per request, the threads it created per 1,000 GTI calls
+//! (`perf`, after a warm-up), its RSS after the load and its idle CPU.
 
 use std::time::{Duration, Instant};
 
 use gti_relay::config::Config;
+use gti_relay::demo::gti::MockGti;
 use serde_json::Value;
 use testkit::child::Relay;
 use testkit::procfs::{clock_ticks_per_second, cpu_ticks, load_average, proc_status_kib};
 use testkit::samples::{mb, ms, percentile};
 
-use crate::support::data::{observe_body, Shape, DAY_RANGE, LATENCY_SHAPE};
+use crate::support::data::{load, observe_body, Detail, Shape, DAY_RANGE, LATENCY_SHAPE};
 use crate::support::load::{CpuReading, Load, Until};
+use crate::support::threads::{NewThreads, Threads, TARGET_PER_THOUSAND};
 use crate::support::{verdict, Bench, ROW_TIME_LIMIT};
 use crate::Options;
 
@@ -51,6 +54,23 @@ struct Row {
     calls: usize,
     max_in_flight: usize,
     errors: usize,
+}
+
+/// Loads the latency rows' observables (of [`LATENCY_SHAPE`], compact
+/// events as earlier runs had them) into `gti`: the first is the fairness
+/// row's small request, the next [`FAIRNESS_BIG`] its big one; the plateau
+/// takes the first few.
+pub fn load_observables(gti: &MockGti, now: u64) -> Vec<Value> {
+    let count = FAIRNESS_BIG + 1;
+    load(
+        gti,
+        "198.51.100",
+        count,
+        LATENCY_SHAPE,
+        Detail::Compact,
+        now,
+    )
+    .observables
 }
 
 /// At every L of `options`, for every cap: [`Bench::latency_section`].
@@ -113,14 +133,9 @@ impl Bench<'_> {
             .chain(others)
             .map(|&workers| {
                 let relay = self.start_relay(cap, Some(workers));
-                let load = self.throughput(
-                    &relay,
-                    &body,
-                    expected,
-                    LOAD_CLIENTS,
-                    options.throughput_time,
-                );
-                self.after_load(&relay, workers, load)
+                let (load, threads) =
+                    self.counted_load(&relay, &body, expected, options.throughput_time);
+                self.after_load(&relay, workers, load, threads)
             })
             .collect();
         println!();
@@ -324,9 +339,34 @@ impl Bench<'_> {
         self.clients(relay, body, expected, clients, Until::Least(least))
     }
 
-    /// The relay after `load` (of `workers` request workers): its RSS, then
-    /// its CPU over [`IDLE_TIME`] without requests, then its RSS again.
-    fn after_load(&self, relay: &Relay, workers: usize, load: Load) -> UnderLoad {
+    /// [`Bench::throughput`] with [`LOAD_CLIENTS`] clients, the relay's new
+    /// threads counted over the measured requests (after the warm-up,
+    /// which starts the connections' threads and fills the call pool).
+    fn counted_load(
+        &self,
+        relay: &Relay,
+        body: &str,
+        expected: usize,
+        least: Duration,
+    ) -> (Load, Threads) {
+        let clients = LOAD_CLIENTS;
+        self.clients(
+            relay,
+            body,
+            expected,
+            clients,
+            Until::Each(1, ROW_TIME_LIMIT),
+        );
+        let counting = NewThreads::count(relay.pid());
+        let load = self.clients(relay, body, expected, clients, Until::Least(least));
+        let threads = counting.stop(load.gti_calls);
+        (load, threads)
+    }
+
+    /// The relay after `load` (of `workers` request workers, which created
+    /// `threads`): its RSS, then its CPU over [`IDLE_TIME`] without
+    /// requests, then its RSS again.
+    fn after_load(&self, relay: &Relay, workers: usize, load: Load, threads: Threads) -> UnderLoad {
         let pid = relay.pid();
         let rss_after_kib = proc_status_kib(pid, "VmRSS:");
         let before = cpu_ticks(pid);
@@ -334,6 +374,7 @@ impl Bench<'_> {
         UnderLoad {
             workers,
             load,
+            threads,
             rss_after_kib,
             idle_ticks: cpu_ticks(pid).saturating_sub(before),
             rss_idle_kib: proc_status_kib(pid, "VmRSS:"),
@@ -346,6 +387,7 @@ impl Bench<'_> {
 struct UnderLoad {
     workers: usize,
     load: Load,
+    threads: Threads,
     rss_after_kib: u64,
     /// The relay's utime + stime over [`IDLE_TIME`] after the load.
     idle_ticks: u64,
@@ -356,9 +398,9 @@ impl UnderLoad {
     fn print(rows: &[UnderLoad], default_workers: usize) {
         let idle_secs = IDLE_TIME.as_secs();
         println!(
-            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests | other processes' CPU under the load |"
+            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | threads created per 1,000 GTI calls (perf; created over calls, kept) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests | other processes' CPU under the load |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
         for row in rows {
             let rate = row.load.rate();
             let cpu = row.load.cpu_ms_per_request();
@@ -366,7 +408,7 @@ impl UnderLoad {
                 row.idle_ticks as f64 / clock_ticks_per_second() / IDLE_TIME.as_secs_f64() * 100.0;
             let idle_mib = mb(row.rss_idle_kib);
             println!(
-                "| WORKERS = {}{} | {rate:.1} (≥ {LOAD_RATE_TARGET}: {}) | {cpu:.2} ms (≤ {LOAD_CPU_TARGET_MS} ms: {}) | {:.1} MiB | {} ticks = {idle_percent:.1} % of a core (< {IDLE_CPU_TARGET_PERCENT} %: {}) | {idle_mib:.1} MiB (≤ {IDLE_RSS_TARGET_MIB} MiB: {}) | {} | {} | {:.1} % |",
+                "| WORKERS = {}{} | {rate:.1} (≥ {LOAD_RATE_TARGET}: {}) | {cpu:.2} ms (≤ {LOAD_CPU_TARGET_MS} ms: {}) | {} | {:.1} MiB | {} ticks = {idle_percent:.1} % of a core (< {IDLE_CPU_TARGET_PERCENT} %: {}) | {idle_mib:.1} MiB (≤ {IDLE_RSS_TARGET_MIB} MiB: {}) | {} | {} | {:.1} % |",
                 row.workers,
                 if row.workers == default_workers {
                     " (default)"
@@ -375,6 +417,7 @@ impl UnderLoad {
                 },
                 verdict(rate >= LOAD_RATE_TARGET),
                 verdict(cpu <= LOAD_CPU_TARGET_MS),
+                threads_cell(&row.threads),
                 mb(row.rss_after_kib),
                 row.idle_ticks,
                 verdict(idle_percent < IDLE_CPU_TARGET_PERCENT),
@@ -384,6 +427,18 @@ impl UnderLoad {
                 row.load.others_percent
             );
         }
+    }
+}
+
+/// The threads' cell with its target: `1004 (…) (< 5: MISSED)`.
+fn threads_cell(threads: &Threads) -> String {
+    match threads.met() {
+        Some(met) => format!(
+            "{} (< {TARGET_PER_THOUSAND}, less those kept: {})",
+            threads.cell(),
+            verdict(met)
+        ),
+        None => threads.cell(),
     }
 }
 

@@ -10,7 +10,10 @@
 //! can be read from `/proc/<pid>`) on port 0, its address read back from
 //! its start-up log line (`testkit::child`), the simulated GTI (`demo::gti::MockGti`,
 //! with a per-call latency L) and a mock JWKS in this process, all on
-//! loopback. Every loop is bounded in count and in time.
+//! loopback. Every loop is bounded in count and in time. Every relay starts
+//! without the caller's relay and allocator variables (`GLIBC_TUNABLES`,
+//! `MALLOC_*`, …): as built, as a user who runs the binary directly has
+//! it, unless a row says it runs as shipped (`support::setup`).
 //!
 //! One file per section (`latency`, `resources`, `limit1000`, `plateau`,
 //! `demo`), what they share in `support/`; this file reads the options and
@@ -21,14 +24,19 @@
 //! observe N = 1, 5, 20, 50 and health; the fairness row, N = 1 beside a
 //! running N = 200; throughput at N = 5 with 1, 8 and 32 clients; then on
 //! a fresh relay per `WORKERS` value (the default and `--workers`) 32
-//! clients again, with the relay's CPU per request, its RSS right after the
-//! load, its CPU over 5 s without requests and its RSS after them),
-//! `resources` (L = 0: CPU per observe, idle RSS, binary size, start-up),
-//! and issue 9's cases at L = 0: `limit1000` (a `CTR_ENTITIES_LIMIT` 1000
-//! token and 1, 5 and 20 observables of ~1,000 sightings each: wall, CPU
-//! per 1,000 sightings, peak and settled RSS), `plateau` (RSS under 8
-//! clients × 800 observes) and `demo` (the RSS of `gti-relay demo` over
-//! 3,000 observes).
+//! clients again, with the relay's CPU per request, the threads it created
+//! per 1,000 GTI calls (`perf stat`, after a warm-up; issue 19), its RSS
+//! right after the load, its CPU over 5 s without requests and its RSS
+//! after them), `resources` (L = 0: CPU per observe, idle RSS, binary size,
+//! start-up), and issue 9's cases at L = 0: `limit1000` (a
+//! `CTR_ENTITIES_LIMIT` 1000 token and 1, 5 and 20 observables of ~1,000
+//! sightings each, their events as large and varied as GTI's, of every
+//! type the mapper knows (issue 19): wall, answer bytes per sighting, CPU
+//! per 1,000 sightings, peak and settled RSS and threads created per 1,000
+//! GTI calls, each column run as built and as shipped), `plateau` (RSS
+//! under 8 clients × 800 observes) and `demo` (the RSS of `gti-relay demo`
+//! over 3,000 observes). The latency, resources and plateau rows keep issue
+//! 9's compact events, so their figures compare with earlier runs.
 //!
 //! Options (after `--`, or `make bench BENCH_ARGS='…'`):
 //! `--only limit1000,demo` the sections to run; `--latency-ms 20,50` the L
@@ -38,9 +46,12 @@
 //! the `WORKERS` values run beside the relay's default for the 32-client
 //! row (`--workers 64`, the default, runs none); `--requests 30` samples per
 //! latency row; `--throughput-secs 5` the least time per throughput row;
-//! `--relay PATH` another relay binary (e.g. one built with symbols, for a
-//! profiler; the defaults marked are this library's); `--resources-only` is
-//! `--only resources`.
+//! `--relay PATH` another relay binary as built (e.g. one built with
+//! symbols, for a profiler; the defaults marked are this library's);
+//! `--shipped PATH` another binary for `limit1000`'s as-shipped rows (by
+//! default the `make static` one, `target/x86_64-unknown-linux-gnu/release/`;
+//! "not built (make static)" when it is missing); `--enrichment off` relays
+//! without the entity v1 look-ups; `--resources-only` is `--only resources`.
 
 mod demo;
 mod latency;
@@ -58,7 +69,7 @@ use serde_json::json;
 use testkit::procfs::{cores, load_average, proc_meminfo_kib};
 use testkit::{args, jwks, tokens};
 
-use support::data::{load, LATENCY_SHAPE};
+use support::setup::{static_binary, Setup};
 use support::{Bench, RELAY_URL};
 
 /// The parts of a run, as `--only` names them.
@@ -107,6 +118,9 @@ struct Options {
     requests: usize,
     throughput_time: Duration,
     relay: String,
+    /// The relay as shipped (`limit1000`): by default the `make static`
+    /// binary beside `relay`'s target folder.
+    shipped: String,
     /// `--enrichment off`: the relays make no entity v1 look-ups.
     enrichment: bool,
     /// The sections to run (`--only`; all by default).
@@ -133,6 +147,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
         requests: 30,
         throughput_time: Duration::from_secs(5),
         relay: env!("CARGO_BIN_EXE_gti-relay").to_owned(),
+        shipped: String::new(),
         enrichment: true,
         sections: Section::ALL.to_vec(),
     };
@@ -149,6 +164,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
                 options.throughput_time = Duration::from_secs(secs);
             }
             Long("relay") => options.relay = args::text(&mut parser, "--relay")?,
+            Long("shipped") => options.shipped = args::text(&mut parser, "--shipped")?,
             Long("enrichment") => {
                 options.enrichment = match args::text(&mut parser, "--enrichment")?.as_str() {
                     "on" => true,
@@ -167,6 +183,9 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
             Long(_) | Short(_) | Value(_) => return Err("unknown argument".to_owned()),
         }
     }
+    if options.shipped.is_empty() {
+        options.shipped = static_binary(&options.relay);
+    }
     options.requests = options.requests.clamp(30, 1000);
     if options.latencies.is_empty() || options.caps.is_empty() {
         return Err("--latency-ms and --caps need at least one value".to_owned());
@@ -176,7 +195,7 @@ fn parse(mut parser: lexopt::Parser) -> Result<Options, String> {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,256,512] [--workers 16,128] [--requests 30] [--throughput-secs 5] [--relay PATH] [--enrichment on|off] [--resources-only]\nsections: {}",
+        "bench: {problem}\nusage: relay [--only SECTION,…] [--latency-ms 20,50] [--caps 64,256,512] [--workers 16,128] [--requests 30] [--throughput-secs 5] [--relay PATH] [--shipped PATH] [--enrichment on|off] [--resources-only]\nsections: {}",
         Section::ALL.map(Section::name).join(", ")
     );
     std::process::exit(2)
@@ -195,12 +214,10 @@ fn main() {
     };
     let gti = MockGti::start();
     let now = now_millis();
-    // The first observable is the fairness row's small request, the next
-    // FAIRNESS_BIG its big one; the plateau takes the first few.
-    let count = latency::FAIRNESS_BIG + 1;
-    let latency_observables = load(&gti, "198.51.100", count, LATENCY_SHAPE, now);
+    let latency_observables = latency::load_observables(&gti, now);
+    let built = Setup::as_built(&options.relay);
     let bench = Bench {
-        binary: &options.relay,
+        setup: &built,
         gti: &gti,
         jwks_host: jwks_server.host(),
         token: token(100),
@@ -220,7 +237,8 @@ fn main() {
     }
     if options.runs(Section::Limit1000) {
         println!();
-        limit1000::run(&bench.with_token(token(limit1000::HEAVY_LIMIT)), now);
+        let bench = bench.with_token(token(limit1000::HEAVY_LIMIT));
+        limit1000::run(&bench, &Setup::as_shipped(&options.shipped), now);
     }
     if options.runs(Section::Plateau) {
         println!();

@@ -9,7 +9,7 @@ use testkit::child::Relay;
 use testkit::procfs::{clock_ticks_per_second, cpu_ticks, proc_status_kib};
 use testkit::samples::{mb, ms, percentile};
 
-use crate::support::data::{load, observe_body, Shape};
+use crate::support::data::{load, observe_body, Detail, Shape};
 use crate::support::{verdict, Bench, ROW_TIME_LIMIT};
 
 /// Requests of the CPU row, and its time limit.
@@ -30,8 +30,15 @@ const CPU_OBSERVABLES: usize = 5;
 /// figures; the caller prints them (after the latency section: resources
 /// are measured first, while the machine is as calm as the run gets).
 pub fn measure(bench: &Bench, now: u64) -> Resources {
-    let observables = load(bench.gti, "203.0.113", CPU_OBSERVABLES, CPU_SHAPE, now);
-    bench.resources(&observables)
+    let loaded = load(
+        bench.gti,
+        "203.0.113",
+        CPU_OBSERVABLES,
+        CPU_SHAPE,
+        Detail::Compact,
+        now,
+    );
+    bench.resources(&loaded.observables)
 }
 
 impl Bench<'_> {
@@ -86,7 +93,7 @@ impl Bench<'_> {
             cpu_requests: done,
             cpu_wall_median: percentile(&wall, 50),
             answer_bytes: self.answer_bytes(&agent, &relay, &body),
-            binary_bytes: std::fs::metadata(self.binary).map_or(0, |meta| meta.len()),
+            binary_bytes: std::fs::metadata(&self.setup.binary).map_or(0, |meta| meta.len()),
             jwks_host: self.jwks_host.clone(),
         }
     }

@@ -1,5 +1,5 @@
-//! Readings of `/proc`: a process's CPU time and memory, the machine's busy
-//! time, load average and memory. Linux only; a reading that cannot be
+//! Readings of `/proc`: a process's CPU time, memory and threads, the
+//! machine's busy time, load average and memory. Linux only; a reading that cannot be
 //! taken is 0 (or empty), so a bench prints a figure rather than stops.
 
 use std::process::Command;
@@ -74,6 +74,11 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
     kib_field(&format!("/proc/{pid}/status"), field)
 }
 
+/// The threads `pid` has now (`Threads:` of `/proc/<pid>/status`).
+pub fn threads(pid: u32) -> u64 {
+    kib_field(&format!("/proc/{pid}/status"), "Threads:")
+}
+
 /// The load averages over 1, 5 and 15 minutes, as `/proc/loadavg` gives them.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -89,8 +94,8 @@ pub fn proc_meminfo_kib(field: &str) -> u64 {
     kib_field("/proc/meminfo", field)
 }
 
-/// The number after `field` (e.g. `VmRSS:`) in a `/proc` file of `kB` lines;
-/// 0 when it cannot be read.
+/// The number after `field` (e.g. `VmRSS:`, in kB, or `Threads:`) in a
+/// `/proc` file of `name: value` lines; 0 when it cannot be read.
 fn kib_field(path: &str, field: &str) -> u64 {
     std::fs::read_to_string(path)
         .unwrap_or_default()

@@ -70,6 +70,8 @@ pub struct Load {
     pub relay_ticks: u64,
     /// What other processes took over the load (see [`CpuReading`]).
     pub others_percent: f64,
+    /// The calls the mock GTI received meanwhile.
+    pub gti_calls: usize,
 }
 
 impl Load {
@@ -97,6 +99,7 @@ impl Bench<'_> {
         let done = AtomicUsize::new(0);
         let errors = AtomicUsize::new(0);
         let ticks = cpu_ticks(relay.pid());
+        let calls = self.gti.total_calls();
         let reading = CpuReading::now(Some(relay));
         let started = Instant::now();
         let (done_ref, errors_ref) = (&done, &errors);
@@ -116,6 +119,7 @@ impl Bench<'_> {
                 });
             }
         });
+        let gti_calls = self.gti.total_calls().saturating_sub(calls);
         self.gti.reset_calls();
         Load {
             done: done.load(Ordering::SeqCst),
@@ -123,6 +127,7 @@ impl Bench<'_> {
             elapsed: started.elapsed(),
             relay_ticks: cpu_ticks(relay.pid()).saturating_sub(ticks),
             others_percent: reading.others_percent(Some(relay)),
+            gti_calls,
         }
     }
 }

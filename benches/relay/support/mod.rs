@@ -1,10 +1,16 @@
-//! What every section shares: the [`Bench`] (the relay binary, the mock
+//! What every section shares: the [`Bench`] (the relay's set-up, the mock
 //! GTI, the bench's token) with which a section starts relays and sends
 //! them requests, and the checks of their answers; `data` loads the mock
-//! GTI, `load` runs clients against a relay and reads the CPU meanwhile.
+//! GTI (with `events`, GTI's events as GTI sends them), `load` runs clients
+//! against a relay and reads the CPU meanwhile, `setup` says how a relay
+//! binary is started (as built, as shipped), `threads` counts the threads a
+//! relay creates.
 
 pub mod data;
+pub mod events;
 pub mod load;
+pub mod setup;
+pub mod threads;
 
 use std::time::Duration;
 
@@ -12,6 +18,8 @@ use gti_relay::demo::gti::MockGti;
 use serde::Deserialize;
 use serde_json::Value;
 use testkit::child::{self, Banner, Relay};
+
+use setup::{allocator_variables, Setup};
 
 /// The audience the relay is told it serves (`RELAY_URL`), so that one token
 /// works whatever port the relay gets.
@@ -23,7 +31,8 @@ pub const ROW_TIME_LIMIT: Duration = Duration::from_secs(90);
 /// Everything a measurement needs.
 #[derive(Clone)]
 pub struct Bench<'a> {
-    pub binary: &'a str,
+    /// The relay binary and its environment.
+    pub setup: &'a Setup,
     pub gti: &'a MockGti,
     pub jwks_host: String,
     pub token: String,
@@ -38,6 +47,12 @@ impl Bench<'_> {
             token,
             ..self.clone()
         }
+    }
+
+    /// The same bench with relays of another set-up.
+    pub fn with_setup<'b>(&'b self, setup: &'b Setup) -> Bench<'b> {
+        let bench: Bench<'b> = self.clone();
+        Bench { setup, ..bench }
     }
 
     /// A relay with `GTI_MAX_INFLIGHT` = `cap` and `WORKERS` = `workers`
@@ -65,11 +80,20 @@ impl Bench<'_> {
         self.spawn(&[], &envs, Banner::Log)
     }
 
-    /// The bench's relay binary with `args` and `envs` (none of the
-    /// caller's relay variables), on port 0.
+    /// The set-up's relay binary with `args`, its set-up's environment and
+    /// `envs` (none of the caller's relay or allocator variables), on port
+    /// 0.
     pub fn spawn(&self, args: &[&str], envs: &[(String, String)], banner: Banner) -> Relay {
-        let clear = gti_relay::config::variable_names();
-        child::spawn(child::command(self.binary, args, clear, envs), banner)
+        let clear: Vec<String> = gti_relay::config::variable_names()
+            .map(str::to_owned)
+            .chain(allocator_variables())
+            .collect();
+        let clear = clear.iter().map(String::as_str);
+        let envs: Vec<(String, String)> = self.setup.envs.iter().chain(envs).cloned().collect();
+        child::spawn(
+            child::command(&self.setup.binary, args, clear, &envs),
+            banner,
+        )
     }
 
     pub fn agent(&self) -> ureq::Agent {
