@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::model::null_as_default;
-use super::request::{Decode, DecodeError, GtiRequest, HttpCall, Method};
+use super::request::{json, Decode, DecodeError, GtiRequest, HttpCall, Method};
 use super::{DayWindow, DetectionEvent, Detections, Endpoint, LIST_PAGE_SIZE};
 use crate::encoding::quote;
 use crate::region::RegionUrls;
@@ -34,7 +34,7 @@ impl GtiRequest for DetectionsOf {
 
 impl Decode for Detections {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_slice(body)?)
+        json(body)
     }
 }
 
@@ -74,7 +74,7 @@ struct DetectionEventEnvelope<'a> {
 
 impl Decode for Vec<DetectionEvent> {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        let page: DetectionEventPage = serde_json::from_slice(body)?;
+        let page: DetectionEventPage = json(body)?;
         page.events
             .iter()
             .map(|envelope| Ok(DetectionEvent::from_json(envelope.event.get())?))

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{null_as_default, ObjectOrNone, WireDhcpRecord};
-use super::request::{Decode, DecodeError, GtiRequest, HttpCall, Method};
+use super::request::{json, Decode, DecodeError, GtiRequest, HttpCall, Method};
 use super::{DhcpLookup, DhcpRecord, Endpoint};
 use crate::region::RegionUrls;
 
@@ -68,7 +68,7 @@ struct DhcpBulk {
 
 impl Decode for Vec<DhcpRecord> {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        let answer: DhcpAnswer = serde_json::from_slice(body)?;
+        let answer: DhcpAnswer = json(body)?;
         // The workflow groups records by `ip`; one without it is unusable.
         answer
             .entity_tracking_bulk_response

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer};
 
 use super::model::{text_or_none, ListOrNone, ObjectOrNone, Verbatim};
-use super::request::{Decode, DecodeError, GtiRequest, HttpCall};
+use super::request::{json, Decode, DecodeError, GtiRequest, HttpCall};
 use super::Endpoint;
 use crate::encoding::quote_segment;
 use crate::observable::ObservableType;
@@ -219,7 +219,7 @@ struct SummaryAnswer {
 
 impl Decode for Option<EntitySummary> {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_slice::<SummaryAnswer>(body)?.summary.0)
+        Ok(json::<SummaryAnswer>(body)?.summary.0)
     }
 }
 
@@ -231,7 +231,7 @@ struct PassiveDnsAnswer {
 
 impl Decode for Vec<PdnsRecord> {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        let answer: PassiveDnsAnswer = serde_json::from_slice(body)?;
+        let answer: PassiveDnsAnswer = json(body)?;
         Ok(answer
             .passivedns
             .0
@@ -250,7 +250,7 @@ struct FileAnswer {
 
 impl Decode for Option<FileSummary> {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_slice::<FileAnswer>(body)?.file.0)
+        Ok(json::<FileAnswer>(body)?.file.0)
     }
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::null_as_default;
-use super::request::{Decode, DecodeError, GtiRequest, HttpCall, Method};
+use super::request::{json, Decode, DecodeError, GtiRequest, HttpCall, Method};
 use super::{DayWindow, Endpoint, Event};
 use crate::region::RegionUrls;
 
@@ -51,7 +51,7 @@ struct EventPage {
 
 impl Decode for Vec<Event> {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_slice::<EventPage>(body)?.events)
+        Ok(json::<EventPage>(body)?.events)
     }
 }
 

@@ -57,6 +57,21 @@ impl From<serde_json::Error> for DecodeError {
 }
 
 /// The HTTP method of a call.
+/// `body` read as JSON into `T`, for the [`Decode`] impls.
+///
+/// The body is checked to be UTF-8 once, up front, and parsed as text:
+/// parsed as bytes, serde_json checks every string again as it reads it,
+/// the borrowed raw ones ([`super::model::Verbatim`]) twice, which cost a
+/// tenth of a call thread's time on large event pages (BENCHMARKS.md,
+/// issue 19). A body that is not UTF-8 is parsed as bytes, as before, so
+/// it fails (or not) exactly as it did.
+pub fn json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
+    Ok(match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text)?,
+        Err(_) => serde_json::from_slice(body)?,
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
@@ -100,5 +115,40 @@ impl HttpCall {
             // never sent.
             body: Some(serde_json::to_string(body).unwrap_or_default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Answer<'a> {
+        name: &'a str,
+    }
+
+    #[test]
+    fn json_reads_text_and_falls_back_to_bytes_as_serde_json_would() {
+        let answer: Answer = json(br#"{"name":"gti","other":[1,{"x":null}]}"#).unwrap();
+        assert_eq!(answer, Answer { name: "gti" });
+        // Not UTF-8 in a field nobody reads: serde_json reading bytes
+        // skips it, and so does `json`.
+        let body = b"{\"name\":\"gti\",\"other\":\"\xff\"}";
+        assert_eq!(
+            json::<Answer>(body),
+            serde_json::from_slice::<Answer>(body).map_err(DecodeError::from)
+        );
+        // ... and where it is read, both fail alike.
+        let body = b"{\"name\":\"\xff\"}";
+        assert!(serde_json::from_slice::<Answer>(body).is_err());
+        assert_eq!(
+            json::<Answer>(body),
+            serde_json::from_slice::<Answer>(body).map_err(DecodeError::from)
+        );
+        assert_eq!(
+            json::<Answer>(b"[]").unwrap_err(),
+            serde_json::from_slice::<Answer>(b"[]").unwrap_err().into()
+        );
     }
 }
