@@ -29,10 +29,8 @@ COPY --from=builder /gti-relay /gti-relay
 # Any unprivileged numeric id works; numeric so runtimes can check non-root.
 USER 10001:10001
 ENV HOST=0.0.0.0 PORT=9090
-# Two glibc malloc arenas instead of 8 per core: memory freed after a big
-# answer comes back instead of staying spread over many arenas, at no
-# measurable CPU cost (BENCHMARKS.md, issue 9).
-ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2
+# No allocator variables: the relay sets glibc's malloc up itself
+# (src/memory.rs), so memory comes back with or without this image.
 EXPOSE 9090
 # scratch has no shell and no curl: the binary probes its own /watchdog.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \

@@ -3,8 +3,6 @@
 CARGO ?= cargo
 TARGET ?= x86_64-unknown-linux-gnu
 PORT ?= 9090
-# The allocator set-up the image uses (Dockerfile; BENCHMARKS.md, issue 9).
-GLIBC_TUNABLES ?= glibc.malloc.arena_max=2
 
 .PHONY: all build run test fmt lint static bench soak fuzz clean demo preview-test image image-test lint-docker lint-deploy audit
 
@@ -15,7 +13,7 @@ build:
 
 ## Serve on $(PORT) with a release build (configure with the variables in README.md).
 run: build
-	PORT=$(PORT) GLIBC_TUNABLES=$(GLIBC_TUNABLES) ./target/release/gti-relay
+	PORT=$(PORT) ./target/release/gti-relay
 
 ## Everything CI checks: formatting, lints, docs, unit and integration tests.
 test:
@@ -63,7 +61,7 @@ static:
 
 ## The relay with a simulated GTI and a demo token on 127.0.0.1:$(PORT).
 demo: build
-	PORT=$(PORT) GLIBC_TUNABLES=$(GLIBC_TUNABLES) ./target/release/gti-relay demo
+	PORT=$(PORT) ./target/release/gti-relay demo
 
 ## The demo's dashboard preview in headless Chromium (Debian's `chromium`;
 ## not part of `make test`): fails on a JavaScript error or a tile without
