@@ -13,7 +13,8 @@
 //! mimalloc (idle, peak and after-load RSS, CPU) and says why it won.
 //!
 //! Bounds: one thread, asleep while no request ends; at most one trim per
-//! [`TRIM_INTERVAL`], the last one at most that long after the last request.
+//! [`TRIM_INTERVAL`], the last one at most that long after the last request,
+//! and one more [`SETTLE`] later, when the idle call threads have ended.
 //! Elsewhere than glibc (musl, macOS) both are no-ops and no thread starts.
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,6 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::sync::{lock, recover};
+use crate::workflow::pool::IDLE_EXIT;
 
 /// The most malloc arenas: two serve the call threads of a 2-core pod
 /// without lock contention that shows in the CPU figures (BENCHMARKS.md),
@@ -30,6 +32,10 @@ pub const ARENAS: i32 = 2;
 /// The least time between two trims: a trim walks the whole heap, so under
 /// load it runs once per interval, not once per request.
 pub const TRIM_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long after its last trim an idle relay trims once more: by then the
+/// call threads have idled out and freed their stacks and caches.
+pub const SETTLE: Duration = IDLE_EXIT.saturating_add(Duration::from_secs(1));
 
 /// Sets the allocator up for a long-running relay: call once at start-up,
 /// before the threads start (the arena limit applies to arenas made after
@@ -69,10 +75,27 @@ pub struct Releaser {
     thread: Option<JoinHandle<()>>,
 }
 
-#[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    timing: Timing,
+}
+
+/// When the releaser trims (the constants above; shorter in tests).
+#[derive(Clone, Copy)]
+struct Timing {
+    interval: Duration,
+    settle: Duration,
+}
+
+impl Shared {
+    fn new(timing: Timing) -> Shared {
+        Shared {
+            state: Mutex::default(),
+            wake: Condvar::new(),
+            timing,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -86,7 +109,10 @@ impl Releaser {
     /// A releaser with its thread (none where the allocator is not glibc's,
     /// or when the thread cannot start: memory then stays as glibc keeps it).
     pub fn start() -> Releaser {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(Timing {
+            interval: TRIM_INTERVAL,
+            settle: SETTLE,
+        }));
         let thread = TRIMS.then(|| {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -123,22 +149,39 @@ impl Drop for Releaser {
 }
 
 impl Shared {
-    /// Waits for a request to end, runs `trim`, then lets [`TRIM_INTERVAL`]
-    /// pass before the next one; returns when stopped.
+    /// Waits for a request to end, runs `trim`, then lets `interval` pass
+    /// before the next one; once no request has ended for `settle` after a
+    /// trim, trims once more (what idle call threads freed as they ended).
+    /// Returns when stopped.
     fn release_until_stopped(&self, trim: impl Fn()) {
         let mut state = lock(&self.state);
+        // When to trim once more if no request ends before.
+        let mut settle_at: Option<Instant> = None;
         loop {
-            while !state.pending && !state.stopped {
-                state = recover(self.wake.wait(state));
+            loop {
+                if state.stopped {
+                    return;
+                }
+                if state.pending {
+                    break;
+                }
+                state = match settle_at {
+                    None => recover(self.wake.wait(state)),
+                    Some(at) => {
+                        let left = at.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        recover(self.wake.wait_timeout(state, left)).0
+                    }
+                };
             }
-            if state.stopped {
-                return;
-            }
-            state.pending = false;
+            let after_requests = std::mem::take(&mut state.pending);
             drop(state);
             trim();
+            settle_at = after_requests.then(|| Instant::now() + self.timing.settle);
             state = lock(&self.state);
-            let next = Instant::now() + TRIM_INTERVAL;
+            let next = Instant::now() + self.timing.interval;
             while !state.stopped {
                 let left = next.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -157,9 +200,14 @@ mod tests {
 
     use super::*;
 
-    /// A releaser thread around `trim`, as [`Releaser::start`] makes one.
-    fn releaser(trim: impl Fn() + Send + 'static) -> Releaser {
-        let shared = Arc::new(Shared::default());
+    /// A releaser thread around `trim` that trims at most once per
+    /// `interval`, and again `settle` after it once idle.
+    fn releaser_timed(
+        interval: Duration,
+        settle: Duration,
+        trim: impl Fn() + Send + 'static,
+    ) -> Releaser {
+        let shared = Arc::new(Shared::new(Timing { interval, settle }));
         let thread = {
             let shared = Arc::clone(&shared);
             std::thread::spawn(move || shared.release_until_stopped(trim))
@@ -168,6 +216,11 @@ mod tests {
             shared,
             thread: Some(thread),
         }
+    }
+
+    /// A releaser as [`Releaser::start`] makes one, around `trim`.
+    fn releaser(trim: impl Fn() + Send + 'static) -> Releaser {
+        releaser_timed(TRIM_INTERVAL, SETTLE, trim)
     }
 
     #[test]
@@ -187,6 +240,23 @@ mod tests {
         // without waiting out an interval.
         drop(releaser);
         assert!(trims.recv().is_err(), "the thread ended with its sender");
+    }
+
+    #[test]
+    fn an_idle_relay_is_trimmed_once_more_when_settled_then_no_more() {
+        let (trimmed, trims) = mpsc::channel();
+        let settle = Duration::from_millis(30);
+        let releaser = releaser_timed(Duration::from_millis(1), settle, move || {
+            trimmed.send(Instant::now()).unwrap()
+        });
+        releaser.request_ended();
+        let after_request = trims.recv().unwrap();
+        let settled = trims.recv().unwrap();
+        assert!(settled.duration_since(after_request) >= settle);
+        // Nothing more while no request ends (bounded: 20 settle times).
+        let quiet = trims.recv_timeout(settle * 20);
+        assert!(quiet.is_err(), "{quiet:?}");
+        drop(releaser);
     }
 
     #[test]
