@@ -398,7 +398,7 @@ impl UnderLoad {
     fn print(rows: &[UnderLoad], default_workers: usize) {
         let idle_secs = IDLE_TIME.as_secs();
         println!(
-            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | threads created per 1,000 GTI calls (perf; created over calls, kept) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests | other processes' CPU under the load |"
+            "| {LOAD_CLIENTS} clients, observe N = 5 | requests / s | relay CPU / request (utime + stime) | threads created and ended per 1,000 GTI calls (perf; created less kept) | RSS right after the load | relay CPU over the {idle_secs} s after it | RSS after those {idle_secs} s | errors | requests | other processes' CPU under the load |"
         );
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for row in rows {

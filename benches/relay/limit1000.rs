@@ -295,7 +295,7 @@ fn cost_measures() -> Vec<Measure> {
             |rows| format!("≤ 32 MiB: {}", each(rows, |row| mb(row.settled_kib) <= 32.0)),
         ),
         Measure::new(
-            "threads created per 1,000 GTI calls (perf, over every observe; created over calls, and how many the relay kept: its call pool's)",
+            "threads created and ended per 1,000 GTI calls (perf, over every observe: created less those the relay kept, its call pool's)",
             |row| row.threads.cell(),
             |rows| {
                 let met: Option<Vec<bool>> = rows.iter().map(|row| row.threads.met()).collect();

@@ -143,13 +143,8 @@ pub struct Threads {
 }
 
 impl Threads {
-    /// Threads created per 1,000 GTI calls.
-    pub fn per_thousand(&self) -> Option<f64> {
-        self.created.map(|created| self.per_thousand_of(created))
-    }
-
-    /// [`Threads::per_thousand`] without the threads kept: those that came
-    /// and went with the calls, which the target is about.
+    /// Threads created per 1,000 GTI calls, without the threads kept:
+    /// those that came and went with the calls, which the target is about.
     pub fn passing_per_thousand(&self) -> Option<f64> {
         self.created
             .map(|created| self.per_thousand_of(created.saturating_sub(self.kept)))
@@ -159,11 +154,12 @@ impl Threads {
         threads as f64 * 1000.0 / self.gti_calls.max(1) as f64
     }
 
-    /// E.g. `1004 (241 over 240 calls, 12 kept)`.
+    /// The threads that came and went per 1,000 calls, then what it is
+    /// made of, e.g. `954 (241 created over 240 calls, 12 kept)`.
     pub fn cell(&self) -> String {
-        match (self.created, self.per_thousand()) {
+        match (self.created, self.passing_per_thousand()) {
             (Some(created), Some(per_thousand)) => format!(
-                "{per_thousand:.0} ({created} over {} calls, {} kept)",
+                "{per_thousand:.0} ({created} created over {} calls, {} kept)",
                 self.gti_calls, self.kept
             ),
             _ => "n/a (perf unavailable)".to_owned(),
