@@ -18,8 +18,10 @@ fn start_logging(format: LogFormat, level: log::LevelFilter) -> Result<(), Stop>
 
 /// Serves the relay API until SIGTERM or SIGINT.
 pub(super) fn serve() -> Result<(), Stop> {
+    let restart = crate::memory::restart_without_thread_caches();
     let config = Config::from_env()?;
     start_logging(config.log_format(), config.log_level())?;
+    warn_if_not_restarted(restart);
     // Before the first worker or call thread starts.
     crate::memory::configure();
     crate::run(config).map_err(|error| {
@@ -32,6 +34,7 @@ pub(super) fn serve() -> Result<(), Stop> {
 /// ready-to-paste curls and a sample lookup; the APIs of `retired` answer
 /// 404 there.
 pub(super) fn demo(retired: &[Endpoint]) -> Result<(), Stop> {
+    let restart = crate::memory::restart_without_thread_caches();
     // Before the simulated GTI's threads and the relay's start.
     crate::memory::configure();
     let demo = crate::demo::start(crate::config::environment(), retired)?;
@@ -41,8 +44,19 @@ pub(super) fn demo(retired: &[Endpoint]) -> Result<(), Stop> {
     println!("\nServing until Ctrl-C. Request log:");
     // Started only now so that the banner and summary read cleanly.
     start_logging(demo.log_format(), demo.log_level())?;
+    warn_if_not_restarted(restart);
     demo.join();
     Ok(())
+}
+
+/// Logs why the relay could not restart without malloc's thread caches:
+/// it serves all the same, its memory growing a little more under load.
+fn warn_if_not_restarted(restart: Option<std::io::Error>) {
+    if let Some(error) = restart {
+        log::warn!(
+            "cannot restart without malloc's per-thread caches ({error}); serving with them"
+        );
+    }
 }
 
 fn print_banner(demo: &crate::demo::Demo) {

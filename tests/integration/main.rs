@@ -11,6 +11,7 @@ mod faults;
 mod gti_client;
 mod http_hardening;
 mod log_lines;
+mod memory;
 mod metrics;
 mod observe;
 mod properties;
