@@ -179,3 +179,21 @@ pub fn first_watchdog(address: SocketAddr, started: Instant) -> Option<Duration>
     }
     None
 }
+
+/// The variables of this process's environment that would change a relay's
+/// allocator: glibc's (`GLIBC_TUNABLES`, `MALLOC_*`), jemalloc's
+/// (`MALLOC_CONF`, `_RJEM_MALLOC_CONF`), mimalloc's (`MIMALLOC_*`) and a
+/// preloaded one (`LD_PRELOAD`): a bench clears them, so that a figure
+/// never depends on the shell it was taken from.
+pub fn allocator_variables() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            name == "GLIBC_TUNABLES"
+                || name == "LD_PRELOAD"
+                || name.starts_with("MALLOC_")
+                || name.starts_with("_RJEM_")
+                || name.starts_with("MIMALLOC_")
+        })
+        .collect()
+}

@@ -19,7 +19,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use testkit::child::{self, Banner, Relay};
 
-use setup::{allocator_variables, Setup};
+use setup::Setup;
+use testkit::child::allocator_variables;
 
 /// The audience the relay is told it serves (`RELAY_URL`), so that one token
 /// works whatever port the relay gets.

@@ -92,20 +92,3 @@ pub fn static_binary(built: &str) -> String {
     let path: PathBuf = target.join(STATIC_TARGET).join("release").join("gti-relay");
     path.display().to_string()
 }
-
-/// The variables of the bench's environment that would change a relay's
-/// allocator: glibc's (`GLIBC_TUNABLES`, `MALLOC_*`), jemalloc's
-/// (`MALLOC_CONF`, `_RJEM_MALLOC_CONF`), mimalloc's (`MIMALLOC_*`) and a
-/// preloaded one (`LD_PRELOAD`).
-pub fn allocator_variables() -> Vec<String> {
-    std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
-        .filter(|name| {
-            name == "GLIBC_TUNABLES"
-                || name == "LD_PRELOAD"
-                || name.starts_with("MALLOC_")
-                || name.starts_with("_RJEM_")
-                || name.starts_with("MIMALLOC_")
-        })
-        .collect()
-}
