@@ -60,6 +60,11 @@ pub fn configure() {
 /// The glibc tunable of the per-thread caches.
 const THREAD_CACHES: &str = "glibc.malloc.tcache_count";
 
+/// Set in the restarted relay's environment, so that it never restarts
+/// again whatever its glibc makes of `GLIBC_TUNABLES` (glibc parses that
+/// variable at start-up and, depending on its version, rewrites it).
+pub const RESTARTED: &str = "GTI_RELAY_RESTARTED_WITHOUT_THREAD_CACHES";
+
 /// Starts this program again, same arguments and process id, with glibc's
 /// per-thread malloc caches off, unless the environment already says how
 /// many chunks they keep (an operator's `GLIBC_TUNABLES` wins). Call it
@@ -81,7 +86,9 @@ pub fn restart_without_thread_caches() -> Option<std::io::Error> {
     {
         use std::os::unix::process::CommandExt as _;
         let current = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
-        if current.to_string_lossy().contains(THREAD_CACHES) {
+        if std::env::var_os(RESTARTED).is_some()
+            || current.to_string_lossy().contains(THREAD_CACHES)
+        {
             return None;
         }
         let mut tunables = current;
@@ -100,7 +107,11 @@ pub fn restart_without_thread_caches() -> Option<std::io::Error> {
             command.arg0(name);
         }
         // Returns only on failure: on success this process image is gone.
-        return Some(command.args(args).env("GLIBC_TUNABLES", tunables).exec());
+        let command = command
+            .args(args)
+            .env("GLIBC_TUNABLES", tunables)
+            .env(RESTARTED, "1");
+        return Some(command.exec());
     }
     #[allow(unreachable_code)]
     None
