@@ -59,8 +59,8 @@ pub fn http_agent(config: &Config) -> ureq::Agent {
         .proxy(None)
         // ureq's 128 KiB each way suit a browser's few connections; the
         // pool keeps one per call in flight, and each keeps its buffers
-        // (256 of them held 64 MiB after a load). 16 KiB in is one TLS
-        // record (rustls hands over no more at once), and the CPU per
+        // (256 of them held 64 MiB after a load). 16 KiB in holds a whole
+        // TLS record (the largest carries 16 KiB), and the CPU per
         // request did not move (BENCHMARKS.md); 8 KiB out holds any
         // request head the relay writes, and bodies pass through it in
         // pieces. A head larger than a proxy's usual limit is refused.
